@@ -1,0 +1,226 @@
+// The CPU backend: reference implementation of every Backend op, multi-threaded over one pool.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "engine/backend/backend.h"
+#include "engine/backend/cpu/cpu_kernels.h"
+#include "engine/util/error.h"
+#include "engine/util/thread_pool.h"
+
+namespace dlx {
+namespace {
+
+// Host memory: either owned floats or a borrowed pointer into a memory-mapped file.
+class HostStorage : public Storage {
+ public:
+  explicit HostStorage(size_t bytes) : owned_(bytes), ptr_(owned_.data()) {}
+  explicit HostStorage(const uint8_t* borrowed) : ptr_(const_cast<uint8_t*>(borrowed)) {}
+  uint8_t* ptr() const { return ptr_; }
+
+ private:
+  std::vector<uint8_t> owned_;
+  uint8_t* ptr_;
+};
+
+template <typename T = float>
+T* ptr(const Tensor& t) {
+  auto* s = static_cast<HostStorage*>(t.storage.get());
+  return reinterpret_cast<T*>(s->ptr() + t.row0 * t.cols * dtype_size(t.dtype));
+}
+
+void check_shape(bool ok, const char* op) {
+  if (!ok) throw Error(ErrorCode::kInternal, std::string("cpu backend: shape mismatch in ") + op);
+}
+
+class CpuBackend final : public Backend {
+ public:
+  explicit CpuBackend(int threads) : pool_(threads) {}
+  std::string name() const override { return "cpu"; }
+
+  Tensor upload_weight(const HostTensor& src, int64_t rows, int64_t cols) override {
+    check_shape(src.numel() == rows * cols, "upload_weight");
+    Tensor t;
+    t.storage = std::make_shared<HostStorage>(src.data);
+    t.dtype = src.dtype;
+    t.rows = rows;
+    t.cols = cols;
+    if (src.dtype == DType::kI32) throw Error(ErrorCode::kInvalidModel, src.name + ": int weights");
+    return t;
+  }
+
+  Tensor upload_f32(const float* data, int64_t rows, int64_t cols) override {
+    Tensor t = alloc(rows, cols);
+    write(t, data);
+    return t;
+  }
+
+  Tensor alloc(int64_t rows, int64_t cols) override {
+    Tensor t;
+    t.storage = std::make_shared<HostStorage>(static_cast<size_t>(rows * cols) * sizeof(float));
+    t.rows = rows;
+    t.cols = cols;
+    return t;
+  }
+
+  void write(Tensor& dst, const float* src) override {
+    std::memcpy(ptr(dst), src, dst.numel() * sizeof(float));
+  }
+  void read(const Tensor& src, float* dst) override {
+    std::memcpy(dst, ptr(src), src.numel() * sizeof(float));
+  }
+  void copy(const Tensor& src, Tensor& dst) override {
+    check_shape(src.numel() == dst.numel(), "copy");
+    std::memmove(ptr(dst), ptr(src), src.numel() * sizeof(float));
+  }
+
+  void embedding(const Tensor& table, std::span<const int32_t> ids, Tensor& out) override {
+    check_shape(out.rows == static_cast<int64_t>(ids.size()) && out.cols == table.cols,
+                "embedding");
+    const size_t es = dtype_size(table.dtype);
+    const auto* base = ptr<uint8_t>(table);
+    for (size_t t = 0; t < ids.size(); ++t) {
+      if (ids[t] < 0 || ids[t] >= table.rows) {
+        throw Error(ErrorCode::kInvalidArgument,
+                    "token id " + std::to_string(ids[t]) + " is outside the vocabulary of " +
+                        std::to_string(table.rows),
+                    "ids");
+      }
+      cpu::to_f32(base + ids[t] * table.cols * es, table.dtype, table.cols,
+                  ptr(out) + t * out.cols);
+    }
+  }
+
+  void matmul(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y) override {
+    check_shape(x.cols == w.cols && y.rows == x.rows && y.cols == w.rows, "matmul");
+    const float* xb = ptr(x);
+    float* yb = ptr(y);
+    const float* bb = bias ? ptr(*bias) : nullptr;
+    const void* wb = ptr<uint8_t>(w);
+    const int64_t K = x.cols, T = x.rows;
+    // Split the output features over threads: each thread streams its own weight rows once.
+    pool_.parallel_for(w.rows, 16, [&](int64_t n0, int64_t n1) {
+      n0 &= ~int64_t{3};
+      if (n1 != w.rows) n1 &= ~int64_t{3};
+      if (n1 > n0) cpu::matmul_rows(xb, T, K, wb, w.dtype, n0, n1, bb, yb, y.cols);
+    });
+  }
+
+  void rmsnorm(const Tensor& x, const Tensor& w, float eps, int group, Tensor& y) override {
+    check_shape(x.numel() == y.numel() && x.cols % group == 0 && w.numel() == group, "rmsnorm");
+    std::vector<float> wf(group);
+    cpu::to_f32(ptr<uint8_t>(w), w.dtype, group, wf.data());
+    const float* xb = ptr(x);
+    float* yb = ptr(y);
+    const int64_t n_groups = x.numel() / group;
+    pool_.parallel_for(n_groups, 64, [&](int64_t g0, int64_t g1) {
+      for (int64_t g = g0; g < g1; ++g) {
+        const float* xi = xb + g * group;
+        float* yi = yb + g * group;
+        double ss = 0;
+        for (int i = 0; i < group; ++i) ss += static_cast<double>(xi[i]) * xi[i];
+        const float inv = 1.0f / std::sqrt(static_cast<float>(ss / group) + eps);
+        for (int i = 0; i < group; ++i) yi[i] = (xi[i] * inv) * wf[i];
+      }
+    });
+  }
+
+  void rope(Tensor& x, const Tensor& cos, const Tensor& sin, int n_heads, int head_dim,
+            int64_t pos0) override {
+    check_shape(x.cols == int64_t{n_heads} * head_dim && cos.cols == head_dim / 2 &&
+                    pos0 + x.rows <= cos.rows,
+                "rope");
+    const int half = head_dim / 2;
+    float* xb = ptr(x);
+    const float* cb = ptr(cos);
+    const float* sb = ptr(sin);
+    for (int64_t t = 0; t < x.rows; ++t) {
+      const float* c = cb + (pos0 + t) * half;
+      const float* s = sb + (pos0 + t) * half;
+      for (int h = 0; h < n_heads; ++h) {
+        float* v = xb + t * x.cols + h * head_dim;
+        for (int i = 0; i < half; ++i) {
+          const float a = v[i], b = v[i + half];
+          v[i] = a * c[i] - b * s[i];
+          v[i + half] = b * c[i] + a * s[i];
+        }
+      }
+    }
+  }
+
+  void attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionParams& p,
+                 Tensor& out) override {
+    const int hd = p.head_dim;
+    check_shape(q.cols == int64_t{p.heads} * hd && out.rows == q.rows && out.cols == q.cols &&
+                    k.cols == int64_t{p.kv_heads} * hd && v.cols == k.cols && k.rows >= p.n_keys &&
+                    v.rows >= p.n_keys && p.heads % p.kv_heads == 0,
+                "attention");
+    const float* qb = ptr(q);
+    const float* kb = ptr(k);
+    const float* vb = ptr(v);
+    float* ob = ptr(out);
+    const int group = p.heads / p.kv_heads;
+    const int64_t Tq = q.rows;
+    pool_.parallel_for(Tq * p.heads, 4, [&](int64_t i0, int64_t i1) {
+      std::vector<float> scores(p.n_keys);
+      std::vector<float> acc(hd);
+      for (int64_t i = i0; i < i1; ++i) {
+        const int64_t t = i / p.heads;
+        const int h = static_cast<int>(i % p.heads);
+        const int kvh = h / group;
+        const int64_t qpos = p.q_pos0 + t;
+        int64_t n_keys = p.n_keys;
+        if (p.block_size > 0) n_keys = std::min(n_keys, (qpos / p.block_size + 1) * p.block_size);
+        const float* qv = qb + t * q.cols + h * hd;
+        float mx = -INFINITY;
+        for (int64_t j = 0; j < n_keys; ++j) {
+          scores[j] = cpu::dot_f32(qv, kb + j * k.cols + kvh * hd, hd) * p.scale;
+          mx = std::max(mx, scores[j]);
+        }
+        float sum = 0;
+        for (int64_t j = 0; j < n_keys; ++j) {
+          scores[j] = std::exp(scores[j] - mx);
+          sum += scores[j];
+        }
+        std::fill(acc.begin(), acc.end(), 0.0f);
+        for (int64_t j = 0; j < n_keys; ++j) {
+          const float* vv = vb + j * v.cols + kvh * hd;
+          const float w = scores[j];
+          for (int d = 0; d < hd; ++d) acc[d] += w * vv[d];
+        }
+        float* o = ob + t * out.cols + h * hd;
+        const float inv = 1.0f / sum;
+        for (int d = 0; d < hd; ++d) o[d] = acc[d] * inv;
+      }
+    });
+  }
+
+  void swiglu(const Tensor& gate, const Tensor& up, Tensor& out) override {
+    check_shape(gate.numel() == up.numel() && out.numel() == up.numel(), "swiglu");
+    const float* g = ptr(gate);
+    const float* u = ptr(up);
+    float* o = ptr(out);
+    pool_.parallel_for(out.numel(), 4096, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) o[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+    });
+  }
+
+  void add(Tensor& x, const Tensor& y) override {
+    check_shape(x.numel() == y.numel(), "add");
+    float* a = ptr(x);
+    const float* b = ptr(y);
+    for (int64_t i = 0; i < x.numel(); ++i) a[i] += b[i];
+  }
+
+ private:
+  ThreadPool pool_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_cpu_backend(int threads) {
+  return std::make_unique<CpuBackend>(threads);
+}
+
+}  // namespace dlx

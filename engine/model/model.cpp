@@ -1,0 +1,212 @@
+#include "engine/model/model.h"
+
+#include <cmath>
+#include <cstring>
+#include <functional>
+
+#include "engine/util/error.h"
+
+namespace dlx {
+
+std::shared_ptr<Model> Model::load(const std::string& dir, std::shared_ptr<Backend> backend,
+                                   const LoadOptions& opts) {
+  std::shared_ptr<Model> m(new Model());
+  m->config_ = load_model_config(dir);
+  m->backend_ = std::move(backend);
+  m->store_ = std::make_unique<TensorStore>(TensorStore::open(dir, opts.weights));
+  m->file_bytes_ = m->store_->total_bytes();
+  m->load_weights(*m->store_);
+
+  // RoPE tables, float32 throughout as the reference code computes them:
+  // inv_freq = 1 / theta^(2i/hd), angle = pos * inv_freq.
+  const ModelConfig& c = m->config_;
+  const int half = c.head_dim / 2;
+  std::vector<float> cs(static_cast<size_t>(c.max_positions) * half), sn(cs.size());
+  for (int i = 0; i < half; ++i) {
+    const float expo = static_cast<float>(2 * i) / static_cast<float>(c.head_dim);
+    const float inv_freq = 1.0f / std::pow(static_cast<float>(c.rope_theta), expo);
+    for (int p = 0; p < c.max_positions; ++p) {
+      const float angle = static_cast<float>(p) * inv_freq;
+      cs[static_cast<size_t>(p) * half + i] = std::cos(angle);
+      sn[static_cast<size_t>(p) * half + i] = std::sin(angle);
+    }
+  }
+  m->rope_cos_ = m->backend_->upload_f32(cs.data(), c.max_positions, half);
+  m->rope_sin_ = m->backend_->upload_f32(sn.data(), c.max_positions, half);
+  return m;
+}
+
+// One visitor drives lookup, shape validation and upload of every weight.
+void Model::load_weights(const TensorStore& store) {
+  const ModelConfig& c = config_;
+  const TensorNames& n = c.spec->tensors;
+  const std::string where = store.files().size() == 1 ? store.files()[0] : c.dir;
+  bool first = true;
+  auto get = [&](const std::string& name, int64_t rows, int64_t cols, bool required = true) {
+    const HostTensor* t = store.find(name);
+    if (!t) {
+      if (!required) return Tensor{};
+      throw Error(ErrorCode::kInvalidModel, where + ": tensor '" + name + "' is missing");
+    }
+    const bool is_vector = rows == 1;
+    const bool ok = is_vector ? (t->shape.size() == 1 && t->shape[0] == cols)
+                              : (t->shape.size() == 2 && t->shape[0] == rows && t->shape[1] == cols);
+    if (!ok) {
+      std::string want = is_vector ? "[" + std::to_string(cols) + "]"
+                                   : "[" + std::to_string(rows) + ", " + std::to_string(cols) + "]";
+      throw Error(ErrorCode::kInvalidModel, t->file + ": tensor '" + name + "' has shape " +
+                                                t->shape_str() + ", the config needs " + want);
+    }
+    if (t->dtype == DType::kI32) {
+      throw Error(ErrorCode::kInvalidModel, t->file + ": tensor '" + name + "' is not floating point");
+    }
+    if (first && !is_vector) {
+      weight_dtype_ = t->dtype;
+      first = false;
+    }
+    parameter_count_ += rows * cols;
+    return backend_->upload_weight(*t, rows, cols);
+  };
+
+  const int64_t D = c.hidden, V = c.vocab, F = c.intermediate, hd = c.head_dim;
+  const int64_t qd = c.q_dim(), kvd = c.kv_dim();
+  embed_ = get(n.embed, V, D);
+  final_norm_ = get(n.final_norm, 1, D);
+  if (c.tie_embeddings) {
+    lm_head_ = store.find(n.lm_head) ? get(n.lm_head, V, D) : embed_;
+  } else {
+    lm_head_ = get(n.lm_head, V, D);
+  }
+  layers_.resize(c.layers);
+  for (int i = 0; i < c.layers; ++i) {
+    const std::string p = std::string(n.layer_prefix) + std::to_string(i) + ".";
+    LayerWeights& L = layers_[i];
+    L.attn_norm = get(p + n.attn_norm, 1, D);
+    L.ffn_norm = get(p + n.ffn_norm, 1, D);
+    L.q = get(p + n.q + ".weight", qd, D);
+    L.k = get(p + n.k + ".weight", kvd, D);
+    L.v = get(p + n.v + ".weight", kvd, D);
+    L.o = get(p + n.o + ".weight", D, qd);
+    if (c.qkv_bias) {
+      L.q_bias = get(p + n.q + ".bias", 1, qd);
+      L.k_bias = get(p + n.k + ".bias", 1, kvd);
+      L.v_bias = get(p + n.v + ".bias", 1, kvd);
+    }
+    if (c.spec->qk_norm) {
+      L.q_norm = get(p + n.q_norm, 1, hd);
+      L.k_norm = get(p + n.k_norm, 1, hd);
+    }
+    L.gate = get(p + n.gate + ".weight", F, D);
+    L.up = get(p + n.up + ".weight", F, D);
+    L.down = get(p + n.down + ".weight", D, F);
+  }
+  // Biases are f32 on every backend (the CPU kernels read them as floats).
+  auto to_f32_bias = [&](Tensor& t, const std::string& name) {
+    if (t.empty() || t.dtype == DType::kF32) return;
+    const HostTensor* h = store.find(name);
+    std::vector<float> f(h->numel());
+    for (int64_t j = 0; j < h->numel(); ++j) {
+      uint16_t u;
+      std::memcpy(&u, h->data + 2 * j, 2);
+      f[j] = h->dtype == DType::kBF16 ? bf16_to_f32(u) : f16_to_f32(u);
+    }
+    t = backend_->upload_f32(f.data(), 1, h->numel());
+  };
+  for (int i = 0; i < c.layers && c.qkv_bias; ++i) {
+    const std::string p = std::string(n.layer_prefix) + std::to_string(i) + ".";
+    to_f32_bias(layers_[i].q_bias, p + n.q + ".bias");
+    to_f32_bias(layers_[i].k_bias, p + n.k + ".bias");
+    to_f32_bias(layers_[i].v_bias, p + n.v + ".bias");
+  }
+}
+
+ForwardState Model::new_state(int64_t max_tokens, int64_t max_span) const {
+  const ModelConfig& c = config_;
+  if (max_tokens > c.max_positions) {
+    throw Error(ErrorCode::kOutOfRange,
+                "sequence of " + std::to_string(max_tokens) +
+                    " positions exceeds the model's maximum of " + std::to_string(c.max_positions));
+  }
+  Backend& b = *backend_;
+  ForwardState st;
+  st.max_tokens = max_tokens;
+  st.max_span = max_span;
+  for (int i = 0; i < c.layers; ++i) {
+    st.k_cache.push_back(b.alloc(max_tokens, c.kv_dim()));
+    st.v_cache.push_back(b.alloc(max_tokens, c.kv_dim()));
+  }
+  st.x = b.alloc(max_span, c.hidden);
+  st.h = b.alloc(max_span, c.hidden);
+  st.q = b.alloc(max_span, c.q_dim());
+  st.k = b.alloc(max_span, c.kv_dim());
+  st.v = b.alloc(max_span, c.kv_dim());
+  st.att = b.alloc(max_span, c.q_dim());
+  st.proj = b.alloc(max_span, c.hidden);
+  st.gate = b.alloc(max_span, c.intermediate);
+  st.up = b.alloc(max_span, c.intermediate);
+  st.logits = b.alloc(max_span, c.vocab);
+  st.logits_host.resize(static_cast<size_t>(max_span) * c.vocab);
+  return st;
+}
+
+const float* Model::forward(ForwardState& st, const ForwardSpan& s) const {
+  const ModelConfig& c = config_;
+  Backend& b = *backend_;
+  const int64_t T = static_cast<int64_t>(s.ids.size());
+  const int64_t n_keys = s.n_keys > 0 ? s.n_keys : s.pos0 + T;
+  const int64_t lb = s.logits_begin, le = s.logits_end < 0 ? T : s.logits_end;
+  if (T <= 0 || T > st.max_span || s.pos0 < 0 || n_keys < s.pos0 + T || n_keys > st.max_tokens ||
+      lb < 0 || lb > le || le > T) {
+    throw Error(ErrorCode::kInternal, "forward: span [" + std::to_string(s.pos0) + ", +" +
+                                          std::to_string(T) + ") does not fit the session state");
+  }
+  const int hd = c.head_dim;
+  Tensor x = st.x.view(0, T), h = st.h.view(0, T), q = st.q.view(0, T), k = st.k.view(0, T),
+         v = st.v.view(0, T), att = st.att.view(0, T), proj = st.proj.view(0, T),
+         gate = st.gate.view(0, T), up = st.up.view(0, T);
+
+  b.embedding(embed_, s.ids, x);  // (T, D)
+  AttentionParams ap;
+  ap.heads = c.heads;
+  ap.kv_heads = c.kv_heads;
+  ap.head_dim = hd;
+  ap.q_pos0 = s.pos0;
+  ap.n_keys = n_keys;
+  ap.block_size = s.block_size;
+  ap.scale = 1.0f / std::sqrt(static_cast<float>(hd));
+
+  for (const LayerWeights& L : layers_) {
+    const size_t li = &L - layers_.data();
+    b.rmsnorm(x, L.attn_norm, c.norm_eps, c.hidden, h);
+    b.matmul(h, L.q, L.q_bias.empty() ? nullptr : &L.q_bias, q);  // (T, H*hd)
+    b.matmul(h, L.k, L.k_bias.empty() ? nullptr : &L.k_bias, k);  // (T, KV*hd)
+    b.matmul(h, L.v, L.v_bias.empty() ? nullptr : &L.v_bias, v);
+    if (!L.q_norm.empty()) {
+      b.rmsnorm(q, L.q_norm, c.norm_eps, hd, q);
+      b.rmsnorm(k, L.k_norm, c.norm_eps, hd, k);
+    }
+    b.rope(q, rope_cos_, rope_sin_, c.heads, hd, s.pos0);
+    b.rope(k, rope_cos_, rope_sin_, c.kv_heads, hd, s.pos0);
+    // K/V of the span go to their absolute rows; attention reads rows [0, n_keys).
+    Tensor kc = st.k_cache[li].view(s.pos0, T), vc = st.v_cache[li].view(s.pos0, T);
+    b.copy(k, kc);
+    b.copy(v, vc);
+    b.attention(q, st.k_cache[li], st.v_cache[li], ap, att);  // (T, H*hd)
+    b.matmul(att, L.o, nullptr, proj);                         // (T, D)
+    b.add(x, proj);
+    b.rmsnorm(x, L.ffn_norm, c.norm_eps, c.hidden, h);
+    b.matmul(h, L.gate, nullptr, gate);  // (T, F)
+    b.matmul(h, L.up, nullptr, up);
+    b.swiglu(gate, up, gate);
+    b.matmul(gate, L.down, nullptr, proj);  // (T, D)
+    b.add(x, proj);
+  }
+  if (le == lb) return st.logits_host.data();
+  Tensor xs = x.view(lb, le - lb), hs = h.view(lb, le - lb), logits = st.logits.view(0, le - lb);
+  b.rmsnorm(xs, final_norm_, c.norm_eps, c.hidden, hs);
+  b.matmul(hs, lm_head_, nullptr, logits);  // (rows, V)
+  b.read(logits, st.logits_host.data());
+  return st.logits_host.data();
+}
+
+}  // namespace dlx

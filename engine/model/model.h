@@ -1,0 +1,83 @@
+// Model: a loaded checkpoint — config, arch spec, and weights on a backend. Immutable after
+// load and shared by every session. The forward pass (model.cpp) is written once for every
+// family against the Backend interface; per-session state lives in ForwardState.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "engine/backend/backend.h"
+#include "engine/formats/safetensors.h"
+#include "engine/model/model_config.h"
+
+namespace dlx {
+
+struct LayerWeights {
+  Tensor attn_norm, ffn_norm;                    // [1, D]
+  Tensor q, k, v, o;                             // [H*hd, D], [KV*hd, D] x2, [D, H*hd]
+  Tensor q_bias, k_bias, v_bias;                 // [1, H*hd] / [1, KV*hd] (qkv_bias only)
+  Tensor q_norm, k_norm;                         // [1, hd] (qk_norm only)
+  Tensor gate, up, down;                         // [F, D], [F, D], [D, F]
+};
+
+// Per-session buffers: the KV cache (rows = absolute positions) and scratch activations.
+// Allocated once for a maximum span; reused by every forward without allocation.
+struct ForwardState {
+  int64_t max_tokens = 0;  // KV capacity (positions)
+  int64_t max_span = 0;    // largest span one forward may compute
+  std::vector<Tensor> k_cache, v_cache;  // per layer [max_tokens, KV*hd]
+  Tensor x, h, q, k, v, att, proj, gate, up, logits;
+  std::vector<float> logits_host;
+};
+
+// One forward call: tokens `ids` at absolute positions [pos0, pos0 + T). Their K/V are written
+// into the cache rows [pos0, pos0 + T); queries attend to cached positions [0, n_keys).
+struct ForwardSpan {
+  std::span<const int32_t> ids;
+  int64_t pos0 = 0;
+  int64_t n_keys = 0;   // 0: pos0 + T
+  int block_size = 0;   // 0: full attention; B: block-causal over absolute positions
+  int64_t logits_begin = 0, logits_end = -1;  // span rows to compute logits for; -1: all
+};
+
+struct LoadOptions {
+  std::string weights;  // a safetensors file in (or outside) the folder; empty: the default
+};
+
+class Model {
+ public:
+  // Loads config and weights from a Hugging Face folder; validates every tensor's shape.
+  static std::shared_ptr<Model> load(const std::string& dir, std::shared_ptr<Backend> backend,
+                                     const LoadOptions& opts = {});
+
+  const ModelConfig& config() const { return config_; }
+  const ArchSpec& spec() const { return *config_.spec; }
+  Backend& backend() const { return *backend_; }
+  DType weight_dtype() const { return weight_dtype_; }
+  int64_t parameter_count() const { return parameter_count_; }
+  uint64_t file_bytes() const { return file_bytes_; }
+
+  ForwardState new_state(int64_t max_tokens, int64_t max_span) const;
+  // Runs the transformer over the span. Returns a pointer to host logits
+  // [logits_end - logits_begin, V], valid until the next forward on `st`.
+  const float* forward(ForwardState& st, const ForwardSpan& span) const;
+
+ private:
+  Model() = default;
+  void load_weights(const TensorStore& store);
+
+  ModelConfig config_;
+  std::shared_ptr<Backend> backend_;
+  std::unique_ptr<TensorStore> store_;  // keeps the memory maps alive
+  Tensor embed_, final_norm_, lm_head_;
+  std::vector<LayerWeights> layers_;
+  Tensor rope_cos_, rope_sin_;  // [max_positions, hd/2]
+  DType weight_dtype_ = DType::kF32;
+  int64_t parameter_count_ = 0;
+  uint64_t file_bytes_ = 0;
+};
+
+}  // namespace dlx

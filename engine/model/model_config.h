@@ -1,0 +1,54 @@
+// ModelConfig: a model's dimensions and special ids, read from its Hugging Face folder
+// (config.json, generation_config.json, and the added tokens of tokenizer.json).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/model/arch_spec.h"
+
+namespace dlx {
+
+struct ModelConfig {
+  const ArchSpec* spec = nullptr;
+  std::string dir;  // the model folder
+
+  int hidden = 0;        // D
+  int layers = 0;
+  int heads = 0;         // H
+  int kv_heads = 0;      // KV (GQA: H % KV == 0)
+  int head_dim = 0;      // hd
+  int intermediate = 0;  // F
+  int vocab = 0;         // V
+  int max_positions = 0;
+  int train_block_size = 0;  // block-causal families: config's block_size / bd_size
+  float norm_eps = 1e-6f;
+  double rope_theta = 10000.0;
+  bool tie_embeddings = false;
+  bool qkv_bias = false;
+
+  int32_t mask_id = -1;
+  int32_t bos_id = -1;
+  int32_t pad_id = -1;
+  std::vector<int32_t> eos_ids;  // every end token (generation_config + config + end-of-turn)
+
+  // generation_config.json values the decoding defaults may use (NaN / -1 when absent).
+  double gen_temperature = -1;
+  int gen_top_k = -1;
+  double gen_top_p = -1;
+  int gen_steps = -1;
+  double gen_eps = -1;
+  std::string gen_alg;
+
+  std::string family_name() const { return spec ? spec->name : "unknown"; }
+  int q_dim() const { return heads * head_dim; }
+  int kv_dim() const { return kv_heads * head_dim; }
+  bool is_end_token(int32_t id) const;
+};
+
+// Reads and validates config.json (+ optional generation_config.json, tokenizer.json) in dir.
+// Throws Error with the file and the problem on anything missing or inconsistent.
+ModelConfig load_model_config(const std::string& dir);
+
+}  // namespace dlx

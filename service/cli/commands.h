@@ -1,0 +1,9 @@
+// The `diffulex` subcommands. Each takes the full argv and the index of its first option,
+// returns the process exit code, and throws UsageError / dlx::Error for main() to report.
+#pragma once
+
+namespace dlx::cli {
+
+int cmd_forward(int argc, char** argv, int first);
+
+}  // namespace dlx::cli

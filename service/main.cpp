@@ -1,0 +1,60 @@
+// diffulex: the command-line entry point. Dispatches to a subcommand and turns errors into
+// exit codes: 2 for usage errors (bad flags or parameter values), 1 for runtime failures.
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <string>
+
+#include "engine/util/error.h"
+#include "service/cli/args.h"
+#include "service/cli/commands.h"
+
+namespace {
+
+struct Command {
+  const char* name;
+  int (*run)(int, char**, int);
+  const char* help;
+};
+
+const Command kCommands[] = {
+    {"forward", dlx::cli::cmd_forward, "run one forward pass and write the logits"},
+};
+
+void print_usage(FILE* out) {
+  std::fprintf(out, "usage: diffulex <command> [options]\n\ncommands:\n");
+  for (const auto& c : kCommands) std::fprintf(out, "  %-14s %s\n", c.name, c.help);
+  std::fprintf(out, "\nRun 'diffulex <command> --help' for a command's options.\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    print_usage(stderr);
+    return 2;
+  }
+  std::string name = argv[1];
+  if (name == "--help" || name == "-h" || name == "help") {
+    print_usage(stdout);
+    return 0;
+  }
+  for (const auto& c : kCommands) {
+    if (name != c.name) continue;
+    try {
+      return c.run(argc, argv, 2);
+    } catch (const dlx::cli::UsageError& e) {
+      std::fprintf(stderr, "diffulex %s: %s\n", c.name, e.what());
+      return 2;
+    } catch (const dlx::Error& e) {
+      std::fprintf(stderr, "diffulex %s: %s\n", c.name, e.what());
+      return e.code() == dlx::ErrorCode::kInvalidArgument ? 2 : 1;
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "diffulex %s: error: %s\n", c.name, e.what());
+      return 1;
+    }
+  }
+  std::fprintf(stderr, "diffulex: unknown command '%s'\n", name.c_str());
+  print_usage(stderr);
+  return 2;
+}
