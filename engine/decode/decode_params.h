@@ -1,0 +1,61 @@
+// DecodeParams: the one vocabulary of decoding parameters (docs: DECODING.md in the README).
+// The CLI spells each key as a flag, the HTTP API as a key of the `diffusion` object; both go
+// through set_param / apply_json so names, parsing and errors are identical everywhere.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/model/model_config.h"
+
+namespace dlx {
+
+enum class Schedule { kUniform, kTimestep };
+enum class ConfidenceKind { kProb, kMargin, kNegEntropy, kRandom };
+enum class CommitRule { kSchedule, kThreshold, kThresholdOrSchedule };
+enum class CacheMode { kNone, kPrefix, kDual, kBlock };
+
+struct DecodeParams {
+  int gen_length = 128;
+  int block_length = 32;
+  std::optional<int> steps;        // over the whole canvas
+  std::optional<int> block_steps;  // per block
+  Schedule schedule = Schedule::kUniform;
+  double eps = 1e-3;
+  ConfidenceKind confidence = ConfidenceKind::kProb;
+  CommitRule commit = CommitRule::kSchedule;
+  double threshold = 0.9;
+  std::optional<int> sub_block_length;
+  CacheMode cache = CacheMode::kNone;
+  double temperature = 0.0;
+  int top_k = 0;
+  double top_p = 1.0;
+  double cfg_scale = 0.0;
+  uint64_t seed = 0;
+  bool stop_at_eos = true;
+};
+
+// Every key, in documentation order.
+const std::vector<std::string>& decode_param_keys();
+// The family's own default decoding (what its authors' code does with no arguments).
+DecodeParams default_decode_params(const ModelConfig& config);
+// Sets one key from its text form ("32", "threshold", "true", "null"). Throws Error
+// kInvalidArgument naming the key for unknown keys and unparsable values.
+void set_param(DecodeParams& p, const std::string& key, const std::string& value);
+// Sets every key of a JSON object (values of the natural JSON types, or null for optionals).
+void apply_json(DecodeParams& p, const nlohmann::json& obj);
+nlohmann::json to_json(const DecodeParams& p);
+// Checks ranges and combinations for this model and prompt; throws Error kInvalidArgument
+// (or kOutOfRange when prompt + canvas exceed the model's positions) naming the parameter.
+void validate(const DecodeParams& p, const ModelConfig& config, int prompt_len);
+
+const char* to_string(Schedule v);
+const char* to_string(ConfidenceKind v);
+const char* to_string(CommitRule v);
+const char* to_string(CacheMode v);
+
+}  // namespace dlx

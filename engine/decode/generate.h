@@ -1,0 +1,52 @@
+// generate(): the one denoising loop. Fills a canvas of mask tokens after the prompt, block by
+// block, as configured by DecodeParams, reporting every forward through a StepEvent.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "engine/decode/decode_params.h"
+#include "engine/model/model.h"
+
+namespace dlx {
+
+// What one forward changed. Positions index the generated region: 0 is the first position
+// after the prompt.
+struct StepEvent {
+  int step = 0;   // forward index, 0-based
+  int block = 0;  // decode block index
+  std::vector<int> positions;        // committed in this step, in commit order
+  std::vector<int32_t> tokens;       // their tokens
+  std::vector<float> confidences;    // their confidence scores
+  int masks_remaining = 0;           // masks left in the whole generated region
+  int span_tokens = 0;               // tokens the forward computed
+  double forward_ms = 0;             // time of the forward
+  std::span<const int32_t> canvas;   // the generated region now (mask id where masked);
+                                     // valid only during the callback
+};
+
+struct GenerateOptions {
+  std::function<void(const StepEvent&)> on_step;  // may be empty
+  const std::atomic<bool>* cancel = nullptr;      // checked before every forward
+};
+
+struct GenerateResult {
+  std::vector<int32_t> output_ids;  // generated positions, up to and incl. the end token
+  int forward_calls = 0;
+  std::string finish_reason;        // "stop" (end token) or "length"
+  double total_ms = 0;
+  std::vector<double> step_ms;      // per forward
+  int canvas_length = 0;            // prompt + generated region
+  int32_t mask_id = -1;
+};
+
+// Runs the loop. Throws Error kInvalidArgument / kOutOfRange for invalid parameters (validated
+// first) and kCancelled when options.cancel becomes true.
+GenerateResult generate(const Model& model, std::span<const int32_t> prompt,
+                        const DecodeParams& params, const GenerateOptions& options = {});
+
+}  // namespace dlx
