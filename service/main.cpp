@@ -19,6 +19,7 @@ struct Command {
 
 const Command kCommands[] = {
     {"forward", dlx::cli::cmd_forward, "run one forward pass and write the logits"},
+    {"generate", dlx::cli::cmd_generate, "generate with a diffusion decoding configuration"},
 };
 
 void print_usage(FILE* out) {

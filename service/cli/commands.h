@@ -5,5 +5,6 @@
 namespace dlx::cli {
 
 int cmd_forward(int argc, char** argv, int first);
+int cmd_generate(int argc, char** argv, int first);
 
 }  // namespace dlx::cli

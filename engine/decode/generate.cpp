@@ -1,0 +1,374 @@
+// The denoising loop (DESIGN.md §3). Every official algorithm is a configuration of it:
+//   for each block (semi-autoregressive), for each sub-block, until it has no masks:
+//     forward the span the cache mode needs -> score masked positions -> commit some.
+// Cache modes decide the forward span; family traits (shift, alignment, block-causal) come
+// from the ArchSpec.
+#include "engine/decode/generate.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <numeric>
+
+#include "engine/decode/sampler.h"
+#include "engine/decode/schedule.h"
+#include "engine/util/error.h"
+
+namespace dlx {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double ms_since(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+struct Scored {
+  int pos;  // absolute canvas position
+  Candidate cand;
+};
+
+// One generation: canvas, caches, RNG and scratch. Lives for one generate() call.
+class Denoiser {
+ public:
+  Denoiser(const Model& model, std::span<const int32_t> prompt, const DecodeParams& p,
+           const GenerateOptions& opt)
+      : model_(model),
+        c_(model.config()),
+        p_(p),
+        opt_(opt),
+        shift_(c_.spec->shift_logits),
+        causal_(c_.spec->attention == AttentionKind::kBlockCausal),
+        P_(static_cast<int>(prompt.size())),
+        B_(p.block_length),
+        sampler_(p_, c_.vocab, c_.mask_id),
+        greedy_params_(greedy_params(p)),
+        greedy_(greedy_params_, c_.vocab, c_.mask_id),
+        rng_(p.seed) {
+    if (c_.spec->block_aligned) {
+      L_ = (P_ + p.gen_length + B_ - 1) / B_ * B_;
+      first_ = P_ / B_ * B_;
+    } else {
+      L_ = P_ + p.gen_length;
+      first_ = P_;
+    }
+    n_blocks_ = (L_ - first_) / B_;
+    sub_ = p.sub_block_length.value_or(B_);
+    const int units = B_ / sub_;
+    if (p.commit != CommitRule::kThreshold) {
+      if (p.steps) budget_ = *p.steps / (n_blocks_ * units);
+      else if (p.block_steps) budget_ = *p.block_steps / units;
+      else budget_ = sub_;  // one token per step
+      if (p.schedule == Schedule::kTimestep) {
+        timesteps_ = linspace_f32(1.0f, static_cast<float>(p.eps), budget_ + 1);
+      } else {
+        uniform_ = uniform_schedule(sub_, budget_);
+      }
+    }
+    canvas_.assign(L_, c_.mask_id);
+    std::copy(prompt.begin(), prompt.end(), canvas_.begin());
+    st_ = model.new_state(L_, L_);
+    if (p.cfg_scale > 0) {
+      st_uncond_ = model.new_state(L_, L_);
+      uncond_canvas_ = canvas_;
+      std::fill(uncond_canvas_.begin(), uncond_canvas_.begin() + P_, c_.mask_id);
+      mixed_.resize(static_cast<size_t>(L_) * c_.vocab);
+    }
+    saved_row_.resize(c_.vocab);
+  }
+
+  GenerateResult run() {
+    const auto t0 = Clock::now();
+    prefill();
+    for (int bi = 0; bi < n_blocks_ && !stopped_; ++bi) {
+      const int b0 = first_ + bi * B_, b1 = b0 + B_;
+      block_ = bi;
+      block_started_ = false;
+      block_kv_ = false;
+      for (int u0 = b0; u0 < b1 && !stopped_; u0 += sub_) denoise_unit(b0, b1, u0, u0 + sub_);
+      if (!stopped_ && bi + 1 < n_blocks_) finish_block(b0, b1);
+    }
+    GenerateResult r;
+    r.forward_calls = forward_calls_;
+    r.step_ms = std::move(step_ms_);
+    r.canvas_length = L_;
+    r.mask_id = c_.mask_id;
+    int end = L_;
+    if (stopped_) {
+      end = stop_pos_ + 1;
+      r.finish_reason = "stop";
+    } else {
+      r.finish_reason = "length";
+    }
+    r.output_ids.assign(canvas_.begin() + P_, canvas_.begin() + end);
+    r.total_ms = ms_since(t0);
+    return r;
+  }
+
+ private:
+  static DecodeParams greedy_params(const DecodeParams& p) {
+    DecodeParams g = p;
+    g.temperature = 0;
+    g.top_k = 0;
+    g.top_p = 1.0;
+    g.confidence = ConfidenceKind::kProb;
+    return g;
+  }
+
+  bool is_mask(int pos) const { return canvas_[pos] == c_.mask_id; }
+
+  // Runs one forward over canvas[s0, s1) attending to positions [0, n_keys). Computes logits
+  // for absolute rows [r0, r1). Keeps row `block0 - 1` aside when computed (for shifted
+  // families whose later spans start at the block).
+  void forward(int s0, int s1, int n_keys, int mask_block, int r0, int r1) {
+    if (opt_.cancel && opt_.cancel->load()) throw Error(ErrorCode::kCancelled, "generation cancelled");
+    r0 = std::max(r0, s0);
+    r1 = std::min(r1, s1);
+    if (r1 < r0) r1 = r0;
+    const auto t0 = Clock::now();
+    ForwardSpan span;
+    span.ids = std::span<const int32_t>(canvas_).subspan(s0, s1 - s0);
+    span.pos0 = s0;
+    span.n_keys = n_keys;
+    span.block_size = mask_block;
+    span.logits_begin = r0 - s0;
+    span.logits_end = r1 - s0;
+    const float* lg = model_.forward(st_, span);
+    if (p_.cfg_scale > 0) {
+      // Classifier-free guidance: the same span with the prompt masked out, mixed as
+      // un + (cfg + 1) * (cond - un). The pair is one (batched) forward call, as officially.
+      std::copy(canvas_.begin() + P_, canvas_.end(), uncond_canvas_.begin() + P_);
+      span.ids = std::span<const int32_t>(uncond_canvas_).subspan(s0, s1 - s0);
+      std::memcpy(mixed_.data(), lg, sizeof(float) * size_t(r1 - r0) * c_.vocab);
+      const float* un = model_.forward(st_uncond_, span);
+      const float w = static_cast<float>(p_.cfg_scale + 1.0);
+      for (size_t i = 0; i < size_t(r1 - r0) * c_.vocab; ++i) {
+        mixed_[i] = un[i] + w * (mixed_[i] - un[i]);
+      }
+      lg = mixed_.data();
+    }
+    logits_ = lg;
+    rows0_ = r0;
+    rows1_ = r1;
+    last_span_ = s1 - s0;
+    const int keep = cur_block0_ - 1;
+    if (shift_ && keep >= r0 && keep < r1) {
+      std::memcpy(saved_row_.data(), row(keep), sizeof(float) * c_.vocab);
+      saved_row_index_ = keep;
+    }
+    ++forward_calls_;
+    last_forward_ms_ = ms_since(t0);
+    step_ms_.push_back(last_forward_ms_);
+  }
+
+  const float* row(int r) const {
+    if (r >= rows0_ && r < rows1_) return logits_ + size_t(r - rows0_) * c_.vocab;
+    if (r == saved_row_index_) return saved_row_.data();
+    throw Error(ErrorCode::kInternal, "decoder: logits row " + std::to_string(r) + " not available");
+  }
+
+  // Logits row that scores position `pos`: row pos-1 for shifted families (position 0 reuses
+  // its own row).
+  int score_row(int pos) const { return shift_ && pos > 0 ? pos - 1 : pos; }
+
+  // Block-causal families: forward the prompt's full blocks once (exact cache), and take the
+  // first generated token from its last row when the prompt ends on a block boundary.
+  void prefill() {
+    cur_block0_ = first_;
+    if (!causal_ || first_ == 0) return;
+    const bool need_kv = p_.cache == CacheMode::kBlock || p_.cache == CacheMode::kDual;
+    const bool need_ar = shift_ && first_ == P_;
+    if (!need_kv && !need_ar) return;
+    forward(0, first_, first_, B_, need_ar ? first_ - 1 : 0, need_ar ? first_ : 0);
+    if (need_kv) cache_len_ = first_;
+    if (need_ar) commit_greedy(first_);
+  }
+
+  // After a block is final: recompute it so the cache holds K/V of its final tokens, and for
+  // shifted families commit the next block's first token from its last row.
+  void finish_block(int b0, int b1) {
+    if (!causal_) return;
+    const bool exact = p_.cache == CacheMode::kBlock || p_.cache == CacheMode::kDual;
+    cur_block0_ = b1;
+    if (exact) {
+      forward(b0, b1, b1, B_, shift_ ? b1 - 1 : b1, b1);
+      cache_len_ = b1;
+    } else if (shift_) {
+      forward(0, b1, b1, B_, b1 - 1, b1);
+    } else {
+      return;
+    }
+    if (shift_) commit_greedy(b1);
+  }
+
+  void commit_greedy(int pos) {
+    Candidate cand = greedy_.pick(row(score_row(pos)), rng_);
+    std::vector<Scored> chosen{{pos, cand}};
+    commit(chosen);
+  }
+
+  // Plans and runs the forward for one denoising step of unit [u0, u1) in block [b0, b1).
+  void step_forward(int b0, int b1, int u0, int u1) {
+    const int r0 = score_row(u0), r1 = score_row(u1 - 1) + 1;
+    switch (p_.cache) {
+      case CacheMode::kNone:
+        if (causal_) forward(0, b1, b1, B_, r0, r1);
+        else forward(0, L_, L_, 0, r0, r1);
+        break;
+      case CacheMode::kBlock:
+        if (cache_len_ != b0) throw Error(ErrorCode::kInternal, "decoder: block cache out of step");
+        forward(b0, b1, b1, B_, r0, r1);
+        break;
+      case CacheMode::kPrefix:
+        if (!block_started_) forward(0, L_, L_, 0, r0, r1);
+        else forward(b0, L_, L_, 0, r0, r1);
+        break;
+      case CacheMode::kDual:
+        if (causal_) {
+          // Whole block when it has no K/V yet or the sub-block starts masked; else only the
+          // sub-block, attending to the finished blocks and the (partly stale) block K/V.
+          if (!block_kv_ || is_mask(u0)) {
+            forward(b0, b1, b1, B_, r0, r1);
+            block_kv_ = true;
+          } else {
+            forward(u0, u1, b1, 0, r0, r1);
+          }
+        } else if (!block_started_) {
+          forward(0, L_, L_, 0, r0, r1);
+        } else {
+          forward(b0, b1, L_, 0, r0, r1);
+        }
+        break;
+    }
+    block_started_ = true;
+  }
+
+  void denoise_unit(int b0, int b1, int u0, int u1) {
+    cur_block0_ = b0;
+    int step = 0;
+    const int guard = sub_ + budget_ + 2;  // no decode can loop forever
+    for (;;) {
+      int masks = 0;
+      for (int q = u0; q < u1; ++q) masks += is_mask(q);
+      if (masks == 0 || stopped_) return;
+      if (step > guard) throw Error(ErrorCode::kInternal, "decoder made no progress");
+      int k = masks;  // commit threshold: no schedule
+      if (p_.commit != CommitRule::kThreshold) {
+        k = p_.schedule == Schedule::kTimestep ? timestep_count(timesteps_, step, budget_, masks)
+                                               : (step < budget_ ? uniform_[step] : masks);
+        k = std::min(k, masks);
+        if (k == 0 && p_.commit == CommitRule::kSchedule) {
+          ++step;  // nothing would be committed: the forward is skipped, its result unchanged
+          continue;
+        }
+      }
+      step_forward(b0, b1, u0, u1);
+      scored_.clear();
+      for (int q = u0; q < u1; ++q) {
+        if (is_mask(q)) scored_.push_back({q, sampler_.pick(row(score_row(q)), rng_)});
+      }
+      // Best first; equal confidences by position, lower first.
+      std::stable_sort(scored_.begin(), scored_.end(), [](const Scored& a, const Scored& b) {
+        return a.cand.confidence > b.cand.confidence;
+      });
+      size_t n = 0;
+      const double thr = p_.threshold;
+      auto above = [&] {
+        size_t m = 0;
+        while (m < scored_.size() && scored_[m].cand.confidence > thr) ++m;
+        return m;
+      };
+      switch (p_.commit) {
+        case CommitRule::kSchedule:
+          n = static_cast<size_t>(k);
+          break;
+        case CommitRule::kThreshold:
+          n = std::max<size_t>(1, above());
+          break;
+        case CommitRule::kThresholdOrSchedule: {
+          size_t high = above();
+          n = high >= static_cast<size_t>(k) ? high : static_cast<size_t>(k);
+          break;
+        }
+      }
+      n = std::min(n, scored_.size());
+      scored_.resize(n);
+      commit(scored_);
+      ++step;
+    }
+  }
+
+  void commit(const std::vector<Scored>& chosen) {
+    for (const auto& s : chosen) canvas_[s.pos] = s.cand.token;
+    int masks = 0;
+    for (int q = P_; q < L_; ++q) masks += is_mask(q);
+    if (opt_.on_step) {
+      StepEvent ev;
+      ev.step = forward_calls_ - 1;
+      ev.block = block_;
+      for (const auto& s : chosen) {
+        ev.positions.push_back(s.pos - P_);
+        ev.tokens.push_back(s.cand.token);
+        ev.confidences.push_back(static_cast<float>(s.cand.confidence));
+      }
+      ev.masks_remaining = masks;
+      ev.span_tokens = last_span_;
+      ev.forward_ms = last_forward_ms_;
+      ev.canvas = std::span<const int32_t>(canvas_).subspan(P_);
+      opt_.on_step(ev);
+    }
+    if (p_.stop_at_eos) {
+      // Stop once an end token is final: committed with no mask before it.
+      for (int q = P_; q < L_; ++q) {
+        if (is_mask(q)) break;
+        if (c_.is_end_token(canvas_[q])) {
+          stopped_ = true;
+          stop_pos_ = q;
+          break;
+        }
+      }
+    }
+  }
+
+  const Model& model_;
+  const ModelConfig& c_;
+  const DecodeParams& p_;
+  const GenerateOptions& opt_;
+  const bool shift_, causal_;
+  const int P_, B_;
+  int L_ = 0, first_ = 0, n_blocks_ = 0, sub_ = 0, budget_ = 0;
+  std::vector<float> timesteps_;
+  std::vector<int> uniform_;
+  std::vector<int32_t> canvas_, uncond_canvas_;
+  ForwardState st_, st_uncond_;
+  std::vector<float> mixed_, saved_row_;
+  Sampler sampler_;
+  DecodeParams greedy_params_;
+  Sampler greedy_;
+  Rng rng_;
+  std::vector<Scored> scored_;
+  const float* logits_ = nullptr;
+  int rows0_ = 0, rows1_ = 0, saved_row_index_ = -1, cur_block0_ = 0, last_span_ = 0;
+  int forward_calls_ = 0, cache_len_ = 0, block_ = 0, stop_pos_ = -1;
+  bool block_started_ = false, block_kv_ = false, stopped_ = false;
+  double last_forward_ms_ = 0;
+  std::vector<double> step_ms_;
+};
+
+}  // namespace
+
+GenerateResult generate(const Model& model, std::span<const int32_t> prompt,
+                        const DecodeParams& params, const GenerateOptions& options) {
+  const ModelConfig& c = model.config();
+  validate(params, c, static_cast<int>(prompt.size()));
+  for (int32_t id : prompt) {
+    if (id < 0 || id >= c.vocab) {
+      throw_invalid_argument("prompt", "token id " + std::to_string(id) +
+                                           " is outside the vocabulary of " + std::to_string(c.vocab));
+    }
+  }
+  Denoiser d(model, prompt, params, options);
+  return d.run();
+}
+
+}  // namespace dlx

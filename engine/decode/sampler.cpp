@@ -1,0 +1,105 @@
+#include "engine/decode/sampler.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+
+namespace dlx {
+
+Sampler::Sampler(const DecodeParams& p, int vocab, int32_t mask_id)
+    : p_(p), vocab_(vocab), mask_id_(mask_id), probs_(vocab), order_(vocab) {}
+
+Candidate Sampler::pick(const float* logits, Rng& rng) {
+  const int V = vocab_;
+  const double inv_t = p_.temperature > 0 ? 1.0 / p_.temperature : 1.0;
+  const double kRemoved = -std::numeric_limits<double>::infinity();
+  // Scaled logits in probs_ first; filtered entries become -inf (Dream applies top-p, then
+  // top-k, and the filters shape the confidence even at temperature 0).
+  for (int v = 0; v < V; ++v) probs_[v] = static_cast<double>(logits[v]) * inv_t;
+  const bool top_p = p_.top_p < 1.0, top_k = p_.top_k > 0 && p_.top_k < V;
+  if (top_p || top_k) {
+    std::iota(order_.begin(), order_.end(), 0);
+    // Stable: equal logits keep index order, as torch.sort does on CPU.
+    std::stable_sort(order_.begin(), order_.end(),
+                     [&](int32_t a, int32_t b) { return probs_[a] > probs_[b]; });
+    if (top_p) {
+      double mx = probs_[order_[0]], sum = 0;
+      for (int v = 0; v < V; ++v) sum += std::exp(probs_[v] - mx);
+      double cum = 0;
+      int keep = V;
+      for (int r = 0; r < V; ++r) {
+        cum += std::exp(probs_[order_[r]] - mx) / sum;
+        if (cum > p_.top_p) {  // tokens past the one that crosses p are removed
+          keep = r + 1;
+          break;
+        }
+      }
+      for (int r = keep; r < V; ++r) probs_[order_[r]] = kRemoved;
+    }
+    if (top_k) {
+      for (int r = p_.top_k; r < V; ++r) probs_[order_[r]] = kRemoved;
+    }
+  }
+  double mx = kRemoved;
+  for (int v = 0; v < V; ++v) mx = std::max(mx, probs_[v]);
+  double sum = 0;
+  for (int v = 0; v < V; ++v) {
+    probs_[v] = std::exp(probs_[v] - mx);
+    sum += probs_[v];
+  }
+  const double inv_sum = 1.0 / sum;
+  for (int v = 0; v < V; ++v) probs_[v] *= inv_sum;
+
+  // The mask token is never a candidate; its probability still counts in the confidence.
+  Candidate c;
+  if (p_.temperature > 0) {
+    double mass = 1.0 - (mask_id_ >= 0 && mask_id_ < V ? probs_[mask_id_] : 0.0);
+    double u = rng.uniform() * mass, acc = 0;
+    for (int v = 0; v < V; ++v) {
+      if (v == mask_id_ || probs_[v] <= 0) continue;
+      acc += probs_[v];
+      c.token = v;
+      if (acc > u) break;
+    }
+  } else {
+    double best = -1;
+    for (int v = 0; v < V; ++v) {
+      if (v != mask_id_ && probs_[v] > best) {
+        best = probs_[v];
+        c.token = v;
+      }
+    }
+  }
+  if (c.token < 0) c.token = mask_id_ == 0 ? 1 : 0;  // every probability underflowed
+  switch (p_.confidence) {
+    case ConfidenceKind::kProb:
+      c.confidence = probs_[c.token];
+      break;
+    case ConfidenceKind::kMargin: {
+      double top1 = 0, top2 = 0;
+      for (int v = 0; v < V; ++v) {
+        if (probs_[v] > top1) {
+          top2 = top1;
+          top1 = probs_[v];
+        } else if (probs_[v] > top2) {
+          top2 = probs_[v];
+        }
+      }
+      c.confidence = top1 - top2;
+      break;
+    }
+    case ConfidenceKind::kNegEntropy: {
+      double h = 0;
+      for (int v = 0; v < V; ++v) h += probs_[v] * std::log(probs_[v] + 1e-10);
+      c.confidence = h;
+      break;
+    }
+    case ConfidenceKind::kRandom:
+      c.confidence = rng.uniform();
+      break;
+  }
+  return c;
+}
+
+}  // namespace dlx
