@@ -90,6 +90,7 @@ class Denoiser {
     }
     GenerateResult r;
     r.forward_calls = forward_calls_;
+    r.forward_tokens = forward_tokens_;
     r.step_ms = std::move(step_ms_);
     r.canvas_length = L_;
     r.mask_id = c_.mask_id;
@@ -157,6 +158,7 @@ class Denoiser {
       saved_row_index_ = keep;
     }
     ++forward_calls_;
+    forward_tokens_ += s1 - s0;
     last_forward_ms_ = ms_since(t0);
     step_ms_.push_back(last_forward_ms_);
   }
@@ -349,6 +351,7 @@ class Denoiser {
   std::vector<Scored> scored_;
   const float* logits_ = nullptr;
   int rows0_ = 0, rows1_ = 0, saved_row_index_ = -1, cur_block0_ = 0, last_span_ = 0;
+  int64_t forward_tokens_ = 0;
   int forward_calls_ = 0, cache_len_ = 0, block_ = 0, stop_pos_ = -1;
   bool block_started_ = false, block_kv_ = false, stopped_ = false;
   double last_forward_ms_ = 0;

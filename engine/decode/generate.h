@@ -37,6 +37,7 @@ struct GenerateOptions {
 struct GenerateResult {
   std::vector<int32_t> output_ids;  // generated positions, up to and incl. the end token
   int forward_calls = 0;
+  int64_t forward_tokens = 0;       // positions computed over all forwards (what caches save)
   std::string finish_reason;        // "stop" (end token) or "length"
   double total_ms = 0;
   std::vector<double> step_ms;      // per forward

@@ -79,6 +79,7 @@ int cmd_generate(int argc, char** argv, int first) {
   if (a.flag("json")) {
     nlohmann::json j = {{"output_ids", r.output_ids},
                         {"forward_calls", r.forward_calls},
+                        {"forward_tokens", r.forward_tokens},
                         {"finish_reason", r.finish_reason},
                         {"params", to_json(params)},
                         {"timings", {{"load_ms", load_ms}, {"total_ms", r.total_ms}, {"step_ms", r.step_ms}}}};
