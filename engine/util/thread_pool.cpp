@@ -51,8 +51,9 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain,
     return;
   }
   std::lock_guard<std::mutex> run_lock(run_mu_);
-  // A few chunks per thread balances uneven work without much scheduling overhead.
-  int64_t chunks = std::min<int64_t>((n + grain - 1) / grain, int64_t{n_threads_} * 4);
+  // A few chunks per thread balances uneven work without much scheduling overhead. At most
+  // n / grain chunks, so every chunk but the last holds at least `grain` items.
+  int64_t chunks = std::min<int64_t>(n / grain, int64_t{n_threads_} * 4);
   int64_t chunk = (n + chunks - 1) / chunks;
   chunks = (n + chunk - 1) / chunk;
   std::unique_lock<std::mutex> lk(mu_);

@@ -19,7 +19,8 @@ class ThreadPool {
   ThreadPool& operator=(const ThreadPool&) = delete;
 
   int size() const { return n_threads_; }
-  // Calls fn(begin, end) on disjoint chunks covering [0, n), at least `grain` items a chunk.
+  // Calls fn(begin, end) on disjoint chunks covering [0, n), at least `grain` items in each
+  // chunk but the last.
   // The calling thread takes part. Blocks until all chunks are done.
   void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
 
