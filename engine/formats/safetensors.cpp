@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/util/error.h"
+#include "engine/util/json_brief.h"
 
 namespace dlx {
 namespace fs = std::filesystem;
@@ -69,7 +70,8 @@ SafetensorsFile::SafetensorsFile(const std::string& path)
     ht.name = name;
     ht.file = path;
     if (!t["dtype"].is_string() || !parse_dtype(t["dtype"].get<std::string>(), &ht.dtype)) {
-      bad(path, where + "unknown dtype " + t["dtype"].dump() + " (supported: F32, F16, BF16, I32)");
+      bad(path,
+          where + "unknown dtype " + json_brief(t["dtype"]) + " (supported: F32, F16, BF16, I32)");
     }
     if (!t["shape"].is_array()) bad(path, where + "shape is not an array");
     uint64_t numel = 1;

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/util/error.h"
+#include "engine/util/json_brief.h"
 #include "engine/util/mapped_file.h"
 
 namespace dlx {
@@ -34,7 +35,7 @@ class ConfigReader {
     const json& v = j_[key];
     if (!v.is_number_integer() || v.get<int64_t>() <= 0 || v.get<int64_t>() > (1 << 30)) {
       throw Error(ErrorCode::kInvalidModel,
-                  path_ + ": '" + key + "' must be a positive integer, got " + v.dump());
+                  path_ + ": '" + key + "' must be a positive integer, got " + json_brief(v));
     }
     return v.get<int>();
   }
