@@ -1,6 +1,8 @@
 #include "engine/model/model_config.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdint>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -46,6 +48,24 @@ class ConfigReader {
     }
     return j_[key].get<double>();
   }
+  std::string string(const char* key, const std::string& fallback) const {
+    if (!has(key)) return fallback;
+    if (!j_[key].is_string()) {
+      throw Error(ErrorCode::kInvalidModel,
+                  path_ + ": '" + key + "' must be a string, got " + json_brief(j_[key]));
+    }
+    return j_[key].get<std::string>();
+  }
+  // A number that must be finite and > 0 (or >= 0 when zero_ok).
+  double positive_number(const char* key, double fallback, bool zero_ok = false) const {
+    const double v = number(key, fallback);
+    if (!std::isfinite(v) || v < 0 || (v == 0 && !zero_ok)) {
+      throw Error(ErrorCode::kInvalidModel, path_ + ": '" + key + "' must be a " +
+                                                (zero_ok ? "non-negative" : "positive") +
+                                                " finite number, got " + json_brief(j_[key]));
+    }
+    return v;
+  }
   bool boolean(const char* key, bool fallback) const {
     if (!has(key)) return fallback;
     if (!j_[key].is_boolean()) {
@@ -59,7 +79,8 @@ class ConfigReader {
     if (!has(key)) return out;
     const json& v = j_[key];
     auto one = [&](const json& x) {
-      if (!x.is_number_integer() || x.get<int64_t>() < 0) {
+      // get<int64_t> of an unsigned value above INT64_MAX wraps negative: caught too.
+      if (!x.is_number_integer() || x.get<int64_t>() < 0 || x.get<int64_t>() > INT32_MAX) {
         throw Error(ErrorCode::kInvalidModel, path_ + ": '" + key + "' must hold token ids");
       }
       out.push_back(x.get<int32_t>());
@@ -91,7 +112,8 @@ std::vector<std::pair<std::string, int32_t>> read_added_tokens(const std::string
   if (j.contains("added_tokens") && j["added_tokens"].is_array()) {
     for (const auto& t : j["added_tokens"]) {
       if (t.contains("content") && t["content"].is_string() && t.contains("id") &&
-          t["id"].is_number_integer()) {
+          t["id"].is_number_integer() && t["id"].get<int64_t>() >= 0 &&
+          t["id"].get<int64_t>() <= INT32_MAX) {
         out.emplace_back(t["content"].get<std::string>(), t["id"].get<int32_t>());
       }
     }
@@ -129,7 +151,7 @@ ModelConfig load_model_config(const std::string& dir) {
       if (a.is_string()) archs.push_back(a.get<std::string>());
     }
   }
-  std::string model_type = j.value("model_type", std::string());
+  std::string model_type = r.string("model_type", "");
   ModelConfig c;
   c.dir = dir;
   c.spec = find_arch_spec(archs, model_type);
@@ -150,14 +172,20 @@ ModelConfig load_model_config(const std::string& dir) {
   if (c.spec->family == Family::kLLaDA) {
     // LLaDA: mlp_hidden_size wins; else mlp_ratio * d_model. Only the llama block with RMSNorm,
     // SwiGLU and RoPE is what the released checkpoints use; refuse anything else clearly.
-    c.intermediate = r.has("mlp_hidden_size")
-                         ? r.positive_int("mlp_hidden_size")
-                         : static_cast<int>(r.number("mlp_ratio", 4) * c.hidden);
+    if (r.has("mlp_hidden_size")) {
+      c.intermediate = r.positive_int("mlp_hidden_size");
+    } else {
+      const double f = r.number("mlp_ratio", 4) * c.hidden;  // cast only once it fits an int
+      if (!(f >= 1 && f <= (1 << 30))) {
+        throw Error(ErrorCode::kInvalidModel,
+                    path + ": 'mlp_ratio' * d_model must give an MLP size in 1..2^30");
+      }
+      c.intermediate = static_cast<int>(f);
+    }
     if (r.boolean("alibi", false) || !r.boolean("rope", true) ||
-        j.value("block_type", std::string("llama")) != "llama" ||
-        j.value("layer_norm_type", std::string("rms")) != "rms" ||
-        j.value("activation_type", std::string("silu")) != "silu" ||
-        r.boolean("scale_logits", false) || r.boolean("input_emb_norm", false)) {
+        r.string("block_type", "llama") != "llama" || r.string("layer_norm_type", "rms") != "rms" ||
+        r.string("activation_type", "silu") != "silu" || r.boolean("scale_logits", false) ||
+        r.boolean("input_emb_norm", false)) {
       throw Error(ErrorCode::kUnsupported,
                   path + ": only LLaDA's llama block (rope, rms norm, silu, no alibi, no logit "
                          "scaling) is supported");
@@ -168,6 +196,17 @@ ModelConfig load_model_config(const std::string& dir) {
   } else {
     c.intermediate = r.positive_int(k.intermediate);
     c.qkv_bias = r.boolean(k.qkv_bias, c.spec->qkv_bias_default);
+    // Qwen-style configs can ask for things the forward does not do; refuse them rather than
+    // compute something else.
+    const std::string act = r.string("hidden_act", "silu");
+    if (act != "silu") {
+      throw Error(ErrorCode::kUnsupported,
+                  path + ": hidden_act '" + act + "' is not supported (only silu)");
+    }
+    if (r.boolean("use_sliding_window", false)) {
+      throw Error(ErrorCode::kUnsupported,
+                  path + ": sliding-window attention (use_sliding_window) is not supported");
+    }
   }
   c.head_dim = r.has("head_dim") ? r.positive_int("head_dim") : c.hidden / c.heads;
   if (!r.has("head_dim") && c.hidden % c.heads != 0) {
@@ -177,13 +216,18 @@ ModelConfig load_model_config(const std::string& dir) {
   if (c.head_dim % 2 != 0) {
     throw Error(ErrorCode::kInvalidModel, path + ": head_dim must be even for RoPE");
   }
+  if (int64_t{c.heads} * c.head_dim > (1 << 30)) {
+    throw Error(ErrorCode::kInvalidModel, path + ": attention heads x head_dim = " +
+                                              std::to_string(int64_t{c.heads} * c.head_dim) +
+                                              " is too large");
+  }
   if (c.heads % c.kv_heads != 0) {
     throw Error(ErrorCode::kInvalidModel,
                 path + ": attention heads (" + std::to_string(c.heads) +
                     ") must be a multiple of key/value heads (" + std::to_string(c.kv_heads) + ")");
   }
-  c.norm_eps = static_cast<float>(r.number(k.norm_eps, 1e-6));
-  c.rope_theta = r.number("rope_theta", 10000.0);
+  c.norm_eps = static_cast<float>(r.positive_number(k.norm_eps, 1e-6, /*zero_ok=*/true));
+  c.rope_theta = r.positive_number("rope_theta", 10000.0);
   if (j.contains("rope_scaling") && !j["rope_scaling"].is_null()) {
     throw Error(ErrorCode::kUnsupported, path + ": rope_scaling is not supported yet");
   }
@@ -193,45 +237,65 @@ ModelConfig load_model_config(const std::string& dir) {
     c.train_block_size = c.spec->family == Family::kSDAR ? 4 : 32;  // the families' defaults
   }
 
-  auto added = read_added_tokens(dir);
+  // Every special id must index the embedding: a bad one would only fail later, mid-decode, as
+  // if the user had passed it. Each is checked against the file it came from.
+  const std::string tok_path = (fs::path(dir) / "tokenizer.json").string();
+  auto check_id = [&](int32_t id, const char* what, const std::string& file) {
+    if (id >= c.vocab) {
+      throw Error(ErrorCode::kInvalidModel, file + ": " + what + " " + std::to_string(id) +
+                                                " is outside the vocabulary of " +
+                                                std::to_string(c.vocab));
+    }
+  };
   auto first = [](const std::vector<int32_t>& v) { return v.empty() ? -1 : v.front(); };
+
+  auto added = read_added_tokens(dir);
   c.mask_id = first(r.ids("mask_token_id"));
-  if (c.mask_id < 0) c.mask_id = find_token(added, c.spec->mask_token);
+  check_id(c.mask_id, "mask token id", path);
+  if (c.mask_id < 0) {
+    c.mask_id = find_token(added, c.spec->mask_token);
+    check_id(c.mask_id, "mask token id", tok_path);
+  }
   if (c.mask_id < 0) {
     throw Error(ErrorCode::kInvalidModel, path + ": no mask_token_id and tokenizer.json has no '" +
                                               std::string(c.spec->mask_token) + "' token");
   }
   c.bos_id = first(r.ids("bos_token_id"));
+  check_id(c.bos_id, "bos token id", path);
   c.pad_id = first(r.ids("pad_token_id"));
+  check_id(c.pad_id, "pad token id", path);
 
   std::vector<int32_t> eos = r.ids("eos_token_id");
+  for (int32_t id : eos) check_id(id, "end token id", path);
   const std::string gen_path = (fs::path(dir) / "generation_config.json").string();
   if (fs::exists(gen_path)) {
     json g = parse_json_file(gen_path);
     if (!g.is_object()) throw Error(ErrorCode::kInvalidModel, gen_path + ": not a JSON object");
     ConfigReader gr(g, gen_path);
     std::vector<int32_t> gen_eos = gr.ids("eos_token_id");
+    for (int32_t id : gen_eos) check_id(id, "end token id", gen_path);
     if (!gen_eos.empty()) eos = gen_eos;
-    if (c.bos_id < 0) c.bos_id = first(gr.ids("bos_token_id"));
+    if (c.bos_id < 0) {
+      c.bos_id = first(gr.ids("bos_token_id"));
+      check_id(c.bos_id, "bos token id", gen_path);
+    }
+    // Integers as ints without wrap-around: negative means absent, huge saturates.
+    auto count = [&](const char* key) {
+      if (!gr.has(key) || !g[key].is_number_integer()) return -1;
+      const int64_t v = g[key].get<int64_t>();
+      return v < 0 ? -1 : static_cast<int>(std::min<int64_t>(v, INT32_MAX));
+    };
     c.gen_temperature = gr.number("temperature", -1);
     c.gen_top_p = gr.number("top_p", -1);
-    c.gen_top_k = gr.has("top_k") && g["top_k"].is_number_integer() ? g["top_k"].get<int>() : -1;
-    c.gen_steps = gr.has("steps") && g["steps"].is_number_integer() ? g["steps"].get<int>() : -1;
+    c.gen_top_k = count("top_k");
+    c.gen_steps = count("steps");
     c.gen_eps = gr.number("eps", -1);
     if (g.contains("alg") && g["alg"].is_string()) c.gen_alg = g["alg"].get<std::string>();
   }
   for (int32_t id : eos) add_unique(c.eos_ids, id);
-  add_unique(c.eos_ids, find_token(added, c.spec->end_of_turn));
-
-  auto check_id = [&](int32_t id, const char* what) {
-    if (id >= c.vocab) {
-      throw Error(ErrorCode::kInvalidModel, path + ": " + what + " " + std::to_string(id) +
-                                                " is outside the vocabulary of " +
-                                                std::to_string(c.vocab));
-    }
-  };
-  check_id(c.mask_id, "mask token id");
-  for (int32_t id : c.eos_ids) check_id(id, "end token id");
+  const int32_t eot = find_token(added, c.spec->end_of_turn);
+  check_id(eot, "end-of-turn token id", tok_path);
+  add_unique(c.eos_ids, eot);
   return c;
 }
 
