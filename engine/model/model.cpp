@@ -1,5 +1,6 @@
 #include "engine/model/model.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <functional>
@@ -17,23 +18,35 @@ std::shared_ptr<Model> Model::load(const std::string& dir, std::shared_ptr<Backe
   m->file_bytes_ = m->store_->total_bytes();
   m->load_weights(*m->store_);
 
-  // RoPE tables, float32 throughout as the reference code computes them:
-  // inv_freq = 1 / theta^(2i/hd), angle = pos * inv_freq.
-  const ModelConfig& c = m->config_;
-  const int half = c.head_dim / 2;
-  std::vector<float> cs(static_cast<size_t>(c.max_positions) * half), sn(cs.size());
-  for (int i = 0; i < half; ++i) {
-    const float expo = static_cast<float>(2 * i) / static_cast<float>(c.head_dim);
-    const float inv_freq = 1.0f / std::pow(static_cast<float>(c.rope_theta), expo);
-    for (int p = 0; p < c.max_positions; ++p) {
-      const float angle = static_cast<float>(p) * inv_freq;
-      cs[static_cast<size_t>(p) * half + i] = std::cos(angle);
-      sn[static_cast<size_t>(p) * half + i] = std::sin(angle);
-    }
-  }
-  m->rope_cos_ = m->backend_->upload_f32(cs.data(), c.max_positions, half);
-  m->rope_sin_ = m->backend_->upload_f32(sn.data(), c.max_positions, half);
   return m;
+}
+
+void Model::rope_tables(int64_t positions, Tensor* cos, Tensor* sin) const {
+  std::lock_guard<std::mutex> lock(rope_mu_);
+  if (rope_cos_.empty() || rope_cos_.rows < positions) {
+    // Grow geometrically (at least 256 rows) so sessions of slowly rising length do not
+    // rebuild the table each time; never past the model's maximum.
+    const ModelConfig& c = config_;
+    const int64_t rows = std::min<int64_t>(
+        c.max_positions, std::max<int64_t>({positions, 2 * rope_cos_.rows, int64_t{256}}));
+    // Float32 throughout, as the reference code computes them:
+    // inv_freq = 1 / theta^(2i/hd), angle = pos * inv_freq.
+    const int half = c.head_dim / 2;
+    std::vector<float> cs(static_cast<size_t>(rows) * half), sn(cs.size());
+    for (int i = 0; i < half; ++i) {
+      const float expo = static_cast<float>(2 * i) / static_cast<float>(c.head_dim);
+      const float inv_freq = 1.0f / std::pow(static_cast<float>(c.rope_theta), expo);
+      for (int64_t p = 0; p < rows; ++p) {
+        const float angle = static_cast<float>(p) * inv_freq;
+        cs[static_cast<size_t>(p) * half + i] = std::cos(angle);
+        sn[static_cast<size_t>(p) * half + i] = std::sin(angle);
+      }
+    }
+    rope_cos_ = backend_->upload_f32(cs.data(), rows, half);
+    rope_sin_ = backend_->upload_f32(sn.data(), rows, half);
+  }
+  *cos = rope_cos_;
+  *sin = rope_sin_;
 }
 
 // One visitor drives lookup, shape validation and upload of every weight.
@@ -122,6 +135,9 @@ void Model::load_weights(const TensorStore& store) {
 
 ForwardState Model::new_state(int64_t max_tokens, int64_t max_span) const {
   const ModelConfig& c = config_;
+  if (max_tokens <= 0 || max_span <= 0) {
+    throw Error(ErrorCode::kInternal, "new_state: max_tokens and max_span must be positive");
+  }
   if (max_tokens > c.max_positions) {
     throw Error(ErrorCode::kOutOfRange,
                 "sequence of " + std::to_string(max_tokens) +
@@ -146,6 +162,7 @@ ForwardState Model::new_state(int64_t max_tokens, int64_t max_span) const {
   st.up = b.alloc(max_span, c.intermediate);
   st.logits = b.alloc(max_span, c.vocab);
   st.logits_host.resize(static_cast<size_t>(max_span) * c.vocab);
+  rope_tables(max_tokens, &st.rope_cos, &st.rope_sin);
   return st;
 }
 
@@ -185,8 +202,8 @@ const float* Model::forward(ForwardState& st, const ForwardSpan& s) const {
       b.rmsnorm(q, L.q_norm, c.norm_eps, hd, q);
       b.rmsnorm(k, L.k_norm, c.norm_eps, hd, k);
     }
-    b.rope(q, rope_cos_, rope_sin_, c.heads, hd, s.pos0);
-    b.rope(k, rope_cos_, rope_sin_, c.kv_heads, hd, s.pos0);
+    b.rope(q, st.rope_cos, st.rope_sin, c.heads, hd, s.pos0);
+    b.rope(k, st.rope_cos, st.rope_sin, c.kv_heads, hd, s.pos0);
     // K/V of the span go to their absolute rows; attention reads rows [0, n_keys).
     Tensor kc = st.k_cache[li].view(s.pos0, T), vc = st.v_cache[li].view(s.pos0, T);
     b.copy(k, kc);

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <vector>
@@ -31,6 +32,7 @@ struct ForwardState {
   std::vector<Tensor> k_cache, v_cache;  // per layer [max_tokens, KV*hd]
   Tensor x, h, q, k, v, att, proj, gate, up, logits;
   std::vector<float> logits_host;
+  Tensor rope_cos, rope_sin;  // [>= max_tokens, hd/2], shared with the model and other states
 };
 
 // One forward call: tokens `ids` at absolute positions [pos0, pos0 + T). Their K/V are written
@@ -68,13 +70,19 @@ class Model {
  private:
   Model() = default;
   void load_weights(const TensorStore& store);
+  // RoPE tables covering at least `positions` positions (grown on demand, never shrunk).
+  void rope_tables(int64_t positions, Tensor* cos, Tensor* sin) const;
 
   ModelConfig config_;
   std::shared_ptr<Backend> backend_;
   std::unique_ptr<TensorStore> store_;  // keeps the memory maps alive
   Tensor embed_, final_norm_, lm_head_;
   std::vector<LayerWeights> layers_;
-  Tensor rope_cos_, rope_sin_;  // [max_positions, hd/2]
+  // RoPE tables [rows, hd/2] for positions [0, rows). Built lazily up to what sessions ask
+  // for, so a config's max_position_embeddings of millions costs nothing until used; states
+  // hold their own reference, so growing them never disturbs a running forward.
+  mutable std::mutex rope_mu_;
+  mutable Tensor rope_cos_, rope_sin_;
   DType weight_dtype_ = DType::kF32;
   int64_t parameter_count_ = 0;
   uint64_t file_bytes_ = 0;
