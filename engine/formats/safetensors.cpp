@@ -130,8 +130,12 @@ void TensorStore::add_file(const std::string& path) {
 TensorStore TensorStore::open(const std::string& dir, const std::string& weights) {
   TensorStore store;
   if (!weights.empty()) {
+    // A relative name means a file in the model folder (as the option documents); only when
+    // the folder has none is it taken relative to the working directory.
     fs::path p(weights);
-    if (p.is_relative() && !fs::exists(p)) p = fs::path(dir) / p;
+    if (p.is_relative() && (fs::exists(fs::path(dir) / p) || !fs::exists(p))) {
+      p = fs::path(dir) / p;
+    }
     store.add_file(p.string());
     return store;
   }
@@ -160,7 +164,8 @@ TensorStore TensorStore::open(const std::string& dir, const std::string& weights
       throw Error(ErrorCode::kInvalidModel, index.string() + ": weight_map values must be strings");
     }
     std::string s = v.get<std::string>();
-    if (s.find('/') != std::string::npos || s.find("..") != std::string::npos) {
+    if (s.empty() || s == "." || s.find('/') != std::string::npos ||
+        s.find("..") != std::string::npos) {
       throw Error(ErrorCode::kInvalidModel, index.string() + ": shard name '" + s +
                                                 "' must be a plain file name in the folder");
     }
