@@ -90,10 +90,12 @@ void Model::load_weights(const TensorStore& store) {
   } else {
     lm_head_ = get(n.lm_head, V, D);
   }
-  layers_.resize(c.layers);
+  // Grown one validated layer at a time: sizing it from the config up front would let a bogus
+  // num_hidden_layers (up to 2^30) allocate hundreds of GiB before any tensor is checked.
+  layers_.clear();
   for (int i = 0; i < c.layers; ++i) {
     const std::string p = std::string(n.layer_prefix) + std::to_string(i) + ".";
-    LayerWeights& L = layers_[i];
+    LayerWeights& L = layers_.emplace_back();
     L.attn_norm = get(p + n.attn_norm, 1, D);
     L.ffn_norm = get(p + n.ffn_norm, 1, D);
     L.q = get(p + n.q + ".weight", qd, D);

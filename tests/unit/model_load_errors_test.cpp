@@ -147,6 +147,14 @@ TEST_F(ConfigErrors, DeeplyNestedValueIsReportedNotCrashed) {
   expect(ErrorCode::kInvalidModel, "'hidden_size' must be a positive integer, got an array");
 }
 
+TEST_F(ConfigErrors, HugeLayerCountFailsOnTheFirstMissingLayer) {
+  // 2^30 layers passes the integer check; the checkpoint has 2. The missing layer 2 must be
+  // reported before any per-layer storage is sized from the config (that threw bad_alloc).
+  edit([](json& j) { j["num_hidden_layers"] = 1 << 30; });
+  EXPECT_LOAD_ERROR(load_error(dir_), ErrorCode::kInvalidModel, dir_ + "/model.safetensors",
+                    "tensor 'model.layers.2.input_layernorm.weight' is missing");
+}
+
 TEST_F(ConfigErrors, HeadsNotDivisibleByKvHeads) {
   edit([](json& j) { j["num_key_value_heads"] = 3; });
   expect(ErrorCode::kInvalidModel, "attention heads (4) must be a multiple of key/value heads (3)");
