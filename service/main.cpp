@@ -19,6 +19,7 @@ struct Command {
 
 const Command kCommands[] = {
     {"forward", dlx::cli::cmd_forward, "run one forward pass and write the logits"},
+    {"devices", dlx::cli::cmd_devices, "list the CPU and OpenCL devices --device can name"},
     {"generate", dlx::cli::cmd_generate, "generate with a diffusion decoding configuration"},
 };
 

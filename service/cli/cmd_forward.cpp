@@ -3,6 +3,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "engine/backend/backend_factory.h"
 #include "engine/model/model.h"
 #include "engine/util/error.h"
 #include "service/cli/args.h"
@@ -11,11 +12,11 @@
 namespace dlx::cli {
 
 int cmd_forward(int argc, char** argv, int first) {
-  Args a(argc, argv, first, {"model", "weights", "ids", "block-length", "threads", "out"},
+  Args a(argc, argv, first, {"model", "weights", "ids", "block-length", "threads", "device", "out"},
          {"help"});
   if (a.flag("help")) {
     std::cout << "usage: diffulex forward --model DIR [--weights FILE] --ids 1,2,3 "
-                 "[--block-length B] [--threads N] --out FILE\n"
+                 "[--block-length B] [--threads N] [--device auto|cpu|opencl[:N]] --out FILE\n"
                  "Writes the logits as float32 little-endian [len(ids), vocab] and prints "
                  "{\"shape\":[T,V]}.\n";
     return 0;
@@ -33,7 +34,11 @@ int cmd_forward(int argc, char** argv, int first) {
 
   LoadOptions lo;
   lo.weights = a.str("weights");
-  auto model = Model::load(dir, make_cpu_backend(static_cast<int>(threads)), lo);
+  std::string note;
+  auto backend = make_backend(a.str("device", "auto"), static_cast<int>(threads), &note);
+  auto model = load_with_fallback(backend, static_cast<int>(threads), &note,
+                                  [&](auto b) { return Model::load(dir, b, lo); });
+  if (!note.empty()) std::fprintf(stderr, "falling back to CPU: %s\n", note.c_str());
   const ModelConfig& c = model->config();
   for (int32_t id : ids) {
     if (id >= c.vocab) {

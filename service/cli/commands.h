@@ -5,6 +5,7 @@
 namespace dlx::cli {
 
 int cmd_forward(int argc, char** argv, int first);
+int cmd_devices(int argc, char** argv, int first);
 int cmd_generate(int argc, char** argv, int first);
 
 }  // namespace dlx::cli

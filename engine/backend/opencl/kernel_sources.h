@@ -1,0 +1,25 @@
+// OpenCL C sources of kernels_cl/*.cl: embedded into the binary at build time (a generated
+// table), or read from $DIFFULEX_KERNELS_DIR when that is set (kernel development without a
+// rebuild).
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace dlx::ocl {
+
+struct EmbeddedKernel {
+  const char* name;    // file name without ".cl"
+  const char* source;  // file contents
+};
+// Defined in the generated kernels_cl_table.cpp.
+extern const EmbeddedKernel kEmbeddedKernels[];
+extern const size_t kEmbeddedKernelCount;
+
+// Source of kernels_cl/<name>.cl. Throws BackendError when it cannot be found.
+std::string kernel_source(const std::string& name);
+// Where sources come from: "embedded" or the directory of $DIFFULEX_KERNELS_DIR.
+std::string kernel_origin();
+
+}  // namespace dlx::ocl

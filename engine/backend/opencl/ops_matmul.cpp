@@ -1,0 +1,72 @@
+// Matrix products y[T, N] = x[T, K] @ w[N, K]^T (+ bias) through CLBlast GEMM (row-major,
+// w transposed, element offsets for row views). f32 weights: SGEMM. f16 weights on a device
+// with cl_khr_fp16: HGEMM between f16 copies of x and y. Compact bf16/f16 weights: widened
+// into an f32 scratch buffer first (kernels_cl/convert.cl), then SGEMM.
+#include <clblast.h>
+
+#include "engine/backend/opencl/cl_error.h"
+#include "engine/backend/opencl/opencl_backend.h"
+
+namespace dlx::ocl {
+namespace {
+
+constexpr cl_half kHalfOne = 0x3c00, kHalfZero = 0;
+
+}  // namespace
+
+void OpenClBackend::widen(const Tensor& src, cl_mem dst, int64_t n) {
+  const KernelId id = src.dtype == DType::kBF16 ? kBf16ToF32 : kF16ToF32;
+  set_args(kernel(id), mem_of(src), offset_of(src), dst, cl_long{0});
+  launch_1d(id, n, "widen");
+}
+
+void OpenClBackend::matmul_hgemm(const Tensor& x, const Tensor& w, Tensor& y) {
+  const size_t T = x.rows, K = x.cols, N = w.rows;
+  const cl_mem x16 = scratch(x16_, T * K * 2), y16 = scratch(y16_, T * N * 2);
+  set_args(kernel(kF32ToF16), mem_of(x), offset_of(x), x16, cl_long{0});
+  launch_1d(kF32ToF16, T * K, "f32_to_f16");
+  cl_command_queue q = queue_.get();
+  clblast_check(
+      static_cast<int>(clblast::Gemm<cl_half>(
+          clblast::Layout::kRowMajor, clblast::Transpose::kNo, clblast::Transpose::kYes, T, N, K,
+          kHalfOne, x16, 0, K, mem_of(w), offset_of(w), K, kHalfZero, y16, 0, N, &q, nullptr)),
+      "clblast::Gemm<half>");
+  // y may be a view with a row offset; widen [T, N] back into it.
+  set_args(kernel(kF16ToF32), y16, cl_long{0}, mem_of(y), offset_of(y));
+  launch_1d(kF16ToF32, T * N, "f16_to_f32");
+}
+
+void OpenClBackend::matmul(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (x.cols != w.cols || y.rows != x.rows || y.cols != w.rows || x.dtype != DType::kF32 ||
+      y.dtype != DType::kF32 || (bias && (bias->numel() != w.rows || bias->dtype != DType::kF32))) {
+    throw Error(ErrorCode::kInternal, "opencl backend: shape mismatch in matmul");
+  }
+  const size_t T = x.rows, K = x.cols, N = w.rows;
+  if (T == 0 || N == 0) return;
+  cl_command_queue q = queue_.get();
+  if (w.dtype == DType::kF16 && hgemm_) {
+    matmul_hgemm(x, w, y);
+  } else {
+    cl_mem wm = mem_of(w);
+    size_t w_off = offset_of(w);
+    if (w.dtype != DType::kF32) {
+      wm = scratch(wide_, N * K * 4);
+      widen(w, wm, static_cast<int64_t>(N * K));
+      w_off = 0;
+    }
+    clblast_check(static_cast<int>(clblast::Gemm<float>(
+                      clblast::Layout::kRowMajor, clblast::Transpose::kNo, clblast::Transpose::kYes,
+                      T, N, K, 1.0f, mem_of(x), offset_of(x), K, wm, w_off, K, 0.0f, mem_of(y),
+                      offset_of(y), N, &q, nullptr)),
+                  "clblast::Gemm<float>");
+  }
+  if (bias) {
+    const cl_kernel k = kernel(kAddBias);
+    set_args(k, mem_of(y), offset_of(y), static_cast<cl_int>(N), mem_of(*bias), offset_of(*bias));
+    const size_t global[2] = {N, T};
+    launch(k, 2, global, nullptr, "add_bias_f32");
+  }
+}
+
+}  // namespace dlx::ocl

@@ -1,0 +1,30 @@
+// Builds OpenCL programs through an on-disk cache of device binaries, so each kernel file is
+// compiled once per device and driver, not at every start. Cache files are keyed by a hash of
+// the source, build options, platform, device name and driver version, and hold the full key
+// so a hash collision or a stale file can never load the wrong binary.
+#pragma once
+
+#include <string>
+
+#include "engine/backend/opencl/cl_device.h"
+#include "engine/backend/opencl/cl_handles.h"
+
+namespace dlx::ocl {
+
+// Folder of the cache: $DIFFULEX_CL_CACHE_DIR, else $XDG_CACHE_HOME/diffulex/opencl, else
+// $HOME/.cache/diffulex/opencl. Empty when caching is off (DIFFULEX_CL_CACHE_DIR=off, or no
+// home directory).
+std::string program_cache_dir();
+
+struct BuiltProgram {
+  Program program;
+  bool from_cache = false;  // loaded from a cached binary
+  double ms = 0;            // wall time of create + build
+};
+
+// Builds `source` (kernels_cl/<name>.cl) with `options` for `dev`. Throws BackendError with
+// the compiler log when the source does not build. Cache read/write failures only cost time.
+BuiltProgram build_program(cl_context ctx, const DeviceInfo& dev, const std::string& name,
+                           const std::string& source, const std::string& options);
+
+}  // namespace dlx::ocl
