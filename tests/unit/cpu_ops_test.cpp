@@ -180,6 +180,41 @@ TEST_P(CpuOps, MatmulShapeMismatchIsAnError) {
   EXPECT_EQ(e.code(), ErrorCode::kInternal);
 }
 
+TEST_P(CpuOps, MisalignedWeightsAreReadCorrectly) {
+  // Safetensors data may start at any byte offset; the backend must not read typed values
+  // through misaligned pointers (UBSan flags it; some vectorised loops fault on it).
+  const int64_t N = 9, K = 21;
+  for (DType dt : {DType::kF32, DType::kBF16, DType::kF16}) {
+    SCOPED_TRACE(dtype_name(dt));
+    std::vector<float> exact;
+    weight(random(N * K), N, K, dt, &exact);  // encodes the bytes into buffers_.back()
+    const std::vector<uint8_t>& src = buffers_.back();
+    auto& shifted = buffers_.emplace_back(src.size() + 1);
+    std::memcpy(shifted.data() + 1, src.data(), src.size());
+    HostTensor ht;
+    ht.name = "w";
+    ht.dtype = dt;
+    ht.shape = {N, K};
+    ht.data = shifted.data() + 1;
+    ht.nbytes = src.size();
+    Tensor w = b_->upload_weight(ht, N, K);
+    std::vector<float> xv = random(3 * K);
+    Tensor x = f32(xv, 3, K), y = b_->alloc(3, N);
+    b_->matmul(x, w, nullptr, y);
+    std::vector<double> ref, bound;
+    matmul_ref(xv, exact, nullptr, 3, K, N, &ref, &bound);
+    expect_within(host(y), ref, bound);
+    const std::vector<int32_t> ids = {0, 8};
+    Tensor e = b_->alloc(2, K);
+    b_->embedding(w, ids, e);
+    std::vector<float> got = host(e);
+    for (int64_t k = 0; k < K; ++k) {
+      EXPECT_EQ(got[k], exact[k]);
+      EXPECT_EQ(got[K + k], exact[8 * K + k]);
+    }
+  }
+}
+
 // --- rmsnorm ---------------------------------------------------------------------------------
 
 void rmsnorm_ref(const std::vector<float>& x, const std::vector<float>& w, double eps, int group,

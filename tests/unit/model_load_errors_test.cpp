@@ -334,6 +334,16 @@ TEST_F(TensorErrors, WrongShapeForConfig) {
                     "the config needs [600, 64]");
 }
 
+TEST_F(TensorErrors, MisalignedDataSectionLoadsAndGivesTheSameLogits) {
+  // The format allows any header length; pad it with JSON whitespace so the data section
+  // (and every tensor) starts 1 byte past a 4-byte boundary of the page-aligned map.
+  const std::vector<float> ref = logits_of(*load(dir_));
+  std::string header = ckpt_.header().dump();
+  while ((8 + header.size()) % 4 != 1) header += ' ';
+  write_raw(file_, header, ckpt_.data());
+  EXPECT_EQ(logits_of(*load(dir_)), ref);
+}
+
 TEST_F(TensorErrors, MissingWeightsFile) {
   fs::remove(file_);
   EXPECT_LOAD_ERROR(load_error(dir_), ErrorCode::kNotFound, dir_,

@@ -1,6 +1,7 @@
 // The CPU backend: reference implementation of every Backend op, multi-threaded over one pool.
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <vector>
 
@@ -41,12 +42,21 @@ class CpuBackend final : public Backend {
 
   Tensor upload_weight(const HostTensor& src, int64_t rows, int64_t cols) override {
     check_shape(src.numel() == rows * cols, "upload_weight");
+    if (src.dtype == DType::kI32) throw Error(ErrorCode::kInvalidModel, src.name + ": int weights");
     Tensor t;
-    t.storage = std::make_shared<HostStorage>(src.data);
+    if (reinterpret_cast<uintptr_t>(src.data) % dtype_size(src.dtype) == 0) {
+      t.storage = std::make_shared<HostStorage>(src.data);
+    } else {
+      // Safetensors does not require aligned data: a header length that is not a multiple of
+      // the element size leaves the tensor misaligned in the map, and the kernels read typed
+      // pointers (UB, and a fault where the vectoriser assumes element alignment). Copy it.
+      auto owned = std::make_shared<HostStorage>(src.nbytes);
+      std::memcpy(owned->ptr(), src.data, src.nbytes);
+      t.storage = std::move(owned);
+    }
     t.dtype = src.dtype;
     t.rows = rows;
     t.cols = cols;
-    if (src.dtype == DType::kI32) throw Error(ErrorCode::kInvalidModel, src.name + ": int weights");
     return t;
   }
 
