@@ -1,0 +1,67 @@
+// BpeModel: the tokenizer.json "model" of type BPE — vocabulary, ranked merges, unknown-token,
+// byte-fallback and ignore_merges options — turning one pre-token into ids, with a cache of
+// recent words.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/tokenizer/string_hash.h"
+
+namespace dlx {
+
+class BpeModel {
+ public:
+  // From the JSON value of "model". Throws Error kUnsupported for non-BPE models or dropout,
+  // kInvalidModel for malformed vocab/merges (e.g. a merge whose parts are not in the vocab).
+  static std::unique_ptr<BpeModel> from_json(const nlohmann::json& model);
+
+  // Appends the ids of one pre-token.
+  void tokenize(std::string_view word, std::vector<int32_t>& out) const;
+
+  int32_t token_to_id(std::string_view token) const;  // -1 when absent
+  // The token text of id, or nullptr when the vocabulary has no such id.
+  const std::string* id_to_token(int32_t id) const;
+  size_t id_space() const { return id_to_token_.size(); }  // max id + 1
+
+ private:
+  struct Merge {
+    int32_t rank;
+    int32_t new_id;
+  };
+  static uint64_t pair_key(int32_t a, int32_t b) {
+    return (static_cast<uint64_t>(static_cast<uint32_t>(a)) << 32) | static_cast<uint32_t>(b);
+  }
+  const Merge* find_merge(int32_t a, int32_t b) const {
+    auto it = merges_.find(pair_key(a, b));
+    return it == merges_.end() ? nullptr : &it->second;
+  }
+  void merge_word(std::string_view word, std::vector<int32_t>& out) const;
+  int32_t char_id(std::string_view ch, char32_t cp, bool first, bool last) const;
+
+  std::unordered_map<std::string, int32_t, StringHash, std::equal_to<>> vocab_;
+  std::vector<std::string> id_to_token_;
+  std::vector<bool> has_id_;
+  std::unordered_map<uint64_t, Merge> merges_;
+  std::array<int32_t, 512> small_char_ids_{};  // id of each single code point < 512, or -1
+  int32_t unk_id_ = -1;
+  bool fuse_unk_ = false;
+  bool byte_fallback_ = false;
+  bool ignore_merges_ = false;
+  std::string prefix_;  // continuing_subword_prefix
+  std::string suffix_;  // end_of_word_suffix
+
+  // Words seen recently -> their ids. Shared by all threads encoding with this model.
+  mutable std::mutex cache_mu_;
+  mutable std::unordered_map<std::string, std::vector<int32_t>, StringHash, std::equal_to<>> cache_;
+};
+
+}  // namespace dlx

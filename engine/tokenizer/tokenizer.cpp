@@ -1,0 +1,250 @@
+// Tokenizer: loading tokenizer.json + tokenizer_config.json and the encode/decode pipeline
+// (added tokens -> normalizer -> pre-tokenizer -> BPE -> post-processor; ByteLevel decoding).
+#include "engine/tokenizer/tokenizer.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "engine/tokenizer/added_tokens.h"
+#include "engine/tokenizer/bpe_model.h"
+#include "engine/tokenizer/byte_level.h"
+#include "engine/tokenizer/normalizer.h"
+#include "engine/tokenizer/post_processor.h"
+#include "engine/tokenizer/pre_tokenizer.h"
+#include "engine/tokenizer/tokenizer_config.h"
+#include "engine/tokenizer/utf8.h"
+#include "engine/util/error.h"
+
+namespace dlx {
+namespace fs = std::filesystem;
+namespace {
+
+std::string read_text(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  if (!in) throw Error(ErrorCode::kNotFound, p.string() + ": cannot open");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+nlohmann::json read_json(const fs::path& p) {
+  const std::string text = read_text(p);
+  try {
+    return nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(ErrorCode::kInvalidModel, p.string() + ": malformed JSON: " + e.what());
+  }
+}
+
+void check_decoder(const nlohmann::json& d, const std::string& where) {
+  const std::string type = d.is_object() ? d.value("type", "") : "null";
+  if (type == "ByteLevel") return;
+  if (type == "Sequence" && d.contains("decoders") && d["decoders"].size() == 1) {
+    check_decoder(d["decoders"][0], where);
+    return;
+  }
+  throw Error(ErrorCode::kUnsupported, where + ": decoder type '" + type +
+                                           "' is not supported (supported: ByteLevel)");
+}
+
+}  // namespace
+
+Tokenizer::Tokenizer() = default;
+Tokenizer::~Tokenizer() = default;
+
+std::shared_ptr<Tokenizer> Tokenizer::load(const std::string& path) {
+  fs::path file = path;
+  std::error_code ec;
+  if (fs::is_directory(file, ec)) file /= "tokenizer.json";
+  if (!fs::exists(file, ec)) {
+    throw Error(ErrorCode::kNotFound, path + ": no tokenizer.json there", "tokenizer");
+  }
+  const fs::path dir = file.parent_path();
+  nlohmann::json cfg;
+  const fs::path cfg_path = dir / "tokenizer_config.json";
+  if (fs::exists(cfg_path, ec)) cfg = read_json(cfg_path);
+  const nlohmann::json tok_json = read_json(file);
+  auto tok = from_json(tok_json, cfg, file.string());
+  if (tok->config_.chat_template.empty() && fs::exists(dir / "chat_template.jinja", ec)) {
+    tok->config_.chat_template = read_text(dir / "chat_template.jinja");
+  } else if (tok->config_.chat_template.empty() && fs::exists(dir / "chat_template.json", ec)) {
+    const auto ct = read_json(dir / "chat_template.json");
+    if (ct.contains("chat_template") && ct["chat_template"].is_string()) {
+      tok->config_.chat_template = ct["chat_template"].get<std::string>();
+    }
+  }
+  return tok;
+}
+
+std::shared_ptr<Tokenizer> Tokenizer::from_json(const nlohmann::json& j, const nlohmann::json& cfg,
+                                                const std::string& where) {
+  std::shared_ptr<Tokenizer> t(new Tokenizer());
+  if (!j.is_object() || !j.contains("model")) {
+    throw Error(ErrorCode::kInvalidModel, where + ": no \"model\" object");
+  }
+  try {
+    t->model_ = BpeModel::from_json(j["model"]);
+    t->normalizer_ = std::make_unique<Normalizer>(Normalizer::from_json(j.value("normalizer", nlohmann::json())));
+    t->pre_tokenizer_ =
+        std::make_unique<PreTokenizer>(PreTokenizer::from_json(j.value("pre_tokenizer", nlohmann::json())));
+    t->post_processor_ =
+        std::make_unique<PostProcessor>(PostProcessor::from_json(j.value("post_processor", nlohmann::json())));
+    check_decoder(j.value("decoder", nlohmann::json()), where);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(ErrorCode::kInvalidModel, where + ": unexpected structure: " + e.what());
+  } catch (const Error& e) {
+    // Component errors say "tokenizer.json: ..."; name the actual file.
+    std::string msg = e.what();
+    if (msg.rfind("tokenizer.json: ", 0) == 0) msg = where + ": " + msg.substr(16);
+    throw Error(e.code(), msg, e.param());
+  }
+
+  // Added tokens: they extend the id space and are matched before any splitting.
+  t->raw_added_ = std::make_unique<AddedTokenMatcher>();
+  t->normalized_added_ = std::make_unique<AddedTokenMatcher>();
+  std::vector<AddedToken> added;
+  for (const auto& a : j.value("added_tokens", nlohmann::json::array())) {
+    AddedToken at;
+    try {
+      at.content = a.at("content").get<std::string>();
+      at.id = a.at("id").get<int32_t>();
+      at.special = a.value("special", false);
+      at.single_word = a.value("single_word", false);
+      at.lstrip = a.value("lstrip", false);
+      at.rstrip = a.value("rstrip", false);
+      at.normalized = a.value("normalized", !at.special);
+    } catch (const nlohmann::json::exception& e) {
+      throw Error(ErrorCode::kInvalidModel, where + ": malformed added token " + a.dump());
+    }
+    if (at.id < 0) throw Error(ErrorCode::kInvalidModel, where + ": added token with negative id");
+    added.push_back(at);
+  }
+  t->id_space_ = t->model_->id_space();
+  for (const auto& a : added) t->id_space_ = std::max(t->id_space_, static_cast<size_t>(a.id) + 1);
+  t->added_content_.assign(t->id_space_, std::string());
+  t->special_.assign(t->id_space_, false);
+  for (const auto& a : added) {
+    t->added_content_[static_cast<size_t>(a.id)] = a.content;
+    t->special_[static_cast<size_t>(a.id)] = a.special;
+    t->added_ids_[a.content] = a.id;
+    (a.normalized ? t->normalized_added_ : t->raw_added_)->add(a);
+  }
+
+  // Decoded bytes of every token, computed once: ByteLevel maps characters back to bytes;
+  // added tokens decode to their text.
+  t->decoded_.assign(t->id_space_, std::string());
+  for (size_t id = 0; id < t->id_space_; ++id) {
+    if (!t->added_content_[id].empty()) {
+      t->decoded_[id] = t->added_content_[id];
+    } else if (const std::string* s = t->model_->id_to_token(static_cast<int32_t>(id))) {
+      if (!byte_level::decode(*s, t->decoded_[id])) t->decoded_[id] = *s;
+    }
+  }
+
+  t->config_ = parse_tokenizer_config(cfg, where.substr(0, where.rfind('/') + 1) + "tokenizer_config.json");
+  auto resolve = [&](const std::string& text) { return text.empty() ? -1 : t->token_to_id(text); };
+  TokenizerConfig& c = t->config_;
+  c.bos_token_id = resolve(c.bos_token);
+  c.eos_token_id = resolve(c.eos_token);
+  c.pad_token_id = resolve(c.pad_token);
+  c.mask_token_id = resolve(c.mask_token);
+  c.unk_token_id = resolve(c.unk_token);
+  return t;
+}
+
+std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special_tokens) const {
+  std::string repaired;
+  if (!utf8::is_valid(text)) {
+    repaired = utf8::sanitize(text);
+    text = repaired;
+  }
+  std::vector<int32_t> ids;
+  ids.reserve(text.size() / 3 + 4);
+  std::vector<AddedTokenMatcher::Segment> segs;
+  if (raw_added_->empty()) {
+    if (!text.empty()) segs.push_back({0, text.size(), -1});
+  } else {
+    raw_added_->split(text, segs);
+  }
+  std::string piece;
+  std::vector<AddedTokenMatcher::Segment> inner;
+  for (const auto& s : segs) {
+    if (s.id >= 0) {
+      ids.push_back(s.id);
+      continue;
+    }
+    piece.assign(text.substr(s.begin, s.end - s.begin));
+    normalizer_->normalize(piece);
+    if (normalized_added_->empty()) {
+      encode_text(piece, ids);
+      continue;
+    }
+    inner.clear();
+    normalized_added_->split(piece, inner);
+    for (const auto& in : inner) {
+      if (in.id >= 0) {
+        ids.push_back(in.id);
+      } else {
+        encode_text(std::string_view(piece).substr(in.begin, in.end - in.begin), ids);
+      }
+    }
+  }
+  if (add_special_tokens) {
+    post_processor_->apply(ids);
+    if (config_.add_bos_token && config_.bos_token_id >= 0 &&
+        (ids.empty() || ids.front() != config_.bos_token_id)) {
+      ids.insert(ids.begin(), config_.bos_token_id);
+    }
+    if (config_.add_eos_token && config_.eos_token_id >= 0 &&
+        (ids.empty() || ids.back() != config_.eos_token_id)) {
+      ids.push_back(config_.eos_token_id);
+    }
+  }
+  return ids;
+}
+
+void Tokenizer::encode_text(std::string_view text, std::vector<int32_t>& out) const {
+  Pieces pieces, scratch;
+  pre_tokenizer_->run(text, pieces, scratch);
+  for (size_t i = 0; i < pieces.spans.size(); ++i) model_->tokenize(pieces.piece(i), out);
+}
+
+void Tokenizer::append_token_bytes(int32_t id, bool skip_special, std::string& out) const {
+  if (id < 0 || static_cast<size_t>(id) >= id_space_) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "ids: token id " + std::to_string(id) + " is outside the vocabulary (0.." +
+                    std::to_string(id_space_ - 1) + ")",
+                "ids");
+  }
+  if (skip_special && special_[static_cast<size_t>(id)]) return;
+  out.append(decoded_[static_cast<size_t>(id)]);
+}
+
+std::string Tokenizer::decode(std::span<const int32_t> ids, bool skip_special_tokens) const {
+  std::string bytes;
+  for (int32_t id : ids) append_token_bytes(id, skip_special_tokens, bytes);
+  if (utf8::is_valid(bytes)) return bytes;
+  return utf8::sanitize(bytes);
+}
+
+int32_t Tokenizer::token_to_id(std::string_view token) const {
+  // Added tokens take precedence (they may shadow a vocabulary entry).
+  auto it = added_ids_.find(token);
+  return it != added_ids_.end() ? it->second : model_->token_to_id(token);
+}
+
+std::string Tokenizer::id_to_token(int32_t id) const {
+  if (id < 0 || static_cast<size_t>(id) >= id_space_) return "";
+  if (!added_content_[static_cast<size_t>(id)].empty()) return added_content_[static_cast<size_t>(id)];
+  const std::string* s = model_->id_to_token(id);
+  return s ? *s : "";
+}
+
+bool Tokenizer::is_special(int32_t id) const {
+  return id >= 0 && static_cast<size_t>(id) < id_space_ && special_[static_cast<size_t>(id)];
+}
+
+size_t Tokenizer::vocab_size() const { return id_space_; }
+
+}  // namespace dlx
