@@ -19,6 +19,7 @@ struct Command {
 
 const Command kCommands[] = {
     {"forward", dlx::cli::cmd_forward, "run one forward pass and write the logits"},
+    {"devices", dlx::cli::cmd_devices, "list the CPU and OpenCL devices --device can name"},
     {"tokenize", dlx::cli::cmd_tokenize, "print the token ids of a text"},
     {"detokenize", dlx::cli::cmd_detokenize, "print the text of token ids"},
     {"render-chat", dlx::cli::cmd_render_chat, "print the prompt a chat template makes of messages"},

@@ -5,6 +5,7 @@
 namespace dlx::cli {
 
 int cmd_forward(int argc, char** argv, int first);
+int cmd_devices(int argc, char** argv, int first);
 int cmd_tokenize(int argc, char** argv, int first);
 int cmd_detokenize(int argc, char** argv, int first);
 int cmd_render_chat(int argc, char** argv, int first);

@@ -119,8 +119,9 @@ int run(int argc, char** argv) {
 #ifdef DIFFULEX_HAVE_OPENCL
   if (auto* cl = dynamic_cast<ocl::OpenClBackend*>(backend.get())) {
     const auto& s = cl->startup();
-    std::printf(" (%d programs, %d from cache, build %.1f ms) [%s]", s.programs,
-                s.programs_from_cache, s.build_ms, cl->description().c_str());
+    std::printf(
+        " (%d programs, %d from cache, build %.1f ms, CLBlast start-up product %.1f ms) [%s]",
+        s.programs, s.programs_from_cache, s.build_ms, s.gemm_ms, cl->description().c_str());
   }
 #endif
   std::printf("\n");

@@ -140,6 +140,7 @@ OpenClBackend::OpenClBackend(const DeviceInfo& dev, const OpenClOptions& opts)
     kernels_[e.id] = Kernel(clCreateKernel(programs_[pi].get(), e.name, &err));
     cl_check(err, (std::string("clCreateKernel(") + e.name + ")").c_str());
   }
+  warm_up_gemm();
   startup_.total_ms = ms_since(t0);
 }
 

@@ -45,6 +45,7 @@ struct StartupStats {
   int programs = 0;             // kernel files built
   int programs_from_cache = 0;  // of which loaded from the disk cache
   double build_ms = 0;          // total program build / load time
+  double gemm_ms = 0;           // the start-up CLBlast product (builds CLBlast's kernels)
   double total_ms = 0;          // context + queue + programs + kernels
 };
 
@@ -130,6 +131,9 @@ class OpenClBackend final : public Backend {
   void launch_1d(KernelId id, size_t n, const char* what);  // elementwise kernels
   void widen(const Tensor& src, cl_mem dst, int64_t n);     // bf16 / f16 -> f32
   void matmul_hgemm(const Tensor& x, const Tensor& w, Tensor& y);
+  // Runs a small product through CLBlast so its kernels are built at start-up, where a
+  // failure still falls back to the CPU, rather than in the middle of the first forward.
+  void warm_up_gemm();
 
   DeviceInfo dev_;
   Tunables tun_;
@@ -140,6 +144,8 @@ class OpenClBackend final : public Backend {
   std::vector<Program> programs_;
   std::array<Kernel, kKernelCount> kernels_;
   Scratch ids_, wide_, x16_, y16_, tmp_, top_ids_, top_vals_;
+  std::vector<cl_int> top_ids_host_;  // row_argmax_prob results, reused across calls
+  std::vector<cl_float> top_vals_host_;
   StartupStats startup_;
   std::mutex mu_;  // one op at a time: kernels' arguments are per-object state
 };

@@ -4,6 +4,9 @@
 // into an f32 scratch buffer first (kernels_cl/convert.cl), then SGEMM.
 #include <clblast.h>
 
+#include <chrono>
+#include <vector>
+
 #include "engine/backend/opencl/cl_error.h"
 #include "engine/backend/opencl/opencl_backend.h"
 
@@ -34,6 +37,35 @@ void OpenClBackend::matmul_hgemm(const Tensor& x, const Tensor& w, Tensor& y) {
   // y may be a view with a row offset; widen [T, N] back into it.
   set_args(kernel(kF16ToF32), y16, cl_long{0}, mem_of(y), offset_of(y));
   launch_1d(kF16ToF32, T * N, "f16_to_f32");
+}
+
+void OpenClBackend::warm_up_gemm() {
+  const auto t0 = std::chrono::steady_clock::now();
+  constexpr int64_t kT = 4, kK = 16, kN = 16;
+  const std::vector<float> ones(kN * kK, 1.0f);
+  Tensor x = make_tensor(DType::kF32, kT, kK, ones.data());
+  Tensor w = make_tensor(DType::kF32, kN, kK, ones.data());
+  Tensor y = make_tensor(DType::kF32, kT, kN, nullptr);
+  cl_command_queue q = queue_.get();
+  clblast_check(
+      static_cast<int>(clblast::Gemm<float>(
+          clblast::Layout::kRowMajor, clblast::Transpose::kNo, clblast::Transpose::kYes, kT, kN, kK,
+          1.0f, mem_of(x), 0, kK, mem_of(w), 0, kK, 0.0f, mem_of(y), 0, kN, &q, nullptr)),
+      "clblast::Gemm<float> (start-up check)");
+  if (hgemm_) {
+    const std::vector<uint16_t> h(kN * kK, kHalfOne);
+    Tensor w16 = make_tensor(DType::kF16, kN, kK, h.data());
+    matmul_hgemm(x, w16, y);
+  }
+  float out[kT * kN];
+  cl_check(clEnqueueReadBuffer(q, mem_of(y), CL_TRUE, 0, sizeof out, out, 0, nullptr, nullptr),
+           "clEnqueueReadBuffer");
+  if (out[0] != static_cast<float>(kK)) {
+    throw BackendError(ErrorCode::kInternal, "opencl: CLBlast start-up product gave " +
+                                                 std::to_string(out[0]) + " instead of 16");
+  }
+  startup_.gemm_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 }
 
 void OpenClBackend::matmul(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y) {

@@ -1,7 +1,5 @@
 // Per-row argmax / confidence reduction (kernels_cl/row_top.cl): only [rows, 2] ids and
 // [rows, 4] floats are read back, not the [rows, V] logits.
-#include <vector>
-
 #include "engine/backend/opencl/cl_error.h"
 #include "engine/backend/opencl/opencl_backend.h"
 
@@ -22,8 +20,10 @@ void OpenClBackend::row_argmax_prob(const Tensor& logits, int32_t exclude_id,
            static_cast<cl_int>(exclude_id), ids, vals);
   const size_t local = tun_.wg_reduce, global = rows * local;
   launch(k, 1, &global, &local, "row_top");
-  std::vector<cl_int> hi(rows * 2);
-  std::vector<cl_float> hv(rows * 4);
+  std::vector<cl_int>& hi = top_ids_host_;
+  std::vector<cl_float>& hv = top_vals_host_;
+  hi.resize(rows * 2);
+  hv.resize(rows * 4);
   cl_check(clEnqueueReadBuffer(queue_.get(), ids, CL_FALSE, 0, hi.size() * sizeof(cl_int),
                                hi.data(), 0, nullptr, nullptr),
            "clEnqueueReadBuffer(row_top ids)");
