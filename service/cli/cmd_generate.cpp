@@ -1,37 +1,24 @@
 // `diffulex generate`: one generation with the decoding parameters of DECODING.md as flags.
-#include <chrono>
+// Text prompts stream their output as tokens become final; --json prints one result object.
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "engine/decode/generate.h"
-#include "engine/model/model.h"
+#include "engine/decode/text_streamer.h"
 #include "engine/util/error.h"
 #include "service/cli/args.h"
 #include "service/cli/commands.h"
+#include "service/cli/model_loader.h"
 
 namespace dlx::cli {
 namespace {
 
-// --gen-length -> gen_length
-std::string flag_to_key(const std::string& flag) {
-  std::string k = flag;
+std::string key_to_flag(std::string k) {
   for (char& ch : k) {
-    if (ch == '-') ch = '_';
+    if (ch == '_') ch = '-';
   }
   return k;
-}
-
-std::set<std::string> decode_flags() {
-  std::set<std::string> out;
-  for (const auto& k : decode_param_keys()) {
-    std::string f = k;
-    for (char& ch : f) {
-      if (ch == '_') ch = '-';
-    }
-    out.insert(f);
-  }
-  return out;
 }
 
 nlohmann::json step_json(const StepEvent& e) {
@@ -44,52 +31,90 @@ nlohmann::json step_json(const StepEvent& e) {
 }  // namespace
 
 int cmd_generate(int argc, char** argv, int first) {
-  std::set<std::string> options = decode_flags();
-  for (const char* o : {"model", "weights", "prompt-ids", "threads"}) options.insert(o);
-  Args a(argc, argv, first, options, {"help", "json", "trace"});
+  std::map<std::string, std::string> decode_flags;  // --gen-length -> gen_length
+  for (const auto& k : decode_param_keys()) decode_flags[key_to_flag(k)] = k;
+  std::set<std::string> options = model_options();
+  for (const auto& [flag, key] : decode_flags) options.insert(flag);
+  options.insert({"prompt-ids", "prompt"});
+  Args a(argc, argv, first, options, {"help", "json", "trace", "chat"});
   if (a.flag("help")) {
-    std::cout << "usage: diffulex generate --model DIR [--weights FILE] --prompt-ids 1,2,3\n"
-                 "       [--threads N] [--json] [--trace] [--KEY VALUE ...]\n"
-                 "decoding keys (DECODING.md):";
-    for (const auto& k : decode_param_keys()) std::cout << " --" << k;
+    std::cout << "usage: diffulex generate --model DIR [--weights FILE] (--prompt-ids 1,2,3 | "
+                 "--prompt TEXT [--chat])\n"
+                 "       [--device auto|cpu|opencl[:N]] [--threads N] [--json] [--trace] "
+                 "[--KEY VALUE ...]\n"
+                 "decoding keys (README: Decoding):";
+    for (const auto& k : decode_param_keys()) std::cout << " --" << key_to_flag(k);
     std::cout << "\n";
     return 0;
   }
-  const std::string dir = a.required("model");
-  const auto prompt = parse_ids("prompt-ids", a.required("prompt-ids"));
-  const int64_t threads = a.integer("threads", 0);
-  if (threads < 0) throw UsageError("--threads must be >= 0 (0 = all cores)");
-
-  const auto t_load = std::chrono::steady_clock::now();
-  LoadOptions lo;
-  lo.weights = a.str("weights");
-  auto model = Model::load(dir, make_cpu_backend(static_cast<int>(threads)), lo);
-  const double load_ms =
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_load).count();
-
-  DecodeParams params = default_decode_params(model->config());
-  for (const auto& [flag, value] : a.ordered()) {
-    if (options.count(flag) && decode_flags().count(flag)) set_param(params, flag_to_key(flag), value);
+  if (a.has("prompt-ids") == a.has("prompt")) {
+    throw UsageError("give exactly one of --prompt-ids or --prompt");
   }
-  nlohmann::json steps = nlohmann::json::array();
-  GenerateOptions go;
-  if (a.flag("trace")) go.on_step = [&](const StepEvent& e) { steps.push_back(step_json(e)); };
-  GenerateResult r = generate(*model, prompt, params, go);
+  if (a.flag("chat") && !a.has("prompt")) throw UsageError("--chat needs --prompt TEXT");
+  const bool text_mode = a.has("prompt");
+  std::vector<int32_t> prompt;
+  if (!text_mode) prompt = parse_ids("prompt-ids", a.required("prompt-ids"));
 
-  if (a.flag("json")) {
+  LoadedModel lm = load_model_from_args(a, text_mode);
+  const Model& model = *lm.model;
+  DecodeParams params = default_decode_params(model.config());
+  for (const auto& [flag, value] : a.ordered()) {
+    auto it = decode_flags.find(flag);
+    if (it != decode_flags.end()) set_param(params, it->second, value);
+  }
+  if (text_mode) {
+    const std::string text = a.str("prompt");
+    if (text.empty()) throw UsageError("--prompt: the prompt is empty");
+    if (a.flag("chat")) {
+      nlohmann::json messages = nlohmann::json::array({{{"role", "user"}, {"content", text}}});
+      prompt = lm.tokenizer->encode(render_chat(*lm.tokenizer, messages, true), false);
+    } else {
+      prompt = lm.tokenizer->encode(text, true);
+    }
+  }
+
+  const bool json = a.flag("json");
+  const bool stream = text_mode && !json;
+  nlohmann::json steps = nlohmann::json::array();
+  std::unique_ptr<TextStreamer> streamer;
+  if (stream) streamer = std::make_unique<TextStreamer>(*lm.tokenizer, model.config());
+  GenerateOptions go;
+  go.on_step = [&](const StepEvent& e) {
+    if (a.flag("trace")) steps.push_back(step_json(e));
+    if (streamer) {
+      std::cout << streamer->update(e.canvas) << std::flush;
+    }
+  };
+  GenerateResult r = generate(model, prompt, params, go);
+
+  if (json) {
     nlohmann::json j = {{"output_ids", r.output_ids},
                         {"forward_calls", r.forward_calls},
                         {"forward_tokens", r.forward_tokens},
                         {"finish_reason", r.finish_reason},
+                        {"prompt_tokens", prompt.size()},
                         {"params", to_json(params)},
-                        {"timings", {{"load_ms", load_ms}, {"total_ms", r.total_ms}, {"step_ms", r.step_ms}}}};
+                        {"timings",
+                         {{"load_ms", lm.load_ms}, {"total_ms", r.total_ms}, {"step_ms", r.step_ms}}}};
+    if (lm.tokenizer) {
+      TextStreamer s(*lm.tokenizer, model.config());
+      j["text"] = s.finish(r.output_ids);
+    }
     if (a.flag("trace")) j["steps"] = steps;
     std::cout << j.dump() << "\n";
+  } else if (stream) {
+    std::cout << streamer->finish(r.output_ids) << "\n";
   } else {
     for (size_t i = 0; i < r.output_ids.size(); ++i) std::cout << (i ? "," : "") << r.output_ids[i];
     std::cout << "\n";
-    std::fprintf(stderr, "%zu tokens, %d forward calls, %.1f ms, finish: %s\n", r.output_ids.size(),
-                 r.forward_calls, r.total_ms, r.finish_reason.c_str());
+  }
+  if (!json) {
+    const double secs = r.total_ms / 1000.0;
+    std::fprintf(stderr, "%zu tokens, %d forward calls (%.2f tokens/forward), %.1f ms, %.1f tokens/s, "
+                 "finish: %s\n",
+                 r.output_ids.size(), r.forward_calls,
+                 r.forward_calls ? double(r.output_ids.size()) / r.forward_calls : 0.0, r.total_ms,
+                 secs > 0 ? r.output_ids.size() / secs : 0.0, r.finish_reason.c_str());
   }
   return 0;
 }
