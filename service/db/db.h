@@ -1,0 +1,90 @@
+// Db: the one owner of the service's SQLite database (WAL mode). Opening it applies the embedded
+// migrations under PRAGMA user_version and refuses a database written by a newer binary. All
+// statements run under one mutex; rows are plain structs.
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "service/db/sqlite.h"
+
+namespace dlx::db {
+
+struct ModelRow {
+  std::string name, path, family, dtype;
+  int64_t parameters = 0, file_bytes = 0;
+  std::string config_sha256;
+  int64_t created_at = 0;  // unix ms
+  std::string status;      // unloaded | loading | loaded | error
+  std::optional<std::string> error;
+};
+
+// A generation as accepted (inserted with status 'running').
+struct GenerationStart {
+  std::string id, model, endpoint;
+  std::string params;  // JSON
+  std::optional<std::string> prompt;
+  std::string prompt_ids;  // JSON array
+  int64_t prompt_tokens = 0;
+  int64_t created_at = 0;
+};
+
+// Its outcome (status ok | error | cancelled).
+struct GenerationFinish {
+  std::string id, status;
+  std::optional<std::string> output_text, output_ids, finish_reason, timings, error;
+  std::optional<int64_t> completion_tokens, forward_calls;
+  int64_t finished_at = 0;
+};
+
+struct GenerationRow {
+  int64_t seq = 0;
+  GenerationStart start;
+  GenerationFinish finish;  // finish.status is the row's status ('running' until finished)
+};
+
+struct GenerationQuery {
+  std::optional<std::string> model, status;
+  int limit = 20;
+  std::optional<int64_t> before_seq;  // only rows older than this one
+};
+
+class Db {
+ public:
+  static constexpr int kBusyTimeoutMs = 5000;
+
+  // Opens or creates the file, switches to WAL and migrates. Throws Error with the path and the
+  // reason (newer schema, unreadable file, failed migration).
+  explicit Db(const std::string& path);
+
+  const std::string& path() const { return conn_.path(); }
+  int schema_version();
+  // Marks rows left 'running' by a process that died as 'interrupted'; returns how many.
+  int mark_interrupted(int64_t now_ms);
+  // "ok" when PRAGMA integrity_check passes, else its first message.
+  std::string integrity_check();
+
+  std::vector<ModelRow> models();
+  void upsert_model(const ModelRow& row);
+  void set_model_status(const std::string& name, const std::string& status,
+                        const std::optional<std::string>& error);
+  bool delete_model(const std::string& name);
+
+  void insert_generation(const GenerationStart& g);
+  void finish_generation(const GenerationFinish& g);
+  std::optional<GenerationRow> generation(const std::string& id);
+  std::optional<int64_t> generation_seq(const std::string& id);
+  // Newest first. *more is set when older rows beyond `limit` exist.
+  std::vector<GenerationRow> generations(const GenerationQuery& q, bool* more);
+
+ private:
+  void migrate();
+
+  std::mutex mu_;
+  Connection conn_;
+};
+
+}  // namespace dlx::db
