@@ -43,8 +43,8 @@ Db::Db(const std::string& path) : conn_(path) {
     // journal_mode answers with the mode actually in effect (e.g. 'memory' for :memory:).
     Statement s(conn_, "PRAGMA journal_mode = WAL");
     if (s.step() && s.text(0) != "wal" && path != ":memory:") {
-      throw Error(ErrorCode::kInternal, path + ": cannot switch the database to WAL mode (got '" +
-                                            s.text(0) + "')");
+      throw Error(ErrorCode::kInternal,
+                  path + ": cannot switch the database to WAL mode (got '" + s.text(0) + "')");
     }
   }
   // NORMAL is durable against process crashes in WAL mode (only a power loss can drop the last
@@ -180,8 +180,8 @@ void Db::finish_generation(const GenerationFinish& g) {
 
 std::optional<GenerationRow> Db::generation(const std::string& id) {
   std::lock_guard<std::mutex> lock(mu_);
-  Statement s(conn_, std::string("SELECT ") + kGenerationColumns +
-                         " FROM generations WHERE id = ?1");
+  Statement s(conn_,
+              std::string("SELECT ") + kGenerationColumns + " FROM generations WHERE id = ?1");
   s.bind(1, id);
   if (!s.step()) return std::nullopt;
   return read_generation(s);

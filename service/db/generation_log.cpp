@@ -8,10 +8,16 @@ namespace dlx::db {
 GenerationLog::GenerationLog(Db& db, size_t capacity)
     : db_(db), capacity_(capacity), thread_([this] { run(); }) {}
 
-GenerationLog::~GenerationLog() { stop(); }
+GenerationLog::~GenerationLog() {
+  stop();
+}
 
-bool GenerationLog::started(GenerationStart g) { return push(std::move(g)); }
-bool GenerationLog::finished(GenerationFinish g) { return push(std::move(g)); }
+bool GenerationLog::started(GenerationStart g) {
+  return push(std::move(g));
+}
+bool GenerationLog::finished(GenerationFinish g) {
+  return push(std::move(g));
+}
 
 bool GenerationLog::push(Record r) {
   {

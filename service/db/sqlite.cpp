@@ -13,9 +13,9 @@ namespace {
 
 Connection::Connection(const std::string& path) : path_(path) {
   sqlite3* raw = nullptr;
-  const int rc = sqlite3_open_v2(path.c_str(), &raw,
-                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                                 nullptr);
+  const int rc =
+      sqlite3_open_v2(path.c_str(), &raw,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   db_.reset(raw);  // sqlite3_open_v2 returns a handle even on failure; it must be closed
   if (rc != SQLITE_OK) {
     throw Error(ErrorCode::kNotFound, "cannot open database " + path + ": " +
@@ -87,9 +87,13 @@ bool Statement::is_null(int col) const {
   return sqlite3_column_type(stmt_.get(), col) == SQLITE_NULL;
 }
 
-int64_t Statement::integer(int col) const { return sqlite3_column_int64(stmt_.get(), col); }
+int64_t Statement::integer(int col) const {
+  return sqlite3_column_int64(stmt_.get(), col);
+}
 
-double Statement::real(int col) const { return sqlite3_column_double(stmt_.get(), col); }
+double Statement::real(int col) const {
+  return sqlite3_column_double(stmt_.get(), col);
+}
 
 std::string Statement::text(int col) const {
   const auto* p = sqlite3_column_text(stmt_.get(), col);

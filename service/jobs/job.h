@@ -1,0 +1,102 @@
+// Job: one accepted generation request, shared by the HTTP thread that accepted it (and
+// streams or waits for its result) and the worker thread that runs it. The worker pushes
+// events and finally the outcome; the HTTP side consumes them and may cancel at any time.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/decode/decode_params.h"
+#include "service/http/api_error.h"
+#include "service/jobs/clock.h"
+#include "service/jobs/model_registry.h"
+
+namespace dlx {
+
+enum class Endpoint { kCompletions, kChat, kGenerate };
+// none: one JSON response; openai: OpenAI SSE chunks; append / denoise: native SSE modes.
+enum class StreamMode { kNone, kOpenAI, kAppend, kDenoise };
+enum class CancelReason : int { kNone = 0, kClient, kTimeout, kShutdown, kStopString };
+
+const char* endpoint_path(Endpoint e);
+
+// Everything the worker needs, validated by the HTTP thread before the job is queued.
+struct JobRequest {
+  std::string id;
+  Endpoint endpoint = Endpoint::kGenerate;
+  std::shared_ptr<const LoadedModel> model;
+  std::vector<int32_t> prompt_ids;
+  std::optional<std::string> prompt_text;  // for the log: the prompt or rendered chat
+  DecodeParams params;
+  nlohmann::json log_params;      // what the log stores: effective decoding params + options
+  std::vector<std::string> stop;  // OpenAI stop strings
+  StreamMode stream = StreamMode::kNone;
+  SteadyClock::time_point accepted;
+  SteadyClock::time_point deadline;  // per-request time limit
+  int64_t created_unix_ms = 0;
+};
+
+// What a streaming client is sent while the job runs.
+struct JobEvent {
+  enum class Kind { kStep, kText } kind = Kind::kStep;
+  // kStep (denoise mode): one forward.
+  int step = 0, block = 0, masks_remaining = 0;
+  std::vector<int> positions;
+  std::vector<int32_t> tokens;
+  std::vector<float> confidences;
+  double forward_ms = 0;
+  // kText (append / openai modes): newly final ids and the text now safe to show.
+  std::vector<int32_t> ids;
+  std::string text;
+};
+
+struct JobOutcome {
+  std::string status;  // ok | error | cancelled
+  std::vector<int32_t> output_ids;
+  std::optional<std::string> text;  // null without a tokenizer
+  std::string finish_reason;        // stop | length (ok only)
+  int forward_calls = 0;
+  double queue_ms = 0, run_ms = 0, forward_ms = 0;
+  http::ErrorInfo error;  // status != ok
+};
+
+class Job {
+ public:
+  explicit Job(JobRequest r) : req_(std::move(r)) {}
+  const JobRequest& req() const { return req_; }
+
+  // Asks the job to stop before its next forward. The first reason wins.
+  void cancel(CancelReason reason);
+  CancelReason cancel_reason() const { return static_cast<CancelReason>(reason_.load()); }
+  const std::atomic<bool>* cancel_flag() const { return &cancel_; }
+
+  // Worker side.
+  void push(JobEvent e);
+  void finish(JobOutcome o);
+
+  // HTTP side: waits up to `timeout` for events, moving them into `out` (appending). Returns
+  // true once the job has finished and every event was handed out.
+  bool wait(std::vector<JobEvent>& out, std::chrono::milliseconds timeout);
+  // Valid after wait() returned true.
+  const JobOutcome& outcome() const { return outcome_; }
+
+ private:
+  const JobRequest req_;
+  std::atomic<bool> cancel_{false};
+  std::atomic<int> reason_{0};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<JobEvent> events_;
+  bool finished_ = false;
+  JobOutcome outcome_;
+};
+
+}  // namespace dlx

@@ -1,0 +1,150 @@
+#include "service/jobs/job_runner.h"
+
+#include <cmath>
+#include <optional>
+
+#include "engine/decode/generate.h"
+#include "engine/util/error.h"
+#include "service/jobs/completion_text.h"
+
+namespace dlx {
+
+http::ErrorInfo cancel_error(CancelReason reason, const JobRequest& req) {
+  switch (reason) {
+    case CancelReason::kTimeout: {
+      const double limit_s = std::chrono::duration<double>(req.deadline - req.accepted).count();
+      return http::error_info(504, "timeout_error", "request_timeout",
+                              "the generation did not finish within the request time limit of " +
+                                  std::to_string(static_cast<int>(std::lround(limit_s))) +
+                                  " s (--request-timeout)");
+    }
+    case CancelReason::kShutdown:
+      return http::error_info(503, "service_unavailable", "shutting_down",
+                              "the server is shutting down; the generation was cancelled");
+    case CancelReason::kClient:
+    case CancelReason::kNone:
+    case CancelReason::kStopString:
+      break;
+  }
+  return http::error_info(499, "cancelled", "client_closed_request", "the client disconnected");
+}
+
+void JobRunner::run(Job& job) {
+  const JobRequest& r = job.req();
+  const LoadedModel& lm = *r.model;
+  const ModelConfig& cfg = lm.model->config();
+  const auto t_start = SteadyClock::now();
+
+  db::GenerationStart start;
+  start.id = r.id;
+  start.model = lm.name;
+  start.endpoint = endpoint_path(r.endpoint);
+  start.params = r.log_params.dump();
+  start.prompt = r.prompt_text;
+  start.prompt_ids = nlohmann::json(r.prompt_ids).dump();
+  start.prompt_tokens = static_cast<int64_t>(r.prompt_ids.size());
+  start.created_at = r.created_unix_ms;
+  log_.started(std::move(start));
+
+  JobOutcome o;
+  o.queue_ms = ms_between(r.accepted, t_start);
+  const bool streams_text = r.stream == StreamMode::kOpenAI || r.stream == StreamMode::kAppend;
+  std::optional<CompletionText> ts;
+  if (streams_text || !r.stop.empty() || lm.tokenizer) {
+    ts.emplace(lm.tokenizer.get(), cfg, r.params.stop_at_eos, r.stop);
+  }
+  auto push_text = [&](CompletionText::Delta&& d) {
+    if (streams_text && (!d.ids.empty() || !d.text.empty())) {
+      JobEvent e;
+      e.kind = JobEvent::Kind::kText;
+      e.ids = std::move(d.ids);
+      e.text = std::move(d.text);
+      job.push(std::move(e));
+    }
+  };
+
+  if (SteadyClock::now() > r.deadline) job.cancel(CancelReason::kTimeout);
+  GenerateOptions go;
+  go.cancel = job.cancel_flag();
+  go.on_step = [&](const StepEvent& ev) {
+    ++o.forward_calls;
+    o.forward_ms += ev.forward_ms;
+    metrics_.forward(lm.name, ev.forward_ms / 1000.0);
+    if (SteadyClock::now() > r.deadline) job.cancel(CancelReason::kTimeout);
+    if (r.stream == StreamMode::kDenoise) {
+      JobEvent e;
+      e.kind = JobEvent::Kind::kStep;
+      e.step = ev.step;
+      e.block = ev.block;
+      e.positions = ev.positions;
+      e.tokens = ev.tokens;
+      e.confidences = ev.confidences;
+      e.masks_remaining = ev.masks_remaining;
+      e.forward_ms = ev.forward_ms;
+      job.push(std::move(e));
+    }
+    if (ts) {
+      push_text(ts->update(ev.canvas, cfg.mask_id));
+      // A stop string ends the output early: no need to fill the rest of the canvas.
+      if (ts->stopped_by_string()) job.cancel(CancelReason::kStopString);
+    }
+  };
+
+  try {
+    if (job.cancel_reason() != CancelReason::kNone) {
+      throw Error(ErrorCode::kCancelled, "cancelled before it started");
+    }
+    GenerateResult res = generate(*lm.model, r.prompt_ids, r.params, go);
+    o.status = "ok";
+    o.output_ids = std::move(res.output_ids);
+    o.finish_reason = res.finish_reason;
+    o.forward_calls = res.forward_calls;
+    if (ts) {
+      push_text(ts->finish(o.output_ids));
+      if (ts->stopped_by_string()) {
+        o.output_ids = ts->ids();
+        o.finish_reason = "stop";
+      }
+    }
+  } catch (const Error& e) {
+    if (e.code() == ErrorCode::kCancelled && job.cancel_reason() == CancelReason::kStopString) {
+      push_text(ts->finish({}));
+      o.status = "ok";
+      o.output_ids = ts->ids();
+      o.finish_reason = "stop";
+    } else if (e.code() == ErrorCode::kCancelled) {
+      o.status = "cancelled";
+      o.error = cancel_error(job.cancel_reason(), r);
+    } else {
+      o.status = "error";
+      o.error = http::to_error_info(std::current_exception());
+    }
+  } catch (...) {
+    o.status = "error";
+    o.error = http::to_error_info(std::current_exception());
+  }
+  if (o.status == "ok" && lm.tokenizer) o.text = ts->text();
+  o.run_ms = ms_between(t_start, SteadyClock::now());
+
+  db::GenerationFinish fin;
+  fin.id = r.id;
+  fin.status = o.status;
+  fin.forward_calls = o.forward_calls;
+  fin.timings =
+      nlohmann::json{{"queue_ms", o.queue_ms}, {"run_ms", o.run_ms}, {"forward_ms", o.forward_ms}}
+          .dump();
+  if (o.status == "ok") {
+    fin.output_ids = nlohmann::json(o.output_ids).dump();
+    fin.output_text = o.text;
+    fin.finish_reason = o.finish_reason;
+    fin.completion_tokens = static_cast<int64_t>(o.output_ids.size());
+  } else {
+    fin.error = o.error.message;
+  }
+  fin.finished_at = unix_ms();
+  log_.finished(std::move(fin));
+  metrics_.generation_finished(lm.name, o.status, static_cast<int64_t>(o.output_ids.size()));
+  job.finish(std::move(o));
+}
+
+}  // namespace dlx

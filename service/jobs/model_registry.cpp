@@ -1,0 +1,400 @@
+#include "service/jobs/model_registry.h"
+
+#include <openssl/evp.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <sstream>
+
+#include "engine/backend/backend_factory.h"
+#include "engine/formats/safetensors.h"
+#include "engine/util/error.h"
+#include "service/http/api_error.h"
+#include "service/jobs/clock.h"
+
+namespace dlx {
+namespace fs = std::filesystem;
+using http::bad_request;
+
+namespace {
+
+std::string sha256_hex(const std::string& data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr) != 1) {
+    throw Error(ErrorCode::kInternal, "sha256 failed");
+  }
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < len; ++i) {
+    out += hex[md[i] >> 4];
+    out += hex[md[i] & 15];
+  }
+  return out;
+}
+
+std::string read_file(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  if (!in) throw Error(ErrorCode::kNotFound, p.string() + ": cannot read");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// True when `p` (already canonical) is `root` or lies below it, compared by path components so
+// "/models-evil" is not inside "/models".
+bool is_within(const fs::path& root, const fs::path& p) {
+  auto r = root.begin(), q = p.begin();
+  for (; r != root.end(); ++r, ++q) {
+    if (r->empty()) continue;  // trailing separator
+    if (q == p.end() || *r != *q) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+db::ModelRow describe_model_folder(const std::string& name, const std::string& dir) {
+  const fs::path path = fs::canonical(fs::path(dir));
+  const ModelConfig cfg = load_model_config(path.string());
+  const TensorStore store = TensorStore::open(path.string());
+  int64_t params = 0;
+  std::map<DType, uint64_t> bytes_by_dtype;
+  for (const auto& [tname, t] : store.all()) {
+    params += t->numel();
+    bytes_by_dtype[t->dtype] += t->nbytes;
+  }
+  DType dtype = DType::kF32;
+  uint64_t most = 0;
+  for (const auto& [d, n] : bytes_by_dtype) {
+    if (n > most) most = n, dtype = d;
+  }
+  db::ModelRow row;
+  row.name = name;
+  row.path = path.string();
+  row.family = cfg.family_name();
+  row.dtype = dtype_name(dtype);
+  row.parameters = params;
+  row.file_bytes = static_cast<int64_t>(store.total_bytes());
+  row.config_sha256 = sha256_hex(read_file(path / "config.json"));
+  row.created_at = unix_ms();
+  row.status = "unloaded";
+  return row;
+}
+
+bool ModelRegistry::valid_name(const std::string& name) {
+  static const std::regex re("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
+  return std::regex_match(name, re);
+}
+
+ModelRegistry::ModelRegistry(db::Db& db, Metrics& metrics, RegistryOptions opts)
+    : db_(db), metrics_(metrics), opts_(std::move(opts)) {}
+
+ModelRegistry::~ModelRegistry() {
+  stop();
+}
+
+void ModelRegistry::add_startup_model(const std::string& spec) {
+  std::string name, dir = spec;
+  if (auto eq = spec.find('='); eq != std::string::npos && valid_name(spec.substr(0, eq))) {
+    name = spec.substr(0, eq);
+    dir = spec.substr(eq + 1);
+  }
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) {
+    throw Error(ErrorCode::kInvalidArgument, "--model: '" + dir + "' is not a folder", "model");
+  }
+  if (name.empty()) name = fs::canonical(dir).filename().string();
+  if (!valid_name(name)) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "--model: '" + name +
+                    "' is not a valid model name (letters, digits, '.', '_', '-'; at most 64); "
+                    "use --model NAME=DIR",
+                "model");
+  }
+  db::ModelRow row = describe_model_folder(name, dir);
+  std::lock_guard<std::mutex> lock(mu_);
+  if (entries_.count(name)) {
+    throw Error(ErrorCode::kInvalidArgument, "--model: the name '" + name + "' is given twice",
+                "model");
+  }
+  row.status = "loading";
+  db_.upsert_model(row);
+  entries_[name] = Entry{row, nullptr};
+  loads_.push_back({name, nullptr});
+  ++startup_pending_;
+}
+
+void ModelRegistry::restore() {
+  for (db::ModelRow& row : db_.models()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (entries_.count(row.name)) continue;  // --model wins over the stored row
+    const bool reload = row.status == "loaded" || row.status == "loading";
+    if (reload) {
+      row.status = "loading";
+      loads_.push_back({row.name, nullptr});
+      ++startup_pending_;
+    }
+    entries_[row.name] = Entry{row, nullptr};
+  }
+}
+
+void ModelRegistry::start() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (started_) return;
+  started_ = true;
+  loader_ = std::thread([this] { loader_loop(); });
+}
+
+bool ModelRegistry::ready() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return started_ && startup_pending_ == 0;
+}
+
+void ModelRegistry::stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (loader_.joinable()) loader_.join();
+}
+
+void ModelRegistry::enqueue_load(LoadRequest r) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stop_)
+      throw http::ApiError(503, "service_unavailable", "shutting_down",
+                           "the server is shutting down");
+    loads_.push_back(std::move(r));
+  }
+  cv_.notify_all();
+}
+
+void ModelRegistry::loader_loop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    cv_.wait(lock, [&] { return stop_ || !loads_.empty(); });
+    if (stop_) {
+      // Loads nobody started are answered, not dropped: their callers are waiting.
+      for (auto& r : loads_) {
+        if (r.done) {
+          r.done->set_exception(std::make_exception_ptr(http::ApiError(
+              503, "service_unavailable", "shutting_down", "the server is shutting down")));
+        }
+      }
+      loads_.clear();
+      return;
+    }
+    LoadRequest r = std::move(loads_.front());
+    loads_.pop_front();
+    const bool startup = !r.done;
+    lock.unlock();
+    std::exception_ptr err;
+    try {
+      do_load(r.name);
+    } catch (...) {
+      err = std::current_exception();
+    }
+    if (r.done) {
+      if (err)
+        r.done->set_exception(err);
+      else
+        r.done->set_value();
+    }
+    lock.lock();
+    if (startup) --startup_pending_;
+  }
+}
+
+std::shared_ptr<Backend> ModelRegistry::backend() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!backend_) {
+    std::string note;
+    backend_ = make_backend(opts_.device, opts_.threads, &note);
+    std::fprintf(stderr, "diffulex serve: backend %s%s%s\n", backend_->name().c_str(),
+                 note.empty() ? "" : " — ", note.c_str());
+  }
+  return backend_;
+}
+
+void ModelRegistry::set_status(const std::string& name, const std::string& status,
+                               const std::optional<std::string>& error) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = entries_.find(name);
+    if (it == entries_.end()) return;
+    it->second.row.status = status;
+    it->second.row.error = error;
+  }
+  db_.set_model_status(name, status, error);
+}
+
+void ModelRegistry::do_load(const std::string& name) {
+  std::string path;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = entries_.find(name);
+    if (it == entries_.end() || it->second.loaded) return;  // removed, or loaded meanwhile
+    path = it->second.row.path;
+  }
+  set_status(name, "loading", std::nullopt);
+  const auto t0 = SteadyClock::now();
+  try {
+    std::string note;
+    auto model = load_with_fallback(
+        backend(), opts_.threads, &note,
+        [&](std::shared_ptr<Backend> b) { return Model::load(path, std::move(b)); });
+    std::shared_ptr<Tokenizer> tokenizer;
+    if (fs::exists(fs::path(path) / "tokenizer.json")) tokenizer = Tokenizer::load(path);
+    auto lm = std::make_shared<LoadedModel>();
+    lm->name = name;
+    lm->model = std::move(model);
+    lm->tokenizer = std::move(tokenizer);
+    lm->load_seconds = ms_between(t0, SteadyClock::now()) / 1000.0;
+    db::ModelRow row;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = entries_.find(name);
+      if (it == entries_.end()) return;  // removed while loading
+      it->second.loaded = lm;
+      it->second.row.status = "loaded";
+      it->second.row.error.reset();
+      it->second.row.dtype = dtype_name(lm->model->weight_dtype());
+      it->second.row.parameters = lm->model->parameter_count();
+      row = it->second.row;
+    }
+    db_.upsert_model(row);
+    metrics_.model_loaded(name, lm->load_seconds);
+    std::fprintf(stderr,
+                 "diffulex serve: loaded model '%s' (%s, %lld parameters, %s) in %.2f s%s%s\n",
+                 name.c_str(), row.family.c_str(), static_cast<long long>(row.parameters),
+                 row.dtype.c_str(), lm->load_seconds, note.empty() ? "" : "; ", note.c_str());
+  } catch (const std::exception& e) {
+    set_status(name, "error", std::string(e.what()));
+    std::fprintf(stderr, "diffulex serve: loading model '%s' failed: %s\n", name.c_str(), e.what());
+    throw;
+  }
+}
+
+std::vector<db::ModelRow> ModelRegistry::list() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<db::ModelRow> out;
+  for (const auto& [name, e] : entries_) out.push_back(e.row);
+  return out;
+}
+
+db::ModelRow ModelRegistry::info(const std::string& name) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = entries_.find(name);
+  if (it == entries_.end()) throw http::not_found("model '" + name + "' does not exist", "model");
+  return it->second.row;
+}
+
+db::ModelRow ModelRegistry::register_model(const std::string& name, const std::string& path) {
+  if (!valid_name(name)) {
+    throw bad_request("name", "'" + name +
+                                  "' is not a valid model name (letters, digits, '.', '_', '-'; "
+                                  "starts with a letter or digit; at most 64)");
+  }
+  if (opts_.models_dir.empty()) {
+    throw bad_request("path",
+                      "registering models over HTTP is disabled: start the server with "
+                      "--models-dir DIR");
+  }
+  if (path.empty()) throw bad_request("path", "must name a folder inside --models-dir");
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (entries_.count(name)) throw http::conflict("model '" + name + "' already exists", "name");
+  }
+  const fs::path root = fs::canonical(opts_.models_dir);
+  const fs::path given(path);
+  std::error_code ec;
+  // weakly_canonical resolves "..", "." and every symlink of the existing part of the path, so
+  // neither "../x" nor a symlink pointing outside can escape the root.
+  const fs::path resolved = fs::weakly_canonical(given.is_absolute() ? given : root / given, ec);
+  if (ec || !is_within(root, resolved)) {
+    throw bad_request("path", "'" + path + "' is outside --models-dir");
+  }
+  if (!fs::is_directory(resolved, ec)) {
+    throw bad_request("path", "'" + path + "' is not a folder inside --models-dir");
+  }
+  db::ModelRow row;
+  try {
+    row = describe_model_folder(name, resolved.string());
+  } catch (const Error& e) {
+    throw http::ApiError(400, "invalid_request_error", "invalid_model",
+                         std::string("path: not a usable model folder: ") + e.what(), "path");
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (entries_.count(name)) throw http::conflict("model '" + name + "' already exists", "name");
+    entries_[name] = Entry{row, nullptr};
+  }
+  db_.upsert_model(row);
+  return row;
+}
+
+void ModelRegistry::remove(const std::string& name) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!entries_.erase(name))
+      throw http::not_found("model '" + name + "' does not exist", "model");
+  }
+  db_.delete_model(name);
+}
+
+db::ModelRow ModelRegistry::load(const std::string& name) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = entries_.find(name);
+    if (it == entries_.end()) throw http::not_found("model '" + name + "' does not exist", "model");
+    if (it->second.loaded) return it->second.row;
+  }
+  auto done = std::make_shared<std::promise<void>>();
+  auto fut = done->get_future();
+  enqueue_load({name, done});
+  try {
+    fut.get();
+  } catch (const Error& e) {
+    // A folder that cannot be loaded is the caller's input (it was registered by name).
+    throw http::ApiError(400, "invalid_request_error", "invalid_model",
+                         "model '" + name + "' cannot be loaded: " + e.what(), "model");
+  }
+  return info(name);
+}
+
+db::ModelRow ModelRegistry::unload(const std::string& name) {
+  db::ModelRow row;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = entries_.find(name);
+    if (it == entries_.end()) throw http::not_found("model '" + name + "' does not exist", "model");
+    it->second.loaded.reset();  // running jobs keep their own reference until they finish
+    it->second.row.status = "unloaded";
+    it->second.row.error.reset();
+    row = it->second.row;
+  }
+  db_.set_model_status(name, "unloaded", std::nullopt);
+  return row;
+}
+
+std::shared_ptr<const LoadedModel> ModelRegistry::acquire(const std::string& name) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = entries_.find(name);
+  if (it == entries_.end()) throw http::not_found("model '" + name + "' does not exist", "model");
+  if (!it->second.loaded) throw http::not_loaded(name);
+  return it->second.loaded;
+}
+
+std::vector<std::pair<std::string, std::string>> ModelRegistry::statuses() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& [name, e] : entries_) out.emplace_back(name, e.row.status);
+  return out;
+}
+
+}  // namespace dlx

@@ -1,0 +1,107 @@
+// ModelRegistry: the models the server knows (persisted in the models table) and the loaded
+// ones (weights + tokenizer, shared read-only by every job). Loads run on one loader thread;
+// the server reports ready once the models named at startup have finished loading.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <future>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "engine/model/model.h"
+#include "engine/tokenizer/tokenizer.h"
+#include "service/db/db.h"
+#include "service/metrics/metrics.h"
+
+namespace dlx {
+
+// What a job needs of a model. Immutable once built; jobs hold it by shared_ptr so an unload
+// never pulls weights from under a running generation.
+struct LoadedModel {
+  std::string name;
+  std::shared_ptr<Model> model;
+  std::shared_ptr<Tokenizer> tokenizer;  // null when the folder has no tokenizer.json
+  double load_seconds = 0;
+};
+
+struct RegistryOptions {
+  std::string models_dir;  // the only root for POST /v1/models; empty: registration disabled
+  std::string device = "cpu";
+  int threads = 0;  // compute threads of the backend (0 = all cores)
+};
+
+class ModelRegistry {
+ public:
+  ModelRegistry(db::Db& db, Metrics& metrics, RegistryOptions opts);
+  ~ModelRegistry();
+  ModelRegistry(const ModelRegistry&) = delete;
+  ModelRegistry& operator=(const ModelRegistry&) = delete;
+
+  // --- startup (before start()) ---
+  // `spec` is DIR or NAME=DIR (--model). Reads the folder's config and weight headers now, so
+  // a wrong path fails the command at once; the weights load in the background after start().
+  void add_startup_model(const std::string& spec);
+  // Registers the models of earlier runs; those that were loaded are loaded again.
+  void restore();
+  // Starts the loader thread on the queued startup loads.
+  void start();
+  // True once every startup load has finished (successfully or not).
+  bool ready() const;
+  void stop();
+
+  // --- API ---
+  std::vector<db::ModelRow> list() const;
+  db::ModelRow info(const std::string& name) const;                               // 404
+  db::ModelRow register_model(const std::string& name, const std::string& path);  // 400/409
+  void remove(const std::string& name);                                           // 404
+  db::ModelRow load(const std::string& name);    // blocks until loaded; 404, or the load error
+  db::ModelRow unload(const std::string& name);  // 404
+  // The loaded model for a request: 404 unknown, 503 not loaded.
+  std::shared_ptr<const LoadedModel> acquire(const std::string& name) const;
+  std::vector<std::pair<std::string, std::string>> statuses() const;  // name -> status
+
+  // Name rules shared by --model and POST /v1/models.
+  static bool valid_name(const std::string& name);
+
+ private:
+  struct Entry {
+    db::ModelRow row;
+    std::shared_ptr<const LoadedModel> loaded;
+  };
+  struct LoadRequest {
+    std::string name;
+    std::shared_ptr<std::promise<void>> done;  // null for startup loads
+  };
+
+  void enqueue_load(LoadRequest r);
+  void loader_loop();
+  void do_load(const std::string& name);  // on the loader thread
+  void set_status(const std::string& name, const std::string& status,
+                  const std::optional<std::string>& error);
+  std::shared_ptr<Backend> backend();
+
+  db::Db& db_;
+  Metrics& metrics_;
+  const RegistryOptions opts_;
+
+  mutable std::mutex mu_;
+  std::map<std::string, Entry> entries_;
+  std::deque<LoadRequest> loads_;
+  int startup_pending_ = 0;
+  bool started_ = false, stop_ = false;
+  std::condition_variable cv_;
+  std::shared_ptr<Backend> backend_;  // one backend (thread pool) shared by every model
+  std::thread loader_;
+};
+
+// Reads a model folder's config.json and weight headers (no weights are loaded) into a row
+// with status 'unloaded'. Throws Error for a missing or malformed folder.
+db::ModelRow describe_model_folder(const std::string& name, const std::string& dir);
+
+}  // namespace dlx
