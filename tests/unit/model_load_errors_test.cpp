@@ -476,8 +476,7 @@ TEST_F(WeightsOption, PicksAnotherFileInTheFolder) {
 TEST_F(WeightsOption, RelativeNameResolvesInTheModelFolderFirst) {
   // A same-named file in the working directory must not shadow the one in the model folder.
   const fs::path cwd = fs::current_path();
-  const fs::path other =
-      fs::path(dir_).parent_path() / (fs::path(dir_).filename().string() + "_cwd");
+  const fs::path other = fs::path(dir_) / "cwd";
   fs::create_directories(other);
   write_bytes((other / "model.bf16.safetensors").string(), "junk");
   fs::current_path(other);

@@ -112,8 +112,18 @@ inline std::string copy_model(const std::string& family) {
   }
   stfs::path dst = stfs::path(::testing::TempDir()) /
                    ("dlx_" + name + "_" + family + "_" + std::to_string(::getpid()));
+  // Removed when the test process exits, so runs do not pile up copies in the temp dir.
+  struct Cleanup {
+    std::vector<stfs::path> dirs;
+    ~Cleanup() {
+      std::error_code ec;
+      for (const auto& d : dirs) stfs::remove_all(d, ec);
+    }
+  };
+  static Cleanup cleanup;
   stfs::remove_all(dst);
   stfs::create_directories(dst);
+  cleanup.dirs.push_back(dst);
   for (const auto& e : stfs::directory_iterator(model_dir(family))) {
     if (!e.is_regular_file()) continue;
     stfs::path to = dst / e.path().filename();
