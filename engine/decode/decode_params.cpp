@@ -104,16 +104,14 @@ DecodeParams default_decode_params(const ModelConfig& c) {
   p.stop_at_eos = true;  // output up to the end token is the same as decoding the whole canvas
   switch (c.spec->family) {
     case Family::kLLaDA:  // ML-GSAI/LLaDA generate.py main(): blocks of 32, one token per step
-      p.block_length = 32;
-      p.steps = p.gen_length;
+      p.block_length = 32;  // steps unset: one token per step
       p.schedule = Schedule::kUniform;
       p.confidence = ConfidenceKind::kProb;
       p.commit = CommitRule::kSchedule;
       p.cache = CacheMode::kNone;
       break;
     case Family::kDream: {  // diffusion_generate: one block, timestep schedule
-      p.block_length = p.gen_length;
-      p.steps = p.gen_length;
+      p.block_length = 0;  // one block over the whole canvas, whatever gen_length is
       p.schedule = Schedule::kTimestep;
       p.eps = c.gen_eps > 0 ? c.gen_eps : 1e-3;
       // generation_config's alg; "origin" (RNG-order reveal) is replaced by the entropy
@@ -130,7 +128,6 @@ DecodeParams default_decode_params(const ModelConfig& c) {
     }
     case Family::kSDAR:  // generate.py: low_confidence_dynamic, threshold 0.85
       p.block_length = c.train_block_size;
-      p.block_steps = c.train_block_size;
       p.schedule = Schedule::kUniform;
       p.confidence = ConfidenceKind::kProb;
       p.commit = CommitRule::kThresholdOrSchedule;
@@ -240,13 +237,21 @@ void validate(const DecodeParams& p, const ModelConfig& c, int prompt_len) {
   const bool block_causal = c.spec->attention == AttentionKind::kBlockCausal;
   if (prompt_len <= 0) throw_invalid_argument("prompt", "must contain at least one token");
   if (p.gen_length <= 0) throw_invalid_argument("gen_length", "must be a positive integer");
-  if (p.block_length <= 0) throw_invalid_argument("block_length", "must be a positive integer");
+  if (p.block_length < 0 || (p.block_length == 0 && aligned)) {
+    throw_invalid_argument("block_length", aligned ? "must be a positive integer"
+                                                   : "must be >= 0 (0 = one block over the canvas)");
+  }
+  const int B = effective_block_length(p);
   if (p.steps && p.block_steps) {
     throw_invalid_argument("steps", "give either steps or block_steps, not both");
   }
-  if (p.steps && *p.steps <= 0) throw_invalid_argument("steps", "must be a positive integer");
-  if (p.block_steps && *p.block_steps <= 0) {
-    throw_invalid_argument("block_steps", "must be a positive integer");
+  constexpr int kMaxSteps = 1 << 20;  // far beyond any canvas; bounds the schedule tables
+  if (p.steps && (*p.steps <= 0 || *p.steps > kMaxSteps)) {
+    throw_invalid_argument("steps", "must be a positive integer up to " + std::to_string(kMaxSteps));
+  }
+  if (p.block_steps && (*p.block_steps <= 0 || *p.block_steps > kMaxSteps)) {
+    throw_invalid_argument("block_steps",
+                           "must be a positive integer up to " + std::to_string(kMaxSteps));
   }
   if (!(p.eps > 0 && p.eps < 1)) throw_invalid_argument("eps", "must be in (0, 1)");
   if (!(p.threshold > 0 && p.threshold <= 1)) {
@@ -260,16 +265,16 @@ void validate(const DecodeParams& p, const ModelConfig& c, int prompt_len) {
   int64_t canvas_end = int64_t{prompt_len} + p.gen_length;
   int64_t first_block = prompt_len, n_blocks;
   if (aligned) {
-    canvas_end = (canvas_end + p.block_length - 1) / p.block_length * p.block_length;
-    first_block = prompt_len / p.block_length * p.block_length;
-    n_blocks = (canvas_end - first_block) / p.block_length;
+    canvas_end = (canvas_end + B - 1) / B * B;
+    first_block = prompt_len / B * B;
+    n_blocks = (canvas_end - first_block) / B;
   } else {
-    if (p.gen_length % p.block_length != 0) {
+    if (p.gen_length % B != 0) {
       throw_invalid_argument("block_length", "gen_length " + std::to_string(p.gen_length) +
                                                  " must be a multiple of block_length " +
-                                                 std::to_string(p.block_length));
+                                                 std::to_string(B));
     }
-    n_blocks = p.gen_length / p.block_length;
+    n_blocks = p.gen_length / B;
   }
   if (canvas_end > c.max_positions) {
     throw Error(ErrorCode::kOutOfRange,
@@ -278,15 +283,15 @@ void validate(const DecodeParams& p, const ModelConfig& c, int prompt_len) {
                     std::to_string(c.max_positions),
                 "gen_length");
   }
-  int sub = p.block_length;
+  int sub = B;
   if (p.sub_block_length) {
     sub = *p.sub_block_length;
-    if (sub <= 0 || p.block_length % sub != 0) {
+    if (sub <= 0 || B % sub != 0) {
       throw_invalid_argument("sub_block_length", "must be a positive divisor of block_length " +
-                                                     std::to_string(p.block_length));
+                                                     std::to_string(B));
     }
   }
-  const int64_t units_per_block = p.block_length / sub;
+  const int64_t units_per_block = B / sub;
   if (p.steps && p.commit != CommitRule::kThreshold) {
     if (*p.steps % (n_blocks * units_per_block) != 0) {
       throw_invalid_argument("steps", "steps " + std::to_string(*p.steps) +

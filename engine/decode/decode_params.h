@@ -21,7 +21,7 @@ enum class CacheMode { kNone, kPrefix, kDual, kBlock };
 
 struct DecodeParams {
   int gen_length = 128;
-  int block_length = 32;
+  int block_length = 32;  // 0: one block over the whole canvas (= gen_length)
   std::optional<int> steps;        // over the whole canvas
   std::optional<int> block_steps;  // per block
   Schedule schedule = Schedule::kUniform;
@@ -38,6 +38,11 @@ struct DecodeParams {
   uint64_t seed = 0;
   bool stop_at_eos = true;
 };
+
+// block_length with 0 resolved to gen_length.
+inline int effective_block_length(const DecodeParams& p) {
+  return p.block_length == 0 ? p.gen_length : p.block_length;
+}
 
 // Every key, in documentation order.
 const std::vector<std::string>& decode_param_keys();

@@ -40,7 +40,7 @@ class Denoiser {
         shift_(c_.spec->shift_logits),
         causal_(c_.spec->attention == AttentionKind::kBlockCausal),
         P_(static_cast<int>(prompt.size())),
-        B_(p.block_length),
+        B_(effective_block_length(p)),
         sampler_(p_, c_.vocab, c_.mask_id),
         greedy_params_(greedy_params(p)),
         greedy_(greedy_params_, c_.vocab, c_.mask_id),

@@ -98,6 +98,11 @@ TEST(DecodeParams, FamilyDefaultsAreValid) {
   EXPECT_EQ(default_decode_params(config("fast_dllm_v2")).block_length, 8);  // config bd_size
   EXPECT_EQ(default_decode_params(config("fast_dllm_v2")).commit, CommitRule::kThreshold);
   EXPECT_EQ(default_decode_params(config("dream")).schedule, Schedule::kTimestep);
+  // Dream's one block follows any gen_length.
+  DecodeParams d = default_decode_params(config("dream"));
+  d.gen_length = 8;
+  EXPECT_NO_THROW(validate(d, config("dream"), 4));
+  EXPECT_EQ(effective_block_length(d), 8);
 }
 
 TEST(DecodeParamsValidate, EachErrorNamesItsParameter) {
@@ -132,14 +137,18 @@ TEST(DecodeParamsValidate, EachErrorNamesItsParameter) {
   }
   {
     DecodeParams p = base;
-    p.block_length = 0;
+    p.block_length = -1;
     expect_invalid(p, llada, 8, "block_length");
+    p.block_length = 0;  // one block over the canvas
+    EXPECT_NO_THROW(validate(p, llada, 8));
     p.block_length = 5;  // does not divide gen_length
     expect_invalid(p, llada, 8, "block_length");
   }
   {
     DecodeParams p = base;
     p.steps = 0;
+    expect_invalid(p, llada, 8, "steps");
+    p.steps = 1 << 30;
     expect_invalid(p, llada, 8, "steps");
     p.steps.reset();
     p.block_steps = -1;
@@ -183,6 +192,9 @@ TEST(DecodeParamsValidate, EachErrorNamesItsParameter) {
     DecodeParams p = default_decode_params(sdar);
     p.cache = CacheMode::kPrefix;  // SDAR has an exact block cache instead
     expect_invalid(p, sdar, 8, "cache");
+    p = default_decode_params(sdar);
+    p.block_length = 0;  // block-aligned families need a real block size
+    expect_invalid(p, sdar, 8, "block_length");
     p = default_decode_params(sdar);
     p.cfg_scale = 1.0;
     expect_invalid(p, sdar, 8, "cfg_scale");
