@@ -25,6 +25,9 @@ const Command kCommands[] = {
     {"render-chat", dlx::cli::cmd_render_chat, "print the prompt a chat template makes of messages"},
     {"devices", dlx::cli::cmd_devices, "list the CPU and OpenCL devices --device can name"},
     {"generate", dlx::cli::cmd_generate, "generate with a diffusion decoding configuration"},
+    {"make-random-model", dlx::cli::cmd_make_random_model,
+     "write a Hugging Face folder with random weights at real dimensions"},
+    {"bench", dlx::cli::cmd_bench, "time forward passes / generation; measure the machine's peak"},
 };
 
 void print_usage(FILE* out) {

@@ -37,7 +37,7 @@ void check_shape(bool ok, const char* op) {
 
 class CpuBackend final : public Backend {
  public:
-  explicit CpuBackend(int threads) : pool_(threads) {}
+  explicit CpuBackend(int threads) : pool_(threads), matmul_mode_(cpu::matmul_mode_from_env()) {}
   std::string name() const override { return "cpu"; }
 
   Tensor upload_weight(const HostTensor& src, int64_t rows, int64_t cols) override {
@@ -108,13 +108,7 @@ class CpuBackend final : public Backend {
     float* yb = ptr(y);
     const float* bb = bias ? ptr(*bias) : nullptr;
     const void* wb = ptr<uint8_t>(w);
-    const int64_t K = x.cols, T = x.rows;
-    // Split the output features over threads: each thread streams its own weight rows once.
-    pool_.parallel_for(w.rows, 16, [&](int64_t n0, int64_t n1) {
-      n0 &= ~int64_t{3};
-      if (n1 != w.rows) n1 &= ~int64_t{3};
-      if (n1 > n0) cpu::matmul_rows(xb, T, K, wb, w.dtype, n0, n1, bb, yb, y.cols);
-    });
+    cpu::matmul(xb, x.rows, x.cols, wb, w.dtype, w.rows, bb, yb, y.cols, matmul_mode_, pool_);
   }
 
   void rmsnorm(const Tensor& x, const Tensor& w, float eps, int group, Tensor& y) override {
@@ -166,54 +160,12 @@ class CpuBackend final : public Backend {
                     k.cols == int64_t{p.kv_heads} * hd && v.cols == k.cols && k.rows >= p.n_keys &&
                     v.rows >= p.n_keys && p.heads % p.kv_heads == 0,
                 "attention");
-    const float* qb = ptr(q);
-    const float* kb = ptr(k);
-    const float* vb = ptr(v);
-    float* ob = ptr(out);
-    const int group = p.heads / p.kv_heads;
-    const int64_t Tq = q.rows;
-    pool_.parallel_for(Tq * p.heads, 4, [&](int64_t i0, int64_t i1) {
-      std::vector<float> scores(p.n_keys);
-      std::vector<float> acc(hd);
-      for (int64_t i = i0; i < i1; ++i) {
-        const int64_t t = i / p.heads;
-        const int h = static_cast<int>(i % p.heads);
-        const int kvh = h / group;
-        const int64_t qpos = p.q_pos0 + t;
-        int64_t n_keys = p.n_keys;
-        if (p.block_size > 0) n_keys = std::min(n_keys, (qpos / p.block_size + 1) * p.block_size);
-        const float* qv = qb + t * q.cols + h * hd;
-        float mx = -INFINITY;
-        for (int64_t j = 0; j < n_keys; ++j) {
-          scores[j] = cpu::dot_f32(qv, kb + j * k.cols + kvh * hd, hd) * p.scale;
-          mx = std::max(mx, scores[j]);
-        }
-        float sum = 0;
-        for (int64_t j = 0; j < n_keys; ++j) {
-          scores[j] = std::exp(scores[j] - mx);
-          sum += scores[j];
-        }
-        std::fill(acc.begin(), acc.end(), 0.0f);
-        for (int64_t j = 0; j < n_keys; ++j) {
-          const float* vv = vb + j * v.cols + kvh * hd;
-          const float w = scores[j];
-          for (int d = 0; d < hd; ++d) acc[d] += w * vv[d];
-        }
-        float* o = ob + t * out.cols + h * hd;
-        const float inv = 1.0f / sum;
-        for (int d = 0; d < hd; ++d) o[d] = acc[d] * inv;
-      }
-    });
+    cpu::attention(ptr(q), q.cols, ptr(k), ptr(v), k.cols, ptr(out), out.cols, q.rows, p, pool_);
   }
 
   void swiglu(const Tensor& gate, const Tensor& up, Tensor& out) override {
     check_shape(gate.numel() == up.numel() && out.numel() == up.numel(), "swiglu");
-    const float* g = ptr(gate);
-    const float* u = ptr(up);
-    float* o = ptr(out);
-    pool_.parallel_for(out.numel(), 4096, [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i) o[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
-    });
+    cpu::swiglu(ptr(gate), ptr(up), ptr(out), out.numel(), pool_);
   }
 
   void add(Tensor& x, const Tensor& y) override {
@@ -225,6 +177,7 @@ class CpuBackend final : public Backend {
 
  private:
   ThreadPool pool_;
+  cpu::MatmulMode matmul_mode_;  // from DLX_CPU_MATMUL when the backend is created
 };
 
 }  // namespace

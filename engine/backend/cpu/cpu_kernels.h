@@ -1,17 +1,45 @@
-// CPU kernels: the inner loops of the CPU backend, compiled for several x86 instruction sets
-// (function multi-versioning picks the best at load time) and plain C++ elsewhere.
+// CPU kernels: the inner loops of the CPU backend. Each exists for AVX-512, AVX2 (x86-64-v3)
+// and plain C++ (any CPU, e.g. ARM); the best one for this CPU is chosen at run time.
 #pragma once
 
 #include <cstdint>
 
+#include "engine/backend/backend.h"
+#include "engine/backend/cpu/cpu_features.h"
 #include "engine/formats/dtype.h"
+#include "engine/util/thread_pool.h"
 
 namespace dlx::cpu {
 
-// y[t, n] = sum_k x[t, k] * w[n, k] for t in [0, T), n in [n0, n1). w rows of `dtype`.
-// ldy = row stride of y. bias (may be null) is added.
-void matmul_rows(const float* x, int64_t T, int64_t K, const void* w, DType dtype, int64_t n0,
-                 int64_t n1, const float* bias, float* y, int64_t ldy);
+// How matmul multiplies bf16 weights.
+//   kF32 (default): every product in f32 from the exact weight values; results match a
+//     float32 reference to rounding (what the golden tests check).
+//   kBF16Dot: activations are rounded to bf16 and multiplied with vdpbf16ps (AVX512_BF16),
+//     about twice as fast; logits move by ~1e-3 relative. Only bf16 weights on CPUs with
+//     AVX512_BF16 use it; everything else keeps kF32.
+enum class MatmulMode { kF32, kBF16Dot };
+
+// Environment variable read by the CPU backend when it is created: "f32" or "bf16".
+inline constexpr const char* kMatmulEnv = "DLX_CPU_MATMUL";
+// Reads kMatmulEnv (unset or empty: kF32). Throws Error kInvalidArgument for other values.
+MatmulMode matmul_mode_from_env();
+
+// y[t, n] = sum_k x[t, k] * w[n, k] (+ bias[n]) for x [T, K] (row stride K), w [N, K] of
+// `wtype`, y rows `ldy` apart. Work is split over the pool's threads by output columns.
+// `isa` (here and below) must be supported; a lower one than the best is for tests.
+void matmul(const float* x, int64_t T, int64_t K, const void* w, DType wtype, int64_t N,
+            const float* bias, float* y, int64_t ldy, MatmulMode mode, ThreadPool& pool,
+            Isa isa = best_isa());
+
+// out[Tq, H*hd] = softmax(q k^T * scale + mask) v, see Backend::attention. q/out rows are
+// `ldq` / `ldo` floats apart, k/v rows `ldkv` apart.
+void attention(const float* q, int64_t ldq, const float* k, const float* v, int64_t ldkv,
+               float* out, int64_t ldo, int64_t Tq, const AttentionParams& p, ThreadPool& pool,
+               Isa isa = best_isa());
+
+// out[i] = silu(gate[i]) * up[i] (out may alias gate).
+void swiglu(const float* gate, const float* up, float* out, int64_t n, ThreadPool& pool,
+            Isa isa = best_isa());
 
 // Converts n values of `dtype` at src to f32.
 void to_f32(const void* src, DType dtype, int64_t n, float* dst);
