@@ -2,6 +2,8 @@
 // (cpu_kernels.cpp). Internal to the CPU backend.
 #pragma once
 
+#include <algorithm>
+#include <atomic>
 #include <cstdint>
 
 #include "engine/backend/cpu/cpu_kernels.h"
@@ -23,6 +25,23 @@ struct MatmulCall {
 // Activation rows kept in cache while weight tiles stream past them: a chunk of x takes about
 // this many bytes (the L2 of current cores is 1-2 MB; weights need room too).
 inline constexpr int64_t kXChunkBytes = 512 * 1024;
+
+// Runs fn(n0, n1) over output columns [0, N) in chunks of whole `align`-column tiles, about 16
+// chunks per thread handed out one at a time: a thread that finishes early takes the next
+// chunk, so no thread waits long at the end of a product (the pool's own split is coarser).
+template <class F>
+void parallel_columns(int64_t N, int64_t align, ThreadPool& pool, F&& fn) {
+  const int64_t threads = pool.size();
+  const int64_t per =
+      std::max<int64_t>(4 * align, (N / (16 * threads) + align - 1) / align * align);
+  const int64_t chunks = (N + per - 1) / per;
+  std::atomic<int64_t> next{0};
+  pool.parallel_for(std::min(threads, chunks), 1, [&](int64_t, int64_t) {
+    for (int64_t i = next.fetch_add(1); i < chunks; i = next.fetch_add(1)) {
+      fn(i * per, std::min(N, (i + 1) * per));
+    }
+  });
+}
 
 // Plain C++ (any CPU; auto-vectorized). Every weight dtype.
 void matmul_generic(const MatmulCall& c, ThreadPool& pool);

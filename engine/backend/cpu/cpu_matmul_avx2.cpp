@@ -154,10 +154,7 @@ void deinterleave_rows(const float* x, int64_t T, int64_t K, float* out) {
 }  // namespace
 
 void matmul_avx2(const MatmulCall& c, ThreadPool& pool) {
-  auto columns = [&](auto&& fn) {
-    const int64_t tiles = (c.N + kNW - 1) / kNW;
-    pool.parallel_for(tiles, 1, [&](int64_t a, int64_t b) { fn(a * kNW, std::min(c.N, b * kNW)); });
-  };
+  auto columns = [&](auto&& fn) { parallel_columns(c.N, kNW, pool, fn); };
   switch (c.wtype) {
     case DType::kF32:
       columns([&](int64_t n0, int64_t n1) { rows<DType::kF32>(c, c.x, c.K, n0, n1); });

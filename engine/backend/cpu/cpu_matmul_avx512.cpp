@@ -29,6 +29,43 @@ namespace {
 
 constexpr int kNW = 4;  // weight rows per register tile
 
+// The next weight tile's lines, requested into L2 a few per K step by the tile kernels, so the
+// memory traffic overlaps the arithmetic instead of stalling in a burst (or on first use).
+struct Prefetch {
+  const uint8_t* base = nullptr;  // first row of the next tile (at this K block)
+  int64_t stride = 0;             // bytes between its rows
+  int64_t row_bytes = 0;          // bytes to fetch per row
+  int64_t rows = 0;               // rows to fetch
+  int64_t row = 0, off = 0;       // next line
+  int64_t budget = 0;             // lines the current row tile may still request
+
+  __attribute__((always_inline)) void one() {
+    if (budget <= 0 || row >= rows) return;
+    __builtin_prefetch(base + row * stride + off, 0, 2);
+    --budget;
+    off += 64;
+    if (off >= row_bytes) {
+      off = 0;
+      ++row;
+    }
+  }
+  void rest() {
+    while (budget > 0 && row < rows) one();
+  }
+};
+
+// Everything a tile needs besides its activations: 4 weight rows, where its outputs go.
+struct TileArgs {
+  const void* wr[kNW];  // weight rows (rows past nw repeat the last real one)
+  int64_t K;            // K of this block
+  float* y;             // y[0, 0] of the tile
+  int64_t ldy;
+  const float* bias;  // null, or bias of the tile's first column (first K block only)
+  int nw;             // real weight rows, 1..4
+  bool accumulate;    // add to y (a later K block)
+  Prefetch* pf;
+};
+
 // Low + high 256 bits.
 DLX_AVX512_INLINE __m256 half(__m512 v) {
   return _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
@@ -42,17 +79,31 @@ DLX_AVX512_INLINE __m128 hsum4(__m512 a, __m512 b, __m512 c, __m512 d) {
   return _mm_add_ps(_mm256_castps256_ps128(abcd), _mm256_extractf128_ps(abcd, 1));
 }
 
-// y[0, nw) = s (+ bias[0, nw)) (+ y[0, nw) when accumulating a later K block), nw in 1..4.
-DLX_AVX512_INLINE void store_outputs(float* y, __m128 s, const float* bias, int nw, bool accumulate) {
-  const __mmask8 m = static_cast<__mmask8>((1u << nw) - 1);
-  if (bias) s = _mm_add_ps(s, _mm_maskz_loadu_ps(m, bias));
-  if (accumulate) s = _mm_add_ps(s, _mm_maskz_loadu_ps(m, y));
-  _mm_mask_storeu_ps(y, m, s);
+// Sums each accumulator and writes row t's nw outputs: y = s (+ bias) (+ y when accumulating).
+template <int MT>
+DLX_AVX512_INLINE void store_tile(__m512 (&acc)[MT][kNW], const TileArgs& a) {
+  const __mmask8 m = static_cast<__mmask8>((1u << a.nw) - 1);
+#pragma GCC unroll 16
+  for (int t = 0; t < MT; ++t) {
+    float* y = a.y + t * a.ldy;
+    __m128 s = hsum4(acc[t][0], acc[t][1], acc[t][2], acc[t][3]);
+    if (a.bias) s = _mm_add_ps(s, _mm_maskz_loadu_ps(m, a.bias));
+    if (a.accumulate) s = _mm_add_ps(s, _mm_maskz_loadu_ps(m, y));
+    _mm_mask_storeu_ps(y, m, s);
+  }
+}
+
+template <int MT>
+DLX_AVX512_INLINE void zero(__m512 (&acc)[MT][kNW]) {
+#pragma GCC unroll 16
+  for (int t = 0; t < MT; ++t) {
+#pragma GCC unroll 4
+    for (int j = 0; j < kNW; ++j) acc[t][j] = _mm512_setzero_ps();
+  }
 }
 
 // Weight loaders: 16 weights at k as f32, or the first `m` of them (the rest 0).
 struct F32Weights {
-  static constexpr int kBytes = 4;
   DLX_AVX512_INLINE static __m512 load(const void* row, int64_t k) {
     return _mm512_loadu_ps(static_cast<const float*>(row) + k);
   }
@@ -62,7 +113,6 @@ struct F32Weights {
 };
 
 struct F16Weights {
-  static constexpr int kBytes = 2;
   DLX_AVX512_INLINE static __m512 load(const void* row, int64_t k) {
     return _mm512_cvtph_ps(
         _mm256_loadu_si256(reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(row) + k)));
@@ -72,47 +122,34 @@ struct F16Weights {
   }
 };
 
-// MT activation rows (x, rows ldx apart) x 4 weight rows (wr) over all of K.
-template <class WL, int MT>
-DLX_AVX512_INLINE void tile(const float* x, int64_t ldx, const void* const* wr, int64_t K,
-                            float* y, int64_t ldy, const float* bias, int nw, bool accumulate) {
-  __m512 acc[MT][kNW];
-#pragma GCC unroll 16
-  for (int t = 0; t < MT; ++t) {
+// acc[t][j] += x[t, k..k+16) * w_j[k..k+16) (the first `m` lanes).
+template <class WL, int MT, bool kTail>
+DLX_AVX512_INLINE void f32_step(__m512 (&acc)[MT][kNW], const float* x, int64_t ldx,
+                                const void* const* wr, int64_t k, __mmask16 m) {
+  __m512 w[kNW];
 #pragma GCC unroll 4
-    for (int j = 0; j < kNW; ++j) acc[t][j] = _mm512_setzero_ps();
-  }
-  int64_t k = 0;
-  for (; k + 16 <= K; k += 16) {
-    const __m512 w0 = WL::load(wr[0], k), w1 = WL::load(wr[1], k), w2 = WL::load(wr[2], k),
-                 w3 = WL::load(wr[3], k);
-#pragma GCC unroll 16
-    for (int t = 0; t < MT; ++t) {
-      const __m512 xv = _mm512_loadu_ps(x + t * ldx + k);
-      acc[t][0] = _mm512_fmadd_ps(xv, w0, acc[t][0]);
-      acc[t][1] = _mm512_fmadd_ps(xv, w1, acc[t][1]);
-      acc[t][2] = _mm512_fmadd_ps(xv, w2, acc[t][2]);
-      acc[t][3] = _mm512_fmadd_ps(xv, w3, acc[t][3]);
-    }
-  }
-  if (k < K) {
-    const __mmask16 m = static_cast<__mmask16>((1u << (K - k)) - 1);
-    const __m512 w0 = WL::load_tail(wr[0], k, m), w1 = WL::load_tail(wr[1], k, m),
-                 w2 = WL::load_tail(wr[2], k, m), w3 = WL::load_tail(wr[3], k, m);
-#pragma GCC unroll 16
-    for (int t = 0; t < MT; ++t) {
-      const __m512 xv = _mm512_maskz_loadu_ps(m, x + t * ldx + k);
-      acc[t][0] = _mm512_fmadd_ps(xv, w0, acc[t][0]);
-      acc[t][1] = _mm512_fmadd_ps(xv, w1, acc[t][1]);
-      acc[t][2] = _mm512_fmadd_ps(xv, w2, acc[t][2]);
-      acc[t][3] = _mm512_fmadd_ps(xv, w3, acc[t][3]);
-    }
-  }
+  for (int j = 0; j < kNW; ++j) w[j] = kTail ? WL::load_tail(wr[j], k, m) : WL::load(wr[j], k);
 #pragma GCC unroll 16
   for (int t = 0; t < MT; ++t) {
-    store_outputs(y + t * ldy, hsum4(acc[t][0], acc[t][1], acc[t][2], acc[t][3]), bias, nw,
-                  accumulate);
+    const __m512 xv = kTail ? _mm512_maskz_loadu_ps(m, x + t * ldx + k) : _mm512_loadu_ps(x + t * ldx + k);
+#pragma GCC unroll 4
+    for (int j = 0; j < kNW; ++j) acc[t][j] = _mm512_fmadd_ps(xv, w[j], acc[t][j]);
   }
+}
+
+// f32 or f16 weights: MT activation rows (x, rows ldx apart) x 4 weight rows over the K block.
+template <class WL, int MT>
+DLX_AVX512_INLINE void tile_wide(const float* x, int64_t ldx, const TileArgs& a) {
+  __m512 acc[MT][kNW];
+  zero<MT>(acc);
+  int64_t k = 0;
+  for (; k + 16 <= a.K; k += 16) {
+    f32_step<WL, MT, false>(acc, x, ldx, a.wr, k, 0);
+    a.pf->one();
+  }
+  if (k < a.K) f32_step<WL, MT, true>(acc, x, ldx, a.wr, k, (1u << (a.K - k)) - 1);
+  a.pf->rest();
+  store_tile<MT>(acc, a);
 }
 
 // bf16 weights, f32 products. A 512-bit load holds 32 bf16 weights; as 16 u32 lanes, `<< 16`
@@ -148,22 +185,17 @@ DLX_AVX512_INLINE void bf16_step(__m512 (&acc)[MT][kNW], const float* xp, int64_
 }
 
 template <int MT>
-DLX_AVX512_INLINE void tile_bf16(const float* xp, int64_t ldx, const void* const* wr, int64_t K,
-                                 float* y, int64_t ldy, const float* bias, int nw, bool accumulate) {
+DLX_AVX512_INLINE void tile_bf16(const float* xp, int64_t ldx, const TileArgs& a) {
   __m512 acc[MT][kNW];
-#pragma GCC unroll 16
-  for (int t = 0; t < MT; ++t) {
-#pragma GCC unroll 4
-    for (int j = 0; j < kNW; ++j) acc[t][j] = _mm512_setzero_ps();
-  }
+  zero<MT>(acc);
   int64_t k = 0;
-  for (; k + 32 <= K; k += 32) bf16_step<MT>(acc, xp, ldx, wr, k, ~__mmask32{0});
-  if (k < K) bf16_step<MT>(acc, xp, ldx, wr, k, static_cast<__mmask32>((1ull << (K - k)) - 1));
-#pragma GCC unroll 16
-  for (int t = 0; t < MT; ++t) {
-    store_outputs(y + t * ldy, hsum4(acc[t][0], acc[t][1], acc[t][2], acc[t][3]), bias, nw,
-                  accumulate);
+  for (; k + 32 <= a.K; k += 32) {
+    bf16_step<MT>(acc, xp, ldx, a.wr, k, ~__mmask32{0});
+    a.pf->one();
   }
+  if (k < a.K) bf16_step<MT>(acc, xp, ldx, a.wr, k, static_cast<__mmask32>((1ull << (a.K - k)) - 1));
+  a.pf->rest();
+  store_tile<MT>(acc, a);
 }
 
 // bf16 weights x bf16 activations (xb: natural order, rows ldx apart, zero-padded to a multiple
@@ -185,62 +217,58 @@ DLX_AVX512BF16_INLINE void bf16dot_step(__m512 (&acc)[MT][kNW], const uint16_t* 
 }
 
 template <int MT>
-DLX_AVX512BF16_INLINE void tile_bf16dot(const uint16_t* xb, int64_t ldx, const void* const* wr,
-                                        int64_t K, float* y, int64_t ldy, const float* bias,
-                                        int nw, bool accumulate) {
+DLX_AVX512BF16_INLINE void tile_bf16dot(const uint16_t* xb, int64_t ldx, const TileArgs& a) {
   __m512 acc[MT][kNW];
-#pragma GCC unroll 16
-  for (int t = 0; t < MT; ++t) {
-#pragma GCC unroll 4
-    for (int j = 0; j < kNW; ++j) acc[t][j] = _mm512_setzero_ps();
-  }
+  zero<MT>(acc);
   int64_t k = 0;
-  for (; k + 32 <= K; k += 32) bf16dot_step<MT>(acc, xb, ldx, wr, k, ~__mmask32{0});
-  if (k < K) {
-    bf16dot_step<MT>(acc, xb, ldx, wr, k, static_cast<__mmask32>((1ull << (K - k)) - 1));
+  for (; k + 32 <= a.K; k += 32) {
+    bf16dot_step<MT>(acc, xb, ldx, a.wr, k, ~__mmask32{0});
+    a.pf->one();
   }
-#pragma GCC unroll 16
-  for (int t = 0; t < MT; ++t) {
-    store_outputs(y + t * ldy, hsum4(acc[t][0], acc[t][1], acc[t][2], acc[t][3]), bias, nw,
-                  accumulate);
+  if (k < a.K) {
+    bf16dot_step<MT>(acc, xb, ldx, a.wr, k, static_cast<__mmask32>((1ull << (a.K - k)) - 1));
   }
+  a.pf->rest();
+  store_tile<MT>(acc, a);
 }
 
-// Tile functions as types, so one driver serves every kernel: Tile::run<R>(...) for R rows.
-// A call per tile (not inlined) costs nothing next to its MT x 4 x K multiply-adds, and keeps
-// the driver free of target-specific code.
-#define DLX_TILE_FN(NAME, FN, XT, ATTR)                                               \
-  struct NAME {                                                                       \
-    using X = XT;                                                                     \
-    template <int R>                                                                  \
-    ATTR __attribute__((noinline)) static void run(const X* x, int64_t ldx,           \
-                                                   const void* const* wr, int64_t K,  \
-                                                   float* y, int64_t ldy,             \
-                                                   const float* bias, int nw,         \
-                                                   bool accumulate) {                 \
-      FN<R>(x, ldx, wr, K, y, ldy, bias, nw, accumulate);                             \
-    }                                                                                 \
-  };
-template <int R>
-DLX_AVX512_INLINE void tile_f32(const float* x, int64_t ldx, const void* const* wr, int64_t K,
-                                float* y, int64_t ldy, const float* bias, int nw, bool accumulate) {
-  tile<F32Weights, R>(x, ldx, wr, K, y, ldy, bias, nw, accumulate);
-}
-template <int R>
-DLX_AVX512_INLINE void tile_f16(const float* x, int64_t ldx, const void* const* wr, int64_t K,
-                                float* y, int64_t ldy, const float* bias, int nw, bool accumulate) {
-  tile<F16Weights, R>(x, ldx, wr, K, y, ldy, bias, nw, accumulate);
-}
-DLX_TILE_FN(TileF32, tile_f32, float, DLX_AVX512)
-DLX_TILE_FN(TileF16, tile_f16, float, DLX_AVX512)
-DLX_TILE_FN(TileBF16, tile_bf16, float, DLX_AVX512)
-DLX_TILE_FN(TileBF16Dot, tile_bf16dot, uint16_t, DLX_AVX512BF16)
-#undef DLX_TILE_FN
+// Tile kernels as types, so one driver serves them all: Tile::run<R> for R activation rows. A
+// call per tile (not inlined) costs nothing next to its R x 4 x K multiply-adds, and keeps the
+// driver free of target-specific code.
+struct TileF32 {
+  using X = float;
+  template <int R>
+  DLX_AVX512 __attribute__((noinline)) static void run(const X* x, int64_t ldx, const TileArgs& a) {
+    tile_wide<F32Weights, R>(x, ldx, a);
+  }
+};
+struct TileF16 {
+  using X = float;
+  template <int R>
+  DLX_AVX512 __attribute__((noinline)) static void run(const X* x, int64_t ldx, const TileArgs& a) {
+    tile_wide<F16Weights, R>(x, ldx, a);
+  }
+};
+struct TileBF16 {
+  using X = float;
+  template <int R>
+  DLX_AVX512 __attribute__((noinline)) static void run(const X* x, int64_t ldx, const TileArgs& a) {
+    tile_bf16<R>(x, ldx, a);
+  }
+};
+struct TileBF16Dot {
+  using X = uint16_t;
+  template <int R>
+  DLX_AVX512BF16 __attribute__((noinline)) static void run(const X* x, int64_t ldx,
+                                                           const TileArgs& a) {
+    tile_bf16dot<R>(x, ldx, a);
+  }
+};
 
 // Output columns [n0, n1). Activation rows go in chunks that stay in L2; K goes in blocks of
 // at most kKBlockBytes per weight row, so a 4-row weight block stays in L1 while every row tile
 // of the chunk passes over it; later K blocks add to y. Row tiles have MT rows, the chunk's last
-// one fewer.
+// one fewer. While a weight tile is in use, the next one is prefetched.
 constexpr int64_t kKBlockBytes = 4096;
 
 template <class Tile, int MT>
@@ -260,40 +288,37 @@ void rows(const MatmulCall& c, const typename Tile::X* x, int64_t ldx, int wbyte
     const int64_t row_tiles = (t1 - t0 + MT - 1) / MT;
     for (int64_t kb = 0; kb < c.K; kb += kc) {
       const int64_t kn = std::min(kc, c.K - kb);
-      const bool accumulate = kb > 0;
       const X* xk = x + kb;
       for (int64_t n = n0; n < n1; n += kNW) {
-        const int nw = static_cast<int>(std::min<int64_t>(kNW, n1 - n));
-        const void* wr[kNW];
-        for (int j = 0; j < kNW; ++j) wr[j] = wbase + (n + std::min(j, nw - 1)) * wrow + kb * wbytes;
-        const float* b = c.bias && !accumulate ? c.bias + n : nullptr;
-        float* y = c.y + n;
-        // The next weight tile's block is prefetched into L2 a slice per row tile, so it
-        // arrives while this one computes instead of stalling its first pass.
-        const int64_t next_rows = std::clamp<int64_t>(n1 - n - kNW, 0, kNW);
-        const int64_t row_bytes = kn * wbytes;
-        const int64_t slice = (next_rows * row_bytes / 64 + row_tiles) / row_tiles * 64;
-        const uint8_t* next = wbase + (n + kNW) * wrow + kb * wbytes;
-        int64_t pf_row = 0, pf_off = 0;  // next byte to prefetch: row, offset in its block
+        TileArgs a;
+        a.nw = static_cast<int>(std::min<int64_t>(kNW, n1 - n));
+        for (int j = 0; j < kNW; ++j) {
+          a.wr[j] = wbase + (n + std::min(j, a.nw - 1)) * wrow + kb * wbytes;
+        }
+        a.K = kn;
+        a.ldy = c.ldy;
+        a.accumulate = kb > 0;
+        a.bias = c.bias && kb == 0 ? c.bias + n : nullptr;
+        Prefetch pf;
+        pf.base = wbase + (n + kNW) * wrow + kb * wbytes;
+        pf.stride = wrow;
+        pf.row_bytes = kn * wbytes;
+        pf.rows = std::clamp<int64_t>(n1 - n - kNW, 0, kNW);
+        const int64_t lines = pf.rows * ((pf.row_bytes + 63) / 64);
+        const int64_t per_tile = (lines + row_tiles - 1) / row_tiles;  // spread over row tiles
+        a.pf = &pf;
         for (int64_t t = t0; t < t1; t += MT) {
-          for (int64_t left = slice; left > 0 && pf_row < next_rows; left -= 64) {
-            __builtin_prefetch(next + pf_row * wrow + pf_off, 0, 2);
-            pf_off += 64;
-            if (pf_off >= row_bytes) {
-              pf_off = 0;
-              ++pf_row;
-            }
-          }
+          pf.budget = per_tile;
           const X* xr = xk + t * ldx;
-          float* yr = y + t * c.ldy;
+          a.y = c.y + t * c.ldy + n;
           switch (std::min<int64_t>(MT, t1 - t)) {
-            case 1: Tile::template run<1>(xr, ldx, wr, kn, yr, c.ldy, b, nw, accumulate); break;
-            case 2: Tile::template run<2>(xr, ldx, wr, kn, yr, c.ldy, b, nw, accumulate); break;
-            case 3: Tile::template run<3>(xr, ldx, wr, kn, yr, c.ldy, b, nw, accumulate); break;
-            case 4: Tile::template run<4>(xr, ldx, wr, kn, yr, c.ldy, b, nw, accumulate); break;
-            case 5: Tile::template run<5>(xr, ldx, wr, kn, yr, c.ldy, b, nw, accumulate); break;
-            case 6: Tile::template run<6>(xr, ldx, wr, kn, yr, c.ldy, b, nw, accumulate); break;
-            case 7: Tile::template run<7>(xr, ldx, wr, kn, yr, c.ldy, b, nw, accumulate); break;
+            case 1: Tile::template run<1>(xr, ldx, a); break;
+            case 2: Tile::template run<2>(xr, ldx, a); break;
+            case 3: Tile::template run<3>(xr, ldx, a); break;
+            case 4: Tile::template run<4>(xr, ldx, a); break;
+            case 5: Tile::template run<5>(xr, ldx, a); break;
+            case 6: Tile::template run<6>(xr, ldx, a); break;
+            case 7: Tile::template run<7>(xr, ldx, a); break;
             default: break;
           }
         }
@@ -302,27 +327,16 @@ void rows(const MatmulCall& c, const typename Tile::X* x, int64_t ldx, int wbyte
   }
 }
 
-// Splits the output columns over the pool in whole weight tiles.
-template <class F>
-void parallel_columns(const MatmulCall& c, ThreadPool& pool, F&& fn) {
-  const int64_t tiles = (c.N + kNW - 1) / kNW;
-  pool.parallel_for(tiles, 1, [&](int64_t a, int64_t b) {
-    fn(a * kNW, std::min(c.N, b * kNW));
-  });
-}
-
 void rows_f32(const MatmulCall& c, int64_t n0, int64_t n1) {
   rows<TileF32, 4>(c, c.x, c.K, 4, n0, n1);
 }
 void rows_f16(const MatmulCall& c, int64_t n0, int64_t n1) {
-  rows<TileF16, 6>(c, c.x, c.K, 2, n0, n1);
+  rows<TileF16, 4>(c, c.x, c.K, 2, n0, n1);
 }
-void rows_bf16(const MatmulCall& c, const float* xp, int64_t ldx, int64_t n0,
-                          int64_t n1) {
+void rows_bf16(const MatmulCall& c, const float* xp, int64_t ldx, int64_t n0, int64_t n1) {
   rows<TileBF16, 4>(c, xp, ldx, 2, n0, n1);
 }
-void rows_bf16dot(const MatmulCall& c, const uint16_t* xb, int64_t ldx, int64_t n0,
-                                 int64_t n1) {
+void rows_bf16dot(const MatmulCall& c, const uint16_t* xb, int64_t ldx, int64_t n0, int64_t n1) {
   rows<TileBF16Dot, 6>(c, xb, ldx, 2, n0, n1);
 }
 
@@ -366,10 +380,10 @@ DLX_AVX512BF16 void to_bf16_rows(const float* x, int64_t T, int64_t K, uint16_t*
 void matmul_avx512(const MatmulCall& c, ThreadPool& pool) {
   switch (c.wtype) {
     case DType::kF32:
-      parallel_columns(c, pool, [&](int64_t n0, int64_t n1) { rows_f32(c, n0, n1); });
+      parallel_columns(c.N, kNW, pool, [&](int64_t n0, int64_t n1) { rows_f32(c, n0, n1); });
       return;
     case DType::kF16:
-      parallel_columns(c, pool, [&](int64_t n0, int64_t n1) { rows_f16(c, n0, n1); });
+      parallel_columns(c.N, kNW, pool, [&](int64_t n0, int64_t n1) { rows_f16(c, n0, n1); });
       return;
     case DType::kBF16: {
       // Per calling thread, reused: no allocation per call once it has grown.
@@ -379,7 +393,8 @@ void matmul_avx512(const MatmulCall& c, ThreadPool& pool) {
       deinterleave_rows(c.x, c.T, c.K, xp.data(), K32);
       // A lambda does not capture a thread_local: the workers must get the pointer.
       const float* xpd = xp.data();
-      parallel_columns(c, pool, [&](int64_t n0, int64_t n1) { rows_bf16(c, xpd, K32, n0, n1); });
+      parallel_columns(c.N, kNW, pool,
+                       [&](int64_t n0, int64_t n1) { rows_bf16(c, xpd, K32, n0, n1); });
       return;
     }
     default:
@@ -393,7 +408,8 @@ void matmul_avx512_bf16dot(const MatmulCall& c, ThreadPool& pool) {
   xb.resize(static_cast<size_t>(c.T * K32));
   to_bf16_rows(c.x, c.T, c.K, xb.data(), K32);
   const uint16_t* xbd = xb.data();  // not xb inside the lambda: that is each worker's own
-  parallel_columns(c, pool, [&](int64_t n0, int64_t n1) { rows_bf16dot(c, xbd, K32, n0, n1); });
+  parallel_columns(c.N, kNW, pool,
+                   [&](int64_t n0, int64_t n1) { rows_bf16dot(c, xbd, K32, n0, n1); });
 }
 
 }  // namespace dlx::cpu::detail

@@ -79,10 +79,7 @@ void rows(const MatmulCall& c, int64_t n0, int64_t n1) {
 }  // namespace
 
 void matmul_generic(const MatmulCall& c, ThreadPool& pool) {
-  const int64_t tiles = (c.N + kNW - 1) / kNW;
-  pool.parallel_for(tiles, 1, [&](int64_t a, int64_t b) {
-    rows(c, a * kNW, std::min(c.N, b * kNW));
-  });
+  parallel_columns(c.N, kNW, pool, [&](int64_t n0, int64_t n1) { rows(c, n0, n1); });
 }
 
 }  // namespace dlx::cpu::detail
