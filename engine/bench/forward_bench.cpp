@@ -16,7 +16,8 @@ ForwardFlops forward_flops(const ModelConfig& c, int64_t T, int block_size) {
   f.linear = 2.0 * (c.layers * per_layer + V * D) * static_cast<double>(T);
   double pairs = 0;  // (query, key) pairs the attention visits
   for (int64_t t = 0; t < T; ++t) {
-    const int64_t keys = block_size > 0 ? std::min<int64_t>(T, (t / block_size + 1) * block_size) : T;
+    const int64_t keys =
+        block_size > 0 ? std::min<int64_t>(T, (t / block_size + 1) * block_size) : T;
     pairs += static_cast<double>(keys);
   }
   f.attention = 4.0 * pairs * c.heads * c.head_dim * c.layers;

@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <atomic>
 #include <barrier>
-#include <ctime>
 #include <cstdint>
 #include <cstring>
+#include <ctime>
 #include <memory>
 #include <thread>
 
@@ -259,7 +259,9 @@ const char* peak_unit(PeakKind k) {
   }
 }
 
-bool peak_supported(PeakKind kind) { return pick_kernel(kind).run != nullptr; }
+bool peak_supported(PeakKind kind) {
+  return pick_kernel(kind).run != nullptr;
+}
 
 PeakResult measure_peak(PeakKind kind, int threads, double seconds) {
   threads = std::max(1, threads);
@@ -299,8 +301,8 @@ PeakResult measure_peak(PeakKind kind, int threads, double seconds) {
 
 std::vector<PeakResult> measure_all_peaks(int threads, double seconds) {
   std::vector<PeakResult> out;
-  for (PeakKind k : {PeakKind::kFp32Fma, PeakKind::kBf16Dot, PeakKind::kInt8Dot,
-                     PeakKind::kMemRead}) {
+  for (PeakKind k :
+       {PeakKind::kFp32Fma, PeakKind::kBf16Dot, PeakKind::kInt8Dot, PeakKind::kMemRead}) {
     if (!peak_supported(k)) continue;
     out.push_back(measure_peak(k, 1, seconds));
     if (threads > 1) out.push_back(measure_peak(k, threads, seconds));

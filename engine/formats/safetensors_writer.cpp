@@ -43,9 +43,8 @@ SafetensorsWriter::SafetensorsWriter(const std::string& path, std::vector<Tensor
       throw Error(ErrorCode::kInternal, path + ": tensor '" + t.name + "' declared twice");
     }
     const uint64_t end = offset + t.nbytes();
-    header[t.name] = {{"dtype", safetensors_dtype(t.dtype)},
-                      {"shape", t.shape},
-                      {"data_offsets", {offset, end}}};
+    header[t.name] = {
+        {"dtype", safetensors_dtype(t.dtype)}, {"shape", t.shape}, {"data_offsets", {offset, end}}};
     offset = end;
   }
   total_ = offset;
@@ -76,8 +75,8 @@ void SafetensorsWriter::write(const void* data, size_t bytes) {
     throw Error(ErrorCode::kInternal, path_ + ": more tensor bytes than declared");
   }
   if (std::fwrite(data, 1, bytes, file_) != bytes) {
-    throw Error(ErrorCode::kInternal, path_ + ": write failed (disk full?): " +
-                                          std::strerror(errno));
+    throw Error(ErrorCode::kInternal,
+                path_ + ": write failed (disk full?): " + std::strerror(errno));
   }
   written_ += bytes;
 }

@@ -55,25 +55,37 @@ FamilyTokens family_tokens(Family f) {
                {"<|start_header_id|>", 126346},
                {"<|end_header_id|>", 126347},
                {"<|eot_id|>", 126348}},
-              0, 1, 2, 5};
+              0,
+              1,
+              2,
+              5};
     case Family::kDream:
       return {{{"<|endoftext|>", 151643},
                {"<|im_start|>", 151644},
                {"<|im_end|>", 151645},
                {"<|mask|>", 151666}},
-              0, 0, 3, 2};
+              0,
+              0,
+              3,
+              2};
     case Family::kSDAR:
       return {{{"<|endoftext|>", 151643},
                {"<|im_start|>", 151644},
                {"<|im_end|>", 151645},
                {"<MASK>", 151669}},
-              0, 0, 3, 2};
+              0,
+              0,
+              3,
+              2};
     case Family::kFastDllmV2:
       return {{{"<|endoftext|>", 151643},
                {"<|im_start|>", 151644},
                {"<|im_end|>", 151645},
                {"|<MASK>|", 151665}},
-              0, 2, 3, 2};
+              0,
+              2,
+              3,
+              2};
   }
   return {};
 }
@@ -154,7 +166,8 @@ json make_config(const ArchSpec& spec, const RandomModelPreset& p, const FamilyT
          {"mask_token_id", mask},
          {"max_sequence_length", p.max_positions},
          {"mlp_hidden_size", p.intermediate},
-         {"mlp_ratio", std::max(1, static_cast<int>(std::lround(double(p.intermediate) / p.hidden)))},
+         {"mlp_ratio",
+          std::max(1, static_cast<int>(std::lround(double(p.intermediate) / p.hidden)))},
          {"model_type", "llada"},
          {"multi_query_attention", nullptr},
          {"n_heads", p.heads},
@@ -255,22 +268,32 @@ json make_generation_config(const ArchSpec& spec, const FamilyTokens& ft) {
               {"eos_token_id", eos},
               {"transformers_version", "4.46.3"}};
     case Family::kDream:
-      return {{"_from_model_config", true}, {"alg", "origin"},     {"alg_temp", nullptr},
-              {"bos_token_id", bos},        {"eos_token_id", eos}, {"eps", 0.001},
+      return {{"_from_model_config", true}, {"alg", "origin"},
+              {"alg_temp", nullptr},        {"bos_token_id", bos},
+              {"eos_token_id", eos},        {"eps", 0.001},
               {"mask_token_id", nullptr},   {"output_history", false},
-              {"pad_token_id", eos},        {"steps", 512},        {"temperature", 0.0},
-              {"top_k", nullptr},           {"top_p", nullptr},
-              {"transformers_version", "4.46.2"}};
+              {"pad_token_id", eos},        {"steps", 512},
+              {"temperature", 0.0},         {"top_k", nullptr},
+              {"top_p", nullptr},           {"transformers_version", "4.46.2"}};
     case Family::kSDAR:
-      return {{"bos_token_id", bos},  {"do_sample", true}, {"eos_token_id", {eot, endoftext}},
-              {"pad_token_id", bos},  {"temperature", 0.6}, {"top_k", 20},
-              {"top_p", 0.95},        {"transformers_version", "4.51.0"}};
-    case Family::kFastDllmV2:
-      return {{"bos_token_id", bos},   {"do_sample", true},
+      return {{"bos_token_id", bos},
+              {"do_sample", true},
               {"eos_token_id", {eot, endoftext}},
-              {"pad_token_id", bos},   {"repetition_penalty", 1.05},
-              {"temperature", 0.7},    {"top_k", 20},
-              {"top_p", 0.8},          {"transformers_version", "4.53.1"}};
+              {"pad_token_id", bos},
+              {"temperature", 0.6},
+              {"top_k", 20},
+              {"top_p", 0.95},
+              {"transformers_version", "4.51.0"}};
+    case Family::kFastDllmV2:
+      return {{"bos_token_id", bos},
+              {"do_sample", true},
+              {"eos_token_id", {eot, endoftext}},
+              {"pad_token_id", bos},
+              {"repetition_penalty", 1.05},
+              {"temperature", 0.7},
+              {"top_k", 20},
+              {"top_p", 0.8},
+              {"transformers_version", "4.53.1"}};
   }
   return json::object();
 }
@@ -412,7 +435,8 @@ RandomModelInfo write_random_model(const RandomModelOptions& o, const ProgressFn
   const RandomModelPreset* pp = find_random_model_preset(o.preset);
   if (!pp) {
     std::string names;
-    for (const auto& p : random_model_presets()) names += std::string(names.empty() ? "" : ", ") + p.name;
+    for (const auto& p : random_model_presets())
+      names += std::string(names.empty() ? "" : ", ") + p.name;
     throw_invalid_argument("preset", "unknown preset '" + o.preset + "' (known: " + names + ")");
   }
   const RandomModelPreset& p = *pp;
@@ -473,7 +497,8 @@ RandomModelInfo write_random_model(const RandomModelOptions& o, const ProgressFn
   json weight_map = json::object();
   uint64_t done = 0;
   for (size_t s = 0; s < shards.size(); ++s) {
-    const std::string file = shards.size() == 1 ? "model.safetensors" : shard_name(s, shards.size());
+    const std::string file =
+        shards.size() == 1 ? "model.safetensors" : shard_name(s, shards.size());
     std::vector<TensorDecl> decls;
     for (const TensorPlan* t : shards[s]) {
       decls.push_back(t->decl);

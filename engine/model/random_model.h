@@ -30,7 +30,7 @@ struct RandomModelOptions {
   const ArchSpec* family = nullptr;
   std::string preset = "tiny";
   std::string out_dir;
-  DType dtype = DType::kF32;   // f32, bf16 or f16
+  DType dtype = DType::kF32;  // f32, bf16 or f16
   uint64_t seed = 0;
   uint64_t shard_bytes = 2'000'000'000;  // largest shard (decimal GB, as HF's max_shard_size)
   int threads = 0;                       // for generating numbers; 0 = all cores

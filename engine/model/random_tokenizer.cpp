@@ -76,8 +76,8 @@ std::vector<std::string> split_words(const std::string& text) {
       j = i + 1;
     } else if (c == ' ' || c == '\n') {
       j = i + 1;
-      while (j < text.size() && text[j] == c && !(c == ' ' && j + 1 < text.size() &&
-                                                  letter(text[j + 1]))) {
+      while (j < text.size() && text[j] == c &&
+             !(c == ' ' && j + 1 < text.size() && letter(text[j + 1]))) {
         ++j;
       }
     } else {
@@ -164,26 +164,24 @@ nlohmann::json make_bpe_tokenizer_json(int max_regular, const std::vector<Specia
   tok["padding"] = nullptr;
   tok["added_tokens"] = added;
   tok["normalizer"] = {{"type", "NFC"}};
-  tok["pre_tokenizer"] = {
-      {"type", "Sequence"},
-      {"pretokenizers",
-       json::array({{{"type", "Split"},
-                     {"pattern", {{"Regex", pattern}}},
-                     {"behavior", "Isolated"},
-                     {"invert", false}},
-                    byte_level})}};
+  tok["pre_tokenizer"] = {{"type", "Sequence"},
+                          {"pretokenizers", json::array({{{"type", "Split"},
+                                                          {"pattern", {{"Regex", pattern}}},
+                                                          {"behavior", "Isolated"},
+                                                          {"invert", false}},
+                                                         byte_level})}};
   tok["post_processor"] = byte_level;
   tok["decoder"] = byte_level;
   tok["model"] = {{"type", "BPE"},
-                      {"dropout", nullptr},
-                      {"unk_token", nullptr},
-                      {"continuing_subword_prefix", ""},
-                      {"end_of_word_suffix", ""},
-                      {"fuse_unk", false},
-                      {"byte_fallback", false},
-                      {"ignore_merges", false},
-                      {"vocab", vocab},
-                      {"merges", merges}};
+                  {"dropout", nullptr},
+                  {"unk_token", nullptr},
+                  {"continuing_subword_prefix", ""},
+                  {"end_of_word_suffix", ""},
+                  {"fuse_unk", false},
+                  {"byte_fallback", false},
+                  {"ignore_merges", false},
+                  {"vocab", vocab},
+                  {"merges", merges}};
   return tok;
 }
 

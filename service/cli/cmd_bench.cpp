@@ -38,9 +38,11 @@ std::vector<int> parse_canvas(const std::string& s) {
   size_t pos = 0;
   while (pos <= s.size()) {
     const size_t comma = s.find(',', pos);
-    const std::string part = s.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+    const std::string part =
+        s.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
     const int64_t v = parse_int("canvas", part);
-    if (v <= 0 || v > (1 << 20)) throw UsageError("--canvas: lengths must be positive, got " + part);
+    if (v <= 0 || v > (1 << 20))
+      throw UsageError("--canvas: lengths must be positive, got " + part);
     out.push_back(static_cast<int>(v));
     if (comma == std::string::npos) break;
     pos = comma + 1;
@@ -83,7 +85,8 @@ int cmd_bench(int argc, char** argv, int first) {
            "       diffulex bench --peak [--threads N] [--json]\n"
            "Times forward passes over canvases of each length (logits for every row), reports\n"
            "median/min/max ms, GFLOP/s (2 x matmul weights x tokens + attention), the fraction of\n"
-           "this machine's measured peak, peak RSS and load time. --attn-block: attention block of\n"
+           "this machine's measured peak, peak RSS and load time. --attn-block: attention block "
+           "of\n"
            "block-causal families (default: the config's training block; 0 = bidirectional).\n"
            "--matmul bf16: bf16 weights multiply bf16-rounded activations (AVX512_BF16; faster,\n"
            "slightly different numbers). --generate: also one generation with the decoding keys\n"
@@ -135,7 +138,8 @@ int cmd_bench(int argc, char** argv, int first) {
   // with bf16 weights, fp32 FMA otherwise.
   const bool bf16_dot = matmul == "bf16" && model->weight_dtype() == DType::kBF16 &&
                         bench::peak_supported(bench::PeakKind::kBf16Dot);
-  const bench::PeakKind peak_kind = bf16_dot ? bench::PeakKind::kBf16Dot : bench::PeakKind::kFp32Fma;
+  const bench::PeakKind peak_kind =
+      bf16_dot ? bench::PeakKind::kBf16Dot : bench::PeakKind::kFp32Fma;
   // Only the CPU's own peak is measured: on another device the fraction is left out.
   const bool on_cpu = model->backend().name() == "cpu";
   double peak = 0;
@@ -180,14 +184,13 @@ int cmd_bench(int argc, char** argv, int first) {
                 model->backend().name().c_str(), cpu::cpu_features().describe().c_str(),
                 cpu::isa_name(cpu::best_isa()), threads, matmul.c_str(),
                 bench::peak_kind_name(peak_kind), peak);
-    std::printf("%7s %10s %10s %10s %10s %10s %9s %9s\n", "canvas", "median_ms", "min_ms",
-                "max_ms", "first_ms", "cpu_ms", "GFLOP/s", "of_peak");
+    std::printf("%7s %10s %10s %10s %10s %10s %9s %9s\n", "canvas", "median_ms", "min_ms", "max_ms",
+                "first_ms", "cpu_ms", "GFLOP/s", "of_peak");
   }
   json results = json::array();
   for (int T : canvases) {
-    const bench::ForwardTiming r =
-        bench::time_forward(*model, T, block, static_cast<int>(reps), static_cast<int>(warmup),
-                            threads);
+    const bench::ForwardTiming r = bench::time_forward(*model, T, block, static_cast<int>(reps),
+                                                       static_cast<int>(warmup), threads);
     const double frac = peak > 0 ? r.gflops / peak : 0;
     results.push_back({{"canvas", T},
                        {"median_ms", r.median_ms},
@@ -234,10 +237,11 @@ int cmd_bench(int argc, char** argv, int first) {
                        {"tokens_per_s", tps},
                        {"finish_reason", g.finish_reason}};
     if (!as_json) {
-      std::printf("generate: %zu tokens in %.1f ms (%.2f tokens/s), %d forward calls, %lld "
-                  "positions computed, finish %s\n",
-                  g.output_ids.size(), g.total_ms, tps, g.forward_calls,
-                  static_cast<long long>(g.forward_tokens), g.finish_reason.c_str());
+      std::printf(
+          "generate: %zu tokens in %.1f ms (%.2f tokens/s), %d forward calls, %lld "
+          "positions computed, finish %s\n",
+          g.output_ids.size(), g.total_ms, tps, g.forward_calls,
+          static_cast<long long>(g.forward_tokens), g.finish_reason.c_str());
     }
   }
 

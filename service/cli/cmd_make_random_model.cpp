@@ -94,7 +94,8 @@ int cmd_make_random_model(int argc, char** argv, int first) {
   o.preset = a.required("preset");
   if (!find_random_model_preset(o.preset)) {
     std::string names;
-    for (const auto& p : random_model_presets()) names += std::string(names.empty() ? "" : ", ") + p.name;
+    for (const auto& p : random_model_presets())
+      names += std::string(names.empty() ? "" : ", ") + p.name;
     throw UsageError("--preset: unknown preset '" + o.preset + "' (known: " + names + ")");
   }
   o.out_dir = a.required("out");
@@ -117,10 +118,14 @@ int cmd_make_random_model(int argc, char** argv, int first) {
     if (!quiet && total >= (64ull << 20)) bar.update(done, total, file);
   };
   const RandomModelInfo info = write_random_model(o, progress);
-  nlohmann::json out = {{"dir", o.out_dir},     {"family", family},
-                        {"preset", o.preset},   {"dtype", dtype_name(o.dtype)},
-                        {"seed", o.seed},       {"parameters", info.parameters},
-                        {"weight_bytes", info.weight_bytes}, {"files", info.files}};
+  nlohmann::json out = {{"dir", o.out_dir},
+                        {"family", family},
+                        {"preset", o.preset},
+                        {"dtype", dtype_name(o.dtype)},
+                        {"seed", o.seed},
+                        {"parameters", info.parameters},
+                        {"weight_bytes", info.weight_bytes},
+                        {"files", info.files}};
   std::cout << out.dump() << std::endl;
   return 0;
 }

@@ -2,6 +2,8 @@
 // called directly, against double-precision references: matmul with K blocks, tails and edge
 // tiles for f32 / bf16 / f16 weights, the opt-in bf16-dot mode, attention with large heads and
 // long key ranges, SwiGLU, and the vectorized exp.
+#include "engine/backend/cpu/cpu_kernels.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -9,7 +11,6 @@
 #include <random>
 #include <vector>
 
-#include "engine/backend/cpu/cpu_kernels.h"
 #include "engine/backend/cpu/cpu_vecmath.h"
 
 namespace dlx::cpu {
@@ -178,11 +179,11 @@ TEST_P(Kernels, AttentionEveryIsaWithRealHeadSizes) {
     int block;
   };
   const Case cases[] = {
-      {81, 81, 14, 2, 64, 0, 81, 0},     // Qwen2.5-0.5B heads, an odd canvas
-      {40, 40, 16, 8, 128, 0, 40, 4},    // Qwen3 heads (two 4-vector passes), SDAR blocks
-      {33, 100, 4, 2, 64, 60, 93, 32},   // a span late in a long cache, block-causal
-      {3, 3, 2, 1, 72, 0, 3, 0},         // head dims past whole vectors
-      {17, 70, 6, 3, 8, 50, 67, 0},      // head_dim below one vector
+      {81, 81, 14, 2, 64, 0, 81, 0},    // Qwen2.5-0.5B heads, an odd canvas
+      {40, 40, 16, 8, 128, 0, 40, 4},   // Qwen3 heads (two 4-vector passes), SDAR blocks
+      {33, 100, 4, 2, 64, 60, 93, 32},  // a span late in a long cache, block-causal
+      {3, 3, 2, 1, 72, 0, 3, 0},        // head dims past whole vectors
+      {17, 70, 6, 3, 8, 50, 67, 0},     // head_dim below one vector
   };
   for (Isa isa : supported_isas()) {
     for (const Case& c : cases) {

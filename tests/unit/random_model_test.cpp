@@ -2,6 +2,8 @@
 // same keys as the family's real checkpoints (the fixtures copy them), special tokens and the
 // BPE tokenizer agree with the config, weights are deterministic per seed and independent of
 // sharding, and the CLI reports bad flags as usage errors.
+#include "engine/model/random_model.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -11,7 +13,6 @@
 #include <set>
 
 #include "engine/model/model.h"
-#include "engine/model/random_model.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "tests/test_util.h"
 
@@ -35,7 +36,9 @@ class TempDir {
   std::string path_;
 };
 
-json read_json(const std::string& path) { return json::parse(test::read_file(path)); }
+json read_json(const std::string& path) {
+  return json::parse(test::read_file(path));
+}
 
 std::set<std::string> keys(const json& j) {
   std::set<std::string> out;
@@ -55,7 +58,8 @@ RandomModelOptions tiny(const char* family, const std::string& dir) {
 // Logits of one forward over `ids` (the family's own attention).
 std::vector<float> logits(const std::string& dir, const std::vector<int32_t>& ids) {
   auto m = Model::load(dir, make_cpu_backend(2));
-  ForwardState st = m->new_state(static_cast<int64_t>(ids.size()), static_cast<int64_t>(ids.size()));
+  ForwardState st =
+      m->new_state(static_cast<int64_t>(ids.size()), static_cast<int64_t>(ids.size()));
   ForwardSpan span;
   span.ids = ids;
   span.block_size =
@@ -138,12 +142,14 @@ TEST(RandomModel, ShardsGetAnIndexAndGiveTheSameLogits) {
   const RandomModelInfo info = write_random_model(o);
   const json index = read_json(many.path() + "/model.safetensors.index.json");
   std::set<std::string> shards;
-  for (const auto& [name, file] : index["weight_map"].items()) shards.insert(file.get<std::string>());
+  for (const auto& [name, file] : index["weight_map"].items())
+    shards.insert(file.get<std::string>());
   EXPECT_GT(shards.size(), 2u);
   EXPECT_TRUE(shards.count("model-00001-of-0000" + std::to_string(shards.size()) + ".safetensors"));
   EXPECT_EQ(index["metadata"]["total_size"].get<uint64_t>(), info.weight_bytes);
   std::map<std::string, int> tensors_in;
-  for (const auto& [name, file] : index["weight_map"].items()) ++tensors_in[file.get<std::string>()];
+  for (const auto& [name, file] : index["weight_map"].items())
+    ++tensors_in[file.get<std::string>()];
   for (const std::string& s : shards) {
     // A shard stays under the limit (plus its JSON header) unless one tensor alone exceeds it.
     const auto size = fs::file_size(many.path() + "/" + s);
@@ -187,9 +193,9 @@ TEST(RandomModel, CliRejectsBadFlagsWithUsageErrors) {
   const std::string bin = test::binary() + " make-random-model";
   EXPECT_EQ(test::run(bin + " --family gpt --preset tiny --out " + dir.path()).exit_code, 2);
   EXPECT_EQ(test::run(bin + " --family dream --preset huge --out " + dir.path()).exit_code, 2);
-  EXPECT_EQ(test::run(bin + " --family dream --preset tiny --dtype i32 --out " + dir.path())
-                .exit_code,
-            2);
+  EXPECT_EQ(
+      test::run(bin + " --family dream --preset tiny --dtype i32 --out " + dir.path()).exit_code,
+      2);
   EXPECT_EQ(test::run(bin + " --family dream --preset tiny").exit_code, 2);
   const test::RunResult ok =
       test::run(bin + " --family llada --preset tiny --dtype bf16 --seed 3 --out " + dir.path());

@@ -236,8 +236,7 @@ void attention(const float* q, int64_t ldq, const float* k, const float* v, int6
   pool.parallel_for(tiles * p.heads, 1, [&](int64_t i0, int64_t i1) { items(a, Tq, i0, i1); });
 }
 
-void swiglu(const float* gate, const float* up, float* out, int64_t n, ThreadPool& pool,
-            Isa isa) {
+void swiglu(const float* gate, const float* up, float* out, int64_t n, ThreadPool& pool, Isa isa) {
   SwigluFn fn = swiglu_generic;
 #ifdef DLX_X86
   if (isa == Isa::kAvx512) {

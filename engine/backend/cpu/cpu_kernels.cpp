@@ -22,8 +22,7 @@ MatmulMode matmul_mode_from_env() {
 }
 
 void matmul(const float* x, int64_t T, int64_t K, const void* w, DType wtype, int64_t N,
-            const float* bias, float* y, int64_t ldy, MatmulMode mode, ThreadPool& pool,
-            Isa isa) {
+            const float* bias, float* y, int64_t ldy, MatmulMode mode, ThreadPool& pool, Isa isa) {
   if (T <= 0 || N <= 0) return;
   const detail::MatmulCall c{x, T, K, w, wtype, N, bias, y, ldy};
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -54,7 +53,8 @@ void to_f32(const void* src, DType dtype, int64_t n, float* dst) {
       for (int64_t i = 0; i < n; ++i) dst[i] = f16_to_f32(static_cast<const uint16_t*>(src)[i]);
       break;
     case DType::kI32:
-      for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<float>(static_cast<const int32_t*>(src)[i]);
+      for (int64_t i = 0; i < n; ++i)
+        dst[i] = static_cast<float>(static_cast<const int32_t*>(src)[i]);
       break;
   }
 }

@@ -115,7 +115,8 @@ DLX_AVX2_INLINE void tile(const float* x, const float* xv, int64_t ldxv, int64_t
 template <DType D>
 DLX_AVX2 void rows(const MatmulCall& c, const float* xv, int64_t ldxv, int64_t n0, int64_t n1) {
   const int64_t wbytes = static_cast<int64_t>(dtype_size(D));
-  const int64_t chunk = std::max<int64_t>(kMT, kXChunkBytes / (std::max<int64_t>(ldxv, 16) * 4) / kMT * kMT);
+  const int64_t chunk =
+      std::max<int64_t>(kMT, kXChunkBytes / (std::max<int64_t>(ldxv, 16) * 4) / kMT * kMT);
   const auto* wbase = static_cast<const uint8_t*>(c.w);
   for (int64_t t0 = 0; t0 < c.T; t0 += chunk) {
     const int64_t t1 = std::min(c.T, t0 + chunk);

@@ -114,8 +114,8 @@ struct F32Weights {
 
 struct F16Weights {
   DLX_AVX512_INLINE static __m512 load(const void* row, int64_t k) {
-    return _mm512_cvtph_ps(
-        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(row) + k)));
+    return _mm512_cvtph_ps(_mm256_loadu_si256(
+        reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(row) + k)));
   }
   DLX_AVX512_INLINE static __m512 load_tail(const void* row, int64_t k, __mmask16 m) {
     return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, static_cast<const uint16_t*>(row) + k));
@@ -131,7 +131,8 @@ DLX_AVX512_INLINE void f32_step(__m512 (&acc)[MT][kNW], const float* x, int64_t 
   for (int j = 0; j < kNW; ++j) w[j] = kTail ? WL::load_tail(wr[j], k, m) : WL::load(wr[j], k);
 #pragma GCC unroll 16
   for (int t = 0; t < MT; ++t) {
-    const __m512 xv = kTail ? _mm512_maskz_loadu_ps(m, x + t * ldx + k) : _mm512_loadu_ps(x + t * ldx + k);
+    const __m512 xv =
+        kTail ? _mm512_maskz_loadu_ps(m, x + t * ldx + k) : _mm512_loadu_ps(x + t * ldx + k);
 #pragma GCC unroll 4
     for (int j = 0; j < kNW; ++j) acc[t][j] = _mm512_fmadd_ps(xv, w[j], acc[t][j]);
   }
@@ -193,7 +194,8 @@ DLX_AVX512_INLINE void tile_bf16(const float* xp, int64_t ldx, const TileArgs& a
     bf16_step<MT>(acc, xp, ldx, a.wr, k, ~__mmask32{0});
     a.pf->one();
   }
-  if (k < a.K) bf16_step<MT>(acc, xp, ldx, a.wr, k, static_cast<__mmask32>((1ull << (a.K - k)) - 1));
+  if (k < a.K)
+    bf16_step<MT>(acc, xp, ldx, a.wr, k, static_cast<__mmask32>((1ull << (a.K - k)) - 1));
   a.pf->rest();
   store_tile<MT>(acc, a);
 }
@@ -279,8 +281,8 @@ void rows(const MatmulCall& c, const typename Tile::X* x, int64_t ldx, int wbyte
   const int64_t k_block = kKBlockBytes / wbytes;
   const int64_t n_kb = (c.K + k_block - 1) / k_block;
   const int64_t kc = ((c.K + n_kb - 1) / n_kb + 31) / 32 * 32;  // balanced, whole 32-blocks
-  const int64_t chunk = std::max<int64_t>(
-      MT, kXChunkBytes / (kc * static_cast<int64_t>(sizeof(X))) / MT * MT);
+  const int64_t chunk =
+      std::max<int64_t>(MT, kXChunkBytes / (kc * static_cast<int64_t>(sizeof(X))) / MT * MT);
   const auto* wbase = static_cast<const uint8_t*>(c.w);
   const int64_t wrow = c.K * wbytes;
   for (int64_t t0 = 0; t0 < c.T; t0 += chunk) {
@@ -312,14 +314,29 @@ void rows(const MatmulCall& c, const typename Tile::X* x, int64_t ldx, int wbyte
           const X* xr = xk + t * ldx;
           a.y = c.y + t * c.ldy + n;
           switch (std::min<int64_t>(MT, t1 - t)) {
-            case 1: Tile::template run<1>(xr, ldx, a); break;
-            case 2: Tile::template run<2>(xr, ldx, a); break;
-            case 3: Tile::template run<3>(xr, ldx, a); break;
-            case 4: Tile::template run<4>(xr, ldx, a); break;
-            case 5: Tile::template run<5>(xr, ldx, a); break;
-            case 6: Tile::template run<6>(xr, ldx, a); break;
-            case 7: Tile::template run<7>(xr, ldx, a); break;
-            default: break;
+            case 1:
+              Tile::template run<1>(xr, ldx, a);
+              break;
+            case 2:
+              Tile::template run<2>(xr, ldx, a);
+              break;
+            case 3:
+              Tile::template run<3>(xr, ldx, a);
+              break;
+            case 4:
+              Tile::template run<4>(xr, ldx, a);
+              break;
+            case 5:
+              Tile::template run<5>(xr, ldx, a);
+              break;
+            case 6:
+              Tile::template run<6>(xr, ldx, a);
+              break;
+            case 7:
+              Tile::template run<7>(xr, ldx, a);
+              break;
+            default:
+              break;
           }
         }
       }

@@ -22,7 +22,9 @@ inline v4f load4(const float* p) {
   return v;
 }
 
-inline float lanes_sum(v4f v) { return (v[0] + v[1]) + (v[2] + v[3]); }
+inline float lanes_sum(v4f v) {
+  return (v[0] + v[1]) + (v[2] + v[3]);
+}
 
 // R activation rows (rows K apart) x 4 f32 weight rows (wr).
 template <int R>
@@ -70,7 +72,8 @@ void rows(const MatmulCall& c, int64_t n0, int64_t n1) {
       }
       const float* b = c.bias ? c.bias + n : nullptr;
       int64_t t = t0;
-      for (; t + kMT <= t1; t += kMT) tile<kMT>(c.x + t * K, K, wr, c.y + t * c.ldy + n, c.ldy, b, nw);
+      for (; t + kMT <= t1; t += kMT)
+        tile<kMT>(c.x + t * K, K, wr, c.y + t * c.ldy + n, c.ldy, b, nw);
       for (; t < t1; ++t) tile<1>(c.x + t * K, K, wr, c.y + t * c.ldy + n, c.ldy, b, nw);
     }
   }
