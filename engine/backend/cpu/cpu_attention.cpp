@@ -244,6 +244,8 @@ void swiglu(const float* gate, const float* up, float* out, int64_t n, ThreadPoo
   } else if (isa == Isa::kAvx2) {
     fn = swiglu_avx2;
   }
+#else
+  (void)isa;  // one level on other CPUs
 #endif
   pool.parallel_for(n, 16384, [&](int64_t b, int64_t e) { fn(gate + b, up + b, out + b, e - b); });
 }
