@@ -1,8 +1,6 @@
 // `diffulex bench`: forward-pass timings per canvas length (ms, GFLOP/s, fraction of this
 // machine's measured peak, RSS, load time), optional end-to-end generation, and --peak, the
 // machine's own fp32 / bf16 / int8 / memory limits.
-#include <chrono>
-#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -78,19 +76,19 @@ int cmd_bench(int argc, char** argv, int first) {
   if (a.flag("help")) {
     std::cout
         << "usage: diffulex bench --model DIR [--weights FILE] [--device auto|cpu|opencl[:N]]\n"
-           "         [--threads N]"
-           " [--canvas 32,81,256] [--reps 5] [--warmup 1] [--attn-block B]\n"
-           "         [--matmul f32|bf16] [--json] [--peak]\n"
+           "         [--threads N] [--canvas 32,81,256] [--reps 5] [--warmup 1]\n"
+           "         [--attn-block B] [--matmul f32|bf16] [--json] [--peak]\n"
            "         [--generate [--prompt-len 16 | --prompt-ids 1,2,3] [--KEY VALUE ...]]\n"
            "       diffulex bench --peak [--threads N] [--json]\n"
            "Times forward passes over canvases of each length (logits for every row), reports\n"
-           "median/min/max ms, GFLOP/s (2 x matmul weights x tokens + attention), the fraction of\n"
-           "this machine's measured peak, peak RSS and load time. --attn-block: attention block "
-           "of\n"
-           "block-causal families (default: the config's training block; 0 = bidirectional).\n"
+           "median/min/max ms, GFLOP/s (2 x matmul weights x tokens + attention), the fraction\n"
+           "of this machine's measured peak, peak RSS and load time.\n"
+           "--attn-block: attention block of block-causal families (default: the config's\n"
+           "training block; 0 = bidirectional).\n"
            "--matmul bf16: bf16 weights multiply bf16-rounded activations (AVX512_BF16; faster,\n"
-           "slightly different numbers). --generate: also one generation with the decoding keys\n"
-           "(stop_at_eos defaults to false so the whole canvas is decoded):";
+           "slightly different numbers).\n"
+           "--generate: also one generation with the decoding keys (stop_at_eos defaults to\n"
+           "false so the whole canvas is decoded):";
     for (const auto& k : decode_param_keys()) std::cout << " --" << key_to_flag(k);
     std::cout << "\nWith --json the last stdout line is one JSON object.\n";
     return 0;
