@@ -19,7 +19,6 @@ struct Command {
 
 const Command kCommands[] = {
     {"forward", dlx::cli::cmd_forward, "run one forward pass and write the logits"},
-    {"devices", dlx::cli::cmd_devices, "list the CPU and OpenCL devices --device can name"},
     {"tokenize", dlx::cli::cmd_tokenize, "print the token ids of a text"},
     {"detokenize", dlx::cli::cmd_detokenize, "print the text of token ids"},
     {"render-chat", dlx::cli::cmd_render_chat, "print the prompt a chat template makes of messages"},
@@ -32,7 +31,7 @@ const Command kCommands[] = {
 
 void print_usage(FILE* out) {
   std::fprintf(out, "usage: diffulex <command> [options]\n\ncommands:\n");
-  for (const auto& c : kCommands) std::fprintf(out, "  %-14s %s\n", c.name, c.help);
+  for (const auto& c : kCommands) std::fprintf(out, "  %-18s %s\n", c.name, c.help);
   std::fprintf(out, "\nRun 'diffulex <command> --help' for a command's options.\n");
 }
 
