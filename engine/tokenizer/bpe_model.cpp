@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "engine/tokenizer/byte_level.h"
 #include "engine/tokenizer/utf8.h"
 #include "engine/util/error.h"
 
@@ -13,18 +14,10 @@ namespace dlx {
 namespace {
 
 constexpr size_t kCacheMaxWordBytes = 256;  // longer words are not cached (as in HF)
-constexpr size_t kCacheMaxEntries = 1 << 17;
 
 [[noreturn]] void bad_model(const std::string& what) {
   throw Error(ErrorCode::kInvalidModel, "tokenizer.json: " + what);
 }
-
-struct Symbol {
-  int32_t id;
-  int32_t prev;
-  int32_t next;
-  uint32_t len;  // bytes of the word it covers; 0 once merged into its left neighbour
-};
 
 struct Candidate {
   int32_t rank;
@@ -39,7 +32,49 @@ struct Candidate {
 
 }  // namespace
 
+struct BpeModel::Symbol {
+  int32_t id;
+  int32_t prev;
+  int32_t next;
+  uint32_t len;  // bytes of the word it covers; 0 once merged into its left neighbour
+};
+
+std::pair<std::string, std::string> BpeModel::split_merge(const std::string& s) {
+  const size_t sp = s.find(' ');
+  if (sp == std::string::npos || s.find(' ', sp + 1) != std::string::npos) {
+    bad_model("merge \"" + s + "\" is not two tokens separated by one space");
+  }
+  return {s.substr(0, sp), s.substr(sp + 1)};
+}
+
 std::unique_ptr<BpeModel> BpeModel::from_json(const nlohmann::json& m) {
+  if (!m.is_object()) bad_model("\"model\" is not an object");
+  Vocab vocab;
+  if (m.value("type", "BPE") == "BPE") {
+    if (!m.contains("vocab") || !m["vocab"].is_object()) bad_model("model.vocab is not an object");
+    vocab.reserve(m["vocab"].size());
+    for (const auto& [tok, idj] : m["vocab"].items()) {
+      if (!idj.is_number_integer()) bad_model("vocab entry '" + tok + "' has a non-integer id");
+      vocab.emplace_back(tok, idj.get<int64_t>());
+    }
+  }
+  Merges merges;
+  const auto& mj = m.contains("merges") ? m["merges"] : nlohmann::json::array();
+  if (!mj.is_array()) bad_model("model.merges is not an array");
+  merges.reserve(mj.size());
+  for (const auto& e : mj) {
+    if (e.is_string()) {
+      merges.push_back(split_merge(e.get<std::string>()));
+    } else if (e.is_array() && e.size() == 2 && e[0].is_string() && e[1].is_string()) {
+      merges.emplace_back(e[0].get<std::string>(), e[1].get<std::string>());
+    } else {
+      bad_model("merge " + e.dump() + " is neither \"a b\" nor [\"a\", \"b\"]");
+    }
+  }
+  return build(m, std::move(vocab), merges);
+}
+
+std::unique_ptr<BpeModel> BpeModel::build(const nlohmann::json& m, Vocab vocab, const Merges& merges) {
   const std::string type = m.value("type", "BPE");
   if (type != "BPE") {
     throw Error(ErrorCode::kUnsupported,
@@ -50,22 +85,20 @@ std::unique_ptr<BpeModel> BpeModel::from_json(const nlohmann::json& m) {
   }
   auto bpe = std::unique_ptr<BpeModel>(new BpeModel());
   BpeModel& b = *bpe;
-  const auto& vocab = m.at("vocab");
-  if (!vocab.is_object()) bad_model("model.vocab is not an object");
-  b.vocab_.reserve(vocab.size());
   int64_t max_id = -1;
-  for (const auto& [tok, idj] : vocab.items()) {
-    if (!idj.is_number_integer()) bad_model("vocab entry '" + tok + "' has a non-integer id");
-    const int64_t id = idj.get<int64_t>();
+  for (const auto& [tok, id] : vocab) {
     if (id < 0 || id >= INT32_MAX) bad_model("vocab entry '" + tok + "' has id out of range");
-    b.vocab_.emplace(tok, static_cast<int32_t>(id));
     max_id = std::max(max_id, id);
   }
   b.id_to_token_.resize(static_cast<size_t>(max_id + 1));
   b.has_id_.assign(static_cast<size_t>(max_id + 1), false);
-  for (const auto& [tok, id] : b.vocab_) {
-    b.id_to_token_[static_cast<size_t>(id)] = tok;
-    b.has_id_[static_cast<size_t>(id)] = true;
+  b.vocab_.reset(&b.id_to_token_, vocab.size());
+  for (auto& [tok, id] : vocab) {
+    const auto i = static_cast<size_t>(id);
+    if (b.has_id_[i]) bad_model("vocab id " + std::to_string(id) + " is used twice");
+    b.id_to_token_[i] = std::move(tok);
+    b.has_id_[i] = true;
+    b.vocab_.insert(static_cast<int32_t>(id));
   }
 
   auto str_or_empty = [&](const char* key) {
@@ -88,34 +121,21 @@ std::unique_ptr<BpeModel> BpeModel::from_json(const nlohmann::json& m) {
     utf8::append(s, cp);
     b.small_char_ids_[cp] = b.token_to_id(s);
   }
+  b.raw_bytes_ok_ = b.prefix_.empty() && b.suffix_.empty();
+  for (int byte = 0; byte < 256; ++byte) {
+    b.byte_ids_[byte] = b.small_char_ids_[byte_level::byte_to_cp(static_cast<uint8_t>(byte))];
+    b.raw_bytes_ok_ = b.raw_bytes_ok_ && b.byte_ids_[byte] >= 0;
+  }
 
-  const auto& merges = m.contains("merges") ? m["merges"] : nlohmann::json::array();
-  if (!merges.is_array()) bad_model("model.merges is not an array");
   b.merges_.reserve(merges.size());
   int32_t rank = 0;
-  for (const auto& mj : merges) {
-    std::string left, right;
-    if (mj.is_string()) {
-      // Legacy form "a b": exactly one space separates the two parts.
-      const std::string s = mj.get<std::string>();
-      const size_t sp = s.find(' ');
-      if (sp == std::string::npos || s.find(' ', sp + 1) != std::string::npos) {
-        bad_model("merge \"" + s + "\" is not two tokens separated by one space");
-      }
-      left = s.substr(0, sp);
-      right = s.substr(sp + 1);
-    } else if (mj.is_array() && mj.size() == 2 && mj[0].is_string() && mj[1].is_string()) {
-      left = mj[0].get<std::string>();
-      right = mj[1].get<std::string>();
-    } else {
-      bad_model("merge " + mj.dump() + " is neither \"a b\" nor [\"a\", \"b\"]");
-    }
+  std::string merged;
+  for (const auto& [left, right] : merges) {
     const int32_t a = b.token_to_id(left), c = b.token_to_id(right);
     if (a < 0 || c < 0) bad_model("merge \"" + left + " " + right + "\": part not in the vocabulary");
-    std::string merged = left;
-    merged.append(right.substr(
-        !b.prefix_.empty() && right.compare(0, b.prefix_.size(), b.prefix_) == 0 ? b.prefix_.size()
-                                                                                   : 0));
+    const size_t skip =
+        !b.prefix_.empty() && right.compare(0, b.prefix_.size(), b.prefix_) == 0 ? b.prefix_.size() : 0;
+    merged.assign(left).append(right, skip, std::string::npos);
     const int32_t id = b.token_to_id(merged);
     if (id < 0) bad_model("merge \"" + left + " " + right + "\": result not in the vocabulary");
     b.merges_.insert_or_assign(pair_key(a, c), Merge{rank++, id});
@@ -123,10 +143,7 @@ std::unique_ptr<BpeModel> BpeModel::from_json(const nlohmann::json& m) {
   return bpe;
 }
 
-int32_t BpeModel::token_to_id(std::string_view token) const {
-  auto it = vocab_.find(token);
-  return it == vocab_.end() ? -1 : it->second;
-}
+int32_t BpeModel::token_to_id(std::string_view token) const { return vocab_.find(token); }
 
 const std::string* BpeModel::id_to_token(int32_t id) const {
   if (id < 0 || static_cast<size_t>(id) >= id_to_token_.size() || !has_id_[static_cast<size_t>(id)]) {
@@ -149,43 +166,62 @@ int32_t BpeModel::char_id(std::string_view ch, char32_t cp, bool first, bool las
 }
 
 void BpeModel::tokenize(std::string_view word, std::vector<int32_t>& out) const {
+  tokenize_impl<false>(word, out);
+}
+
+void BpeModel::tokenize_bytes(std::string_view word, std::vector<int32_t>& out) const {
+  tokenize_impl<true>(word, out);
+}
+
+template <bool kRawBytes>
+void BpeModel::tokenize_impl(std::string_view word, std::vector<int32_t>& out) const {
   if (word.empty()) return;
+  // One tokenizer uses one of the two forms, so raw and mapped words never share the cache.
   const bool cacheable = word.size() < kCacheMaxWordBytes;
-  if (cacheable) {
-    std::lock_guard<std::mutex> lock(cache_mu_);
-    auto it = cache_.find(word);
-    if (it != cache_.end()) {
-      out.insert(out.end(), it->second.begin(), it->second.end());
-      return;
+  if (cacheable && cache_.lookup(word, out)) return;
+  const size_t start = out.size();
+  int32_t whole = -1;
+  if (ignore_merges_) {
+    if constexpr (kRawBytes) {
+      thread_local std::string mapped;
+      mapped.clear();
+      byte_level::encode(word, mapped);
+      whole = token_to_id(mapped);
+    } else {
+      whole = token_to_id(word);
     }
   }
-  const size_t start = out.size();
-  if (ignore_merges_) {
-    if (int32_t id = token_to_id(word); id >= 0) {
-      out.push_back(id);
-    } else {
-      merge_word(word, out);
-    }
+  if (whole >= 0) {
+    out.push_back(whole);
+  } else if constexpr (kRawBytes) {
+    merge_bytes(word, out);
   } else {
     merge_word(word, out);
   }
-  if (cacheable) {
-    std::lock_guard<std::mutex> lock(cache_mu_);
-    if (cache_.size() >= kCacheMaxEntries) cache_.clear();
-    cache_.emplace(std::string(word), std::vector<int32_t>(out.begin() + static_cast<std::ptrdiff_t>(start), out.end()));
-  }
+  if (cacheable) cache_.insert(word, std::span<const int32_t>(out).subspan(start));
+}
+
+std::vector<BpeModel::Symbol>& BpeModel::scratch_symbols() {
+  thread_local std::vector<Symbol> sym;
+  sym.clear();
+  return sym;
+}
+
+void BpeModel::add_symbol(std::vector<Symbol>& sym, int32_t id, uint32_t len) {
+  const auto n = static_cast<int32_t>(sym.size());
+  sym.push_back(Symbol{id, n - 1, -1, len});
+  if (n > 0) sym[static_cast<size_t>(n - 1)].next = n;
+}
+
+void BpeModel::merge_bytes(std::string_view word, std::vector<int32_t>& out) const {
+  std::vector<Symbol>& sym = scratch_symbols();
+  for (char c : word) add_symbol(sym, byte_ids_[static_cast<unsigned char>(c)], 1);
+  merge_symbols(sym, out);
 }
 
 void BpeModel::merge_word(std::string_view word, std::vector<int32_t>& out) const {
-  thread_local std::vector<Symbol> sym;
-  thread_local std::vector<Candidate> heap;
-  sym.clear();
-  heap.clear();
-  auto add = [&](int32_t id, uint32_t len) {
-    const auto n = static_cast<int32_t>(sym.size());
-    sym.push_back(Symbol{id, n - 1, -1, len});
-    if (n > 0) sym[static_cast<size_t>(n - 1)].next = n;
-  };
+  std::vector<Symbol>& sym = scratch_symbols();
+  auto add = [&](int32_t id, uint32_t len) { add_symbol(sym, id, len); };
 
   // 1. Characters -> initial symbols (unknown characters: byte fallback, then unk).
   int32_t unk_pending = -1;
@@ -231,8 +267,13 @@ void BpeModel::merge_word(std::string_view word, std::vector<int32_t>& out) cons
     // Without unk and byte fallback the character is dropped, as Hugging Face does.
   }
   if (unk_pending >= 0) add(unk_pending, unk_len);
+  merge_symbols(sym, out);
+}
 
-  // 2. Merge the lowest-rank pair until none is left.
+void BpeModel::merge_symbols(std::vector<Symbol>& sym, std::vector<int32_t>& out) const {
+  // Merge the lowest-rank pair until none is left.
+  thread_local std::vector<Candidate> heap;
+  heap.clear();
   for (size_t k = 0; k + 1 < sym.size(); ++k) {
     if (const Merge* m = find_merge(sym[k].id, sym[k + 1].id)) {
       heap.push_back(Candidate{m->rank, static_cast<int32_t>(k), m->new_id});

@@ -81,14 +81,22 @@ void PreTokenizer::add(const nlohmann::json& j) {
   steps_.push_back(std::move(s));
 }
 
-void PreTokenizer::run(std::string_view in, Pieces& out, Pieces& scratch) const {
+bool PreTokenizer::ends_with_plain_byte_level() const {
+  return !steps_.empty() && steps_.back().kind == Step::Kind::kByteLevel &&
+         !steps_.back().add_prefix_space && !steps_.back().regex;
+}
+
+void PreTokenizer::run(std::string_view in, Pieces& out, Pieces& scratch,
+                       bool skip_final_byte_level) const {
   if (in.size() >= UINT32_MAX) {
     throw Error(ErrorCode::kInvalidArgument, "text: longer than 4 GiB", "text");
   }
   out.text.assign(in);
   out.spans.clear();
   if (!in.empty()) out.spans.emplace_back(0, static_cast<uint32_t>(in.size()));
-  for (const Step& s : steps_) {
+  const size_t n = steps_.size() - (skip_final_byte_level && ends_with_plain_byte_level() ? 1 : 0);
+  for (size_t k = 0; k < n; ++k) {
+    const Step& s = steps_[k];
     if (s.kind == Step::Kind::kSplit) {
       split(s, out, scratch);
     } else {

@@ -31,8 +31,13 @@ class PreTokenizer {
   static PreTokenizer from_json(const nlohmann::json& j);
 
   // Splits valid UTF-8 `in` into pre-tokens, replacing out's contents. `scratch` is reused
-  // between calls to avoid allocations.
-  void run(std::string_view in, Pieces& out, Pieces& scratch) const;
+  // between calls to avoid allocations. With skip_final_byte_level, a final plain ByteLevel
+  // step (see below) is left out and the pieces stay raw bytes.
+  void run(std::string_view in, Pieces& out, Pieces& scratch, bool skip_final_byte_level = false) const;
+
+  // True when the last step is ByteLevel without prefix space or regex: a pure byte ->
+  // character mapping that BPE can fold into its first step.
+  bool ends_with_plain_byte_level() const;
 
  private:
   enum class Behavior { kRemoved, kIsolated, kMergedWithPrevious, kMergedWithNext, kContiguous };

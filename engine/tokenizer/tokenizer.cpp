@@ -13,6 +13,7 @@
 #include "engine/tokenizer/post_processor.h"
 #include "engine/tokenizer/pre_tokenizer.h"
 #include "engine/tokenizer/tokenizer_config.h"
+#include "engine/tokenizer/tokenizer_json.h"
 #include "engine/tokenizer/utf8.h"
 #include "engine/util/error.h"
 
@@ -35,6 +36,11 @@ nlohmann::json read_json(const fs::path& p) {
   } catch (const nlohmann::json::exception& e) {
     throw Error(ErrorCode::kInvalidModel, p.string() + ": malformed JSON: " + e.what());
   }
+}
+
+// Component errors say "tokenizer.json: ..."; name the actual file instead.
+std::string renamed(const std::string& msg, const std::string& where) {
+  return msg.rfind("tokenizer.json: ", 0) == 0 ? where + ": " + msg.substr(16) : msg;
 }
 
 void check_decoder(const nlohmann::json& d, const std::string& where) {
@@ -64,8 +70,18 @@ std::shared_ptr<Tokenizer> Tokenizer::load(const std::string& path) {
   nlohmann::json cfg;
   const fs::path cfg_path = dir / "tokenizer_config.json";
   if (fs::exists(cfg_path, ec)) cfg = read_json(cfg_path);
-  const nlohmann::json tok_json = read_json(file);
-  auto tok = from_json(tok_json, cfg, file.string());
+  // tokenizer.json: vocab and merges go straight into the model, without a JSON tree.
+  TokenizerJson parts = parse_tokenizer_json(read_text(file), file.string());
+  std::unique_ptr<BpeModel> model;
+  try {
+    if (!parts.rest.contains("model")) throw Error(ErrorCode::kInvalidModel, "tokenizer.json: no \"model\" object");
+    model = BpeModel::build(parts.rest["model"], std::move(parts.vocab), parts.merges);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(ErrorCode::kInvalidModel, file.string() + ": unexpected structure: " + e.what());
+  } catch (const Error& e) {
+    throw Error(e.code(), renamed(e.what(), file.string()), e.param());
+  }
+  auto tok = assemble(parts.rest, std::move(model), cfg, file.string());
   if (tok->config_.chat_template.empty() && fs::exists(dir / "chat_template.jinja", ec)) {
     tok->config_.chat_template = read_text(dir / "chat_template.jinja");
   } else if (tok->config_.chat_template.empty() && fs::exists(dir / "chat_template.json", ec)) {
@@ -79,25 +95,36 @@ std::shared_ptr<Tokenizer> Tokenizer::load(const std::string& path) {
 
 std::shared_ptr<Tokenizer> Tokenizer::from_json(const nlohmann::json& j, const nlohmann::json& cfg,
                                                 const std::string& where) {
-  std::shared_ptr<Tokenizer> t(new Tokenizer());
   if (!j.is_object() || !j.contains("model")) {
     throw Error(ErrorCode::kInvalidModel, where + ": no \"model\" object");
   }
+  std::unique_ptr<BpeModel> model;
   try {
-    t->model_ = BpeModel::from_json(j["model"]);
+    model = BpeModel::from_json(j["model"]);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(ErrorCode::kInvalidModel, where + ": unexpected structure: " + e.what());
+  } catch (const Error& e) {
+    throw Error(e.code(), renamed(e.what(), where), e.param());
+  }
+  return assemble(j, std::move(model), cfg, where);
+}
+
+std::shared_ptr<Tokenizer> Tokenizer::assemble(const nlohmann::json& j, std::unique_ptr<BpeModel> model,
+                                               const nlohmann::json& cfg, const std::string& where) {
+  std::shared_ptr<Tokenizer> t(new Tokenizer());
+  t->model_ = std::move(model);
+  try {
     t->normalizer_ = std::make_unique<Normalizer>(Normalizer::from_json(j.value("normalizer", nlohmann::json())));
     t->pre_tokenizer_ =
         std::make_unique<PreTokenizer>(PreTokenizer::from_json(j.value("pre_tokenizer", nlohmann::json())));
     t->post_processor_ =
         std::make_unique<PostProcessor>(PostProcessor::from_json(j.value("post_processor", nlohmann::json())));
     check_decoder(j.value("decoder", nlohmann::json()), where);
+    t->raw_bytes_ = t->pre_tokenizer_->ends_with_plain_byte_level() && t->model_->supports_raw_bytes();
   } catch (const nlohmann::json::exception& e) {
     throw Error(ErrorCode::kInvalidModel, where + ": unexpected structure: " + e.what());
   } catch (const Error& e) {
-    // Component errors say "tokenizer.json: ..."; name the actual file.
-    std::string msg = e.what();
-    if (msg.rfind("tokenizer.json: ", 0) == 0) msg = where + ": " + msg.substr(16);
-    throw Error(e.code(), msg, e.param());
+    throw Error(e.code(), renamed(e.what(), where), e.param());
   }
 
   // Added tokens: they extend the id space and are matched before any splitting.
@@ -205,9 +232,15 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special_t
 }
 
 void Tokenizer::encode_text(std::string_view text, std::vector<int32_t>& out) const {
-  Pieces pieces, scratch;
-  pre_tokenizer_->run(text, pieces, scratch);
-  for (size_t i = 0; i < pieces.spans.size(); ++i) model_->tokenize(pieces.piece(i), out);
+  thread_local Pieces pieces, scratch;
+  pre_tokenizer_->run(text, pieces, scratch, raw_bytes_);
+  for (size_t i = 0; i < pieces.spans.size(); ++i) {
+    if (raw_bytes_) {
+      model_->tokenize_bytes(pieces.piece(i), out);
+    } else {
+      model_->tokenize(pieces.piece(i), out);
+    }
+  }
 }
 
 void Tokenizer::append_token_bytes(int32_t id, bool skip_special, std::string& out) const {

@@ -76,6 +76,9 @@ class Tokenizer {
 
  private:
   Tokenizer();
+  static std::shared_ptr<Tokenizer> assemble(const nlohmann::json& tokenizer_json,
+                                             std::unique_ptr<BpeModel> model,
+                                             const nlohmann::json& config_json, const std::string& where);
   void encode_text(std::string_view text, std::vector<int32_t>& out) const;
 
   std::unique_ptr<BpeModel> model_;
@@ -89,6 +92,7 @@ class Tokenizer {
   std::vector<bool> special_;               // by id
   std::vector<std::string> decoded_;        // by id: the bytes each token decodes to
   size_t id_space_ = 0;
+  bool raw_bytes_ = false;  // BPE maps bytes itself (the pre-tokenizer ends in plain ByteLevel)
   TokenizerConfig config_;
 };
 

@@ -340,6 +340,26 @@ TEST(IncrementalDecoder, NeverSplitsACharacter) {
   EXPECT_EQ(dec.flush(), "\xEF\xBF\xBD");  // an unfinished character at the end
 }
 
+// BPE over raw bytes (used when the pre-tokenizer ends in a plain ByteLevel step) must give the
+// ids of BPE over the mapped characters: a no-op Split after ByteLevel forces the mapped path.
+TEST(Tokenizer, RawBytePathMatchesMappedCharacterPath) {
+  std::ifstream in(test::model_dir("dream") + "/tokenizer.json");
+  const json j = json::parse(in);
+  json mapped = j;
+  mapped["pre_tokenizer"]["pretokenizers"].push_back(
+      {{"type", "Split"}, {"pattern", {{"String", "\x01never\x02"}}}, {"behavior", "Isolated"}, {"invert", false}});
+  auto fast = Tokenizer::from_json(j, nullptr, "fast");
+  auto slow = Tokenizer::from_json(mapped, nullptr, "slow");
+  std::mt19937 rng(11);
+  const std::vector<std::string> alphabet = {"a", "e", "t", "h", " ", "  ", "\n", "the", "ing", "\xC3\xA9",
+                                             "\xE4\xBD\xA0", "\xF0\x9F\x98\x80", "'s", "1", ".", "<|im_end|>"};
+  for (int k = 0; k < 200; ++k) {
+    std::string text;
+    for (int n = static_cast<int>(rng() % 30); n > 0; --n) text += alphabet[rng() % alphabet.size()];
+    EXPECT_EQ(fast->encode(text), slow->encode(text)) << text;
+  }
+}
+
 class FixtureTokenizer : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(FixtureTokenizer, LoadsAndRoundTrips) {
