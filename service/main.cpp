@@ -22,6 +22,7 @@ const Command kCommands[] = {
     {"tokenize", dlx::cli::cmd_tokenize, "print the token ids of a text"},
     {"detokenize", dlx::cli::cmd_detokenize, "print the text of token ids"},
     {"render-chat", dlx::cli::cmd_render_chat, "print the prompt a chat template makes of messages"},
+    {"chat", dlx::cli::cmd_chat, "talk with a model in the terminal (scriptable through a pipe)"},
     {"devices", dlx::cli::cmd_devices, "list the CPU and OpenCL devices --device can name"},
     {"generate", dlx::cli::cmd_generate, "generate with a diffusion decoding configuration"},
     {"make-random-model", dlx::cli::cmd_make_random_model,

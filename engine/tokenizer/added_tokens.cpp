@@ -2,10 +2,10 @@
 // resumes after it (aho-corasick LeftmostLongest, non-overlapping, as Hugging Face uses).
 #include "engine/tokenizer/added_tokens.h"
 
+#include <utf8proc.h>
+
 #include <algorithm>
 #include <cstring>
-
-#include <utf8proc.h>
 
 #include "engine/tokenizer/utf8.h"
 
@@ -15,15 +15,20 @@ namespace {
 // Unicode White_Space (Rust's char::is_whitespace).
 bool is_space(char32_t c) {
   return (c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0x85 || c == 0xA0 || c == 0x1680 ||
-         (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F ||
-         c == 0x205F || c == 0x3000;
+         (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F ||
+         c == 0x3000;
 }
 
 bool is_alnum(char32_t c) {
   switch (utf8proc_category(static_cast<utf8proc_int32_t>(c))) {
-    case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL: case UTF8PROC_CATEGORY_LT:
-    case UTF8PROC_CATEGORY_LM: case UTF8PROC_CATEGORY_LO: case UTF8PROC_CATEGORY_ND:
-    case UTF8PROC_CATEGORY_NL: case UTF8PROC_CATEGORY_NO:
+    case UTF8PROC_CATEGORY_LU:
+    case UTF8PROC_CATEGORY_LL:
+    case UTF8PROC_CATEGORY_LT:
+    case UTF8PROC_CATEGORY_LM:
+    case UTF8PROC_CATEGORY_LO:
+    case UTF8PROC_CATEGORY_ND:
+    case UTF8PROC_CATEGORY_NL:
+    case UTF8PROC_CATEGORY_NO:
       return true;
     default:
       return false;
@@ -37,7 +42,9 @@ size_t prev_start(std::string_view s, size_t end) {
   return i;
 }
 
-char32_t cp_at(std::string_view s, size_t i) { return utf8::next(s, i); }
+char32_t cp_at(std::string_view s, size_t i) {
+  return utf8::next(s, i);
+}
 
 }  // namespace
 
@@ -70,7 +77,7 @@ void AddedTokenMatcher::split(std::string_view text, std::vector<Segment>& out) 
       continue;
     }
     size_t start = pos, stop = pos + hit->content.size();
-    pos = stop;  // non-overlapping: the next search starts after this match
+    pos = stop;                     // non-overlapping: the next search starts after this match
     if (start < emitted) continue;  // inside whitespace an earlier rstrip took
     if (hit->single_word) {
       const bool left_ok = start == 0 || !is_alnum(cp_at(text, prev_start(text, start)));

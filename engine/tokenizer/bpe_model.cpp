@@ -25,9 +25,7 @@ struct Candidate {
   int32_t new_id;
   // std heap functions keep the "largest" on top: invert so the lowest rank (then the
   // leftmost position) comes first.
-  bool operator<(const Candidate& o) const {
-    return rank != o.rank ? rank > o.rank : pos > o.pos;
-  }
+  bool operator<(const Candidate& o) const { return rank != o.rank ? rank > o.rank : pos > o.pos; }
 };
 
 }  // namespace
@@ -74,7 +72,8 @@ std::unique_ptr<BpeModel> BpeModel::from_json(const nlohmann::json& m) {
   return build(m, std::move(vocab), merges);
 }
 
-std::unique_ptr<BpeModel> BpeModel::build(const nlohmann::json& m, Vocab vocab, const Merges& merges) {
+std::unique_ptr<BpeModel> BpeModel::build(const nlohmann::json& m, Vocab vocab,
+                                          const Merges& merges) {
   const std::string type = m.value("type", "BPE");
   if (type != "BPE") {
     throw Error(ErrorCode::kUnsupported,
@@ -132,9 +131,11 @@ std::unique_ptr<BpeModel> BpeModel::build(const nlohmann::json& m, Vocab vocab, 
   std::string merged;
   for (const auto& [left, right] : merges) {
     const int32_t a = b.token_to_id(left), c = b.token_to_id(right);
-    if (a < 0 || c < 0) bad_model("merge \"" + left + " " + right + "\": part not in the vocabulary");
-    const size_t skip =
-        !b.prefix_.empty() && right.compare(0, b.prefix_.size(), b.prefix_) == 0 ? b.prefix_.size() : 0;
+    if (a < 0 || c < 0)
+      bad_model("merge \"" + left + " " + right + "\": part not in the vocabulary");
+    const size_t skip = !b.prefix_.empty() && right.compare(0, b.prefix_.size(), b.prefix_) == 0
+                            ? b.prefix_.size()
+                            : 0;
     merged.assign(left).append(right, skip, std::string::npos);
     const int32_t id = b.token_to_id(merged);
     if (id < 0) bad_model("merge \"" + left + " " + right + "\": result not in the vocabulary");
@@ -143,10 +144,13 @@ std::unique_ptr<BpeModel> BpeModel::build(const nlohmann::json& m, Vocab vocab, 
   return bpe;
 }
 
-int32_t BpeModel::token_to_id(std::string_view token) const { return vocab_.find(token); }
+int32_t BpeModel::token_to_id(std::string_view token) const {
+  return vocab_.find(token);
+}
 
 const std::string* BpeModel::id_to_token(int32_t id) const {
-  if (id < 0 || static_cast<size_t>(id) >= id_to_token_.size() || !has_id_[static_cast<size_t>(id)]) {
+  if (id < 0 || static_cast<size_t>(id) >= id_to_token_.size() ||
+      !has_id_[static_cast<size_t>(id)]) {
     return nullptr;
   }
   return &id_to_token_[static_cast<size_t>(id)];

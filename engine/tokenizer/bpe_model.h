@@ -6,13 +6,12 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "engine/tokenizer/string_index.h"
 #include "engine/tokenizer/word_cache.h"
@@ -21,7 +20,7 @@ namespace dlx {
 
 class BpeModel {
  public:
-  using Vocab = std::vector<std::pair<std::string, int64_t>>;         // token, id (file order)
+  using Vocab = std::vector<std::pair<std::string, int64_t>>;       // token, id (file order)
   using Merges = std::vector<std::pair<std::string, std::string>>;  // left, right (rank order)
 
   // From the JSON value of "model". Throws Error kUnsupported for non-BPE models or dropout,
@@ -29,7 +28,8 @@ class BpeModel {
   static std::unique_ptr<BpeModel> from_json(const nlohmann::json& model);
   // The same from "model"'s options plus its vocab and merges read separately (the fast path
   // of Tokenizer::load, which never builds a JSON tree for them).
-  static std::unique_ptr<BpeModel> build(const nlohmann::json& options, Vocab vocab, const Merges& merges);
+  static std::unique_ptr<BpeModel> build(const nlohmann::json& options, Vocab vocab,
+                                         const Merges& merges);
   // "a b" -> {"a", "b"}; throws kInvalidModel unless exactly one space separates two parts.
   static std::pair<std::string, std::string> split_merge(const std::string& merge);
 

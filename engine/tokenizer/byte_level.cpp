@@ -33,9 +33,13 @@ const Tables& tables() {
 
 }  // namespace
 
-char32_t byte_to_cp(uint8_t b) { return tables().cp[b]; }
+char32_t byte_to_cp(uint8_t b) {
+  return tables().cp[b];
+}
 
-int cp_to_byte(char32_t cp) { return cp < 512 ? tables().byte[cp] : -1; }
+int cp_to_byte(char32_t cp) {
+  return cp < 512 ? tables().byte[cp] : -1;
+}
 
 void encode(std::string_view s, std::string& out) {
   const auto& t = tables();

@@ -15,12 +15,13 @@ std::string render_chat(const Tokenizer& tok, const nlohmann::ordered_json& mess
                 "messages");
   }
   if (!messages.is_array()) {
-    throw Error(ErrorCode::kInvalidArgument, "messages: expected a JSON list of {role, content} objects",
-                "messages");
+    throw Error(ErrorCode::kInvalidArgument,
+                "messages: expected a JSON list of {role, content} objects", "messages");
   }
   for (const auto& m : messages) {
     if (!m.is_object()) {
-      throw Error(ErrorCode::kInvalidArgument, "messages: every message must be a JSON object", "messages");
+      throw Error(ErrorCode::kInvalidArgument, "messages: every message must be a JSON object",
+                  "messages");
     }
   }
   if (!extra_context.is_null() && !extra_context.is_object()) {
@@ -33,9 +34,11 @@ std::string render_chat(const Tokenizer& tok, const nlohmann::ordered_json& mess
   vars.emplace_back("tools", Value::none());
   vars.emplace_back("documents", Value::none());
   // transformers passes special_tokens_map: only the tokens that are set.
-  const std::pair<const char*, const std::string*> specials[] = {
-      {"bos_token", &c.bos_token}, {"eos_token", &c.eos_token}, {"unk_token", &c.unk_token},
-      {"pad_token", &c.pad_token}, {"mask_token", &c.mask_token}};
+  const std::pair<const char*, const std::string*> specials[] = {{"bos_token", &c.bos_token},
+                                                                 {"eos_token", &c.eos_token},
+                                                                 {"unk_token", &c.unk_token},
+                                                                 {"pad_token", &c.pad_token},
+                                                                 {"mask_token", &c.mask_token}};
   for (const auto& [name, text] : specials) {
     if (!text->empty()) vars.emplace_back(name, Value::string(*text));
   }
@@ -51,8 +54,8 @@ std::string render_chat(const Tokenizer& tok, const nlohmann::ordered_json& mess
   return tpl.render(vars);
 }
 
-std::string render_chat(const Tokenizer& tok, const nlohmann::json& messages, bool add_generation_prompt,
-                        const nlohmann::json& extra_context) {
+std::string render_chat(const Tokenizer& tok, const nlohmann::json& messages,
+                        bool add_generation_prompt, const nlohmann::json& extra_context) {
   return render_chat(tok, nlohmann::ordered_json(messages), add_generation_prompt,
                      nlohmann::ordered_json(extra_context));
 }

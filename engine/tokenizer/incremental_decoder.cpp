@@ -1,6 +1,6 @@
 // IncrementalDecoder: holds back the bytes of a character that the next token may complete.
-#include "engine/tokenizer/utf8.h"
 #include "engine/tokenizer/tokenizer.h"
+#include "engine/tokenizer/utf8.h"
 
 namespace dlx {
 

@@ -15,26 +15,26 @@ using ExprPtr = std::unique_ptr<Expr>;
 
 struct Expr {
   enum class Kind {
-    kLiteral,   // value
-    kName,      // name
-    kList,      // args: elements
-    kTuple,     // args: elements (evaluates to a list)
-    kDict,      // args: key0, value0, key1, value1, ...
-    kGetAttr,   // args[0] . name
-    kGetItem,   // args[0] [ args[1] ]
-    kSlice,     // args[0] [ args[1] : args[2] : args[3] ] (missing parts are null)
-    kCall,      // args[0] ( args[1..], kwargs )
-    kFilter,    // args[0] | name ( args[1..], kwargs )
-    kTest,      // args[0] is [not] name ( args[1..], kwargs )
-    kNeg,       // - args[0]
-    kPos,       // + args[0]
-    kNot,       // not args[0]
-    kBinary,    // args[0] name args[1]: + - * / // % **
-    kConcat,    // args joined with ~
-    kCompare,   // args[0] ops[0] args[1] ops[1] args[2] ... (chained)
+    kLiteral,  // value
+    kName,     // name
+    kList,     // args: elements
+    kTuple,    // args: elements (evaluates to a list)
+    kDict,     // args: key0, value0, key1, value1, ...
+    kGetAttr,  // args[0] . name
+    kGetItem,  // args[0] [ args[1] ]
+    kSlice,    // args[0] [ args[1] : args[2] : args[3] ] (missing parts are null)
+    kCall,     // args[0] ( args[1..], kwargs )
+    kFilter,   // args[0] | name ( args[1..], kwargs )
+    kTest,     // args[0] is [not] name ( args[1..], kwargs )
+    kNeg,      // - args[0]
+    kPos,      // + args[0]
+    kNot,      // not args[0]
+    kBinary,   // args[0] name args[1]: + - * / // % **
+    kConcat,   // args joined with ~
+    kCompare,  // args[0] ops[0] args[1] ops[1] args[2] ... (chained)
     kAnd,
     kOr,
-    kCond,      // args[1] if args[0] else args[2] (args[2] may be null)
+    kCond,  // args[1] if args[0] else args[2] (args[2] may be null)
   };
   Kind kind;
   int line = 0;
@@ -61,7 +61,7 @@ struct Stmt {
     kMacro,     // macro name(params) body
     kBreak,
     kContinue,
-    kScope,     // a body rendered in place ({% generation %})
+    kScope,  // a body rendered in place ({% generation %})
   };
   Kind kind;
   int line = 0;
@@ -71,8 +71,8 @@ struct Stmt {
   std::vector<std::pair<ExprPtr, Body>> branches;
   Body body, else_body;
   std::vector<std::string> targets;
-  std::string attr;  // kSet on a namespace attribute
-  std::string name;  // kMacro
+  std::string attr;                                     // kSet on a namespace attribute
+  std::string name;                                     // kMacro
   std::vector<std::pair<std::string, ExprPtr>> params;  // kMacro: name, default (may be null)
 };
 

@@ -3,13 +3,13 @@
 // and slicing, and the globals transformers provides (raise_exception, strftime_now).
 #include "engine/tokenizer/jinja_builtins.h"
 
+#include <utf8proc.h>
+
 #include <algorithm>
 #include <cmath>
 #include <ctime>
 #include <functional>
 #include <unordered_map>
-
-#include <utf8proc.h>
 
 #include "engine/tokenizer/utf8.h"
 #include "engine/util/error.h"
@@ -19,7 +19,9 @@ namespace {
 
 constexpr size_t kMaxRange = 1'000'000;  // a runaway range() is an error, not a hang
 
-[[noreturn]] void type_error(const std::string& msg) { throw Error(ErrorCode::kInvalidArgument, msg); }
+[[noreturn]] void type_error(const std::string& msg) {
+  throw Error(ErrorCode::kInvalidArgument, msg);
+}
 [[noreturn]] void not_supported(const std::string& what) {
   throw Error(ErrorCode::kUnsupported, what + " is not supported");
 }
@@ -27,12 +29,16 @@ constexpr size_t kMaxRange = 1'000'000;  // a runaway range() is an error, not a
 // Python's str.isspace.
 bool py_space(char32_t c) {
   return (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x20) || c == 0x85 || c == 0xA0 ||
-         c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 ||
-         c == 0x202F || c == 0x205F || c == 0x3000;
+         c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F ||
+         c == 0x205F || c == 0x3000;
 }
 
-char32_t upper_cp(char32_t c) { return static_cast<char32_t>(utf8proc_toupper(static_cast<utf8proc_int32_t>(c))); }
-char32_t lower_cp(char32_t c) { return static_cast<char32_t>(utf8proc_tolower(static_cast<utf8proc_int32_t>(c))); }
+char32_t upper_cp(char32_t c) {
+  return static_cast<char32_t>(utf8proc_toupper(static_cast<utf8proc_int32_t>(c)));
+}
+char32_t lower_cp(char32_t c) {
+  return static_cast<char32_t>(utf8proc_tolower(static_cast<utf8proc_int32_t>(c)));
+}
 bool is_cased_letter(char32_t c) {
   const auto cat = utf8proc_category(static_cast<utf8proc_int32_t>(c));
   return cat == UTF8PROC_CATEGORY_LU || cat == UTF8PROC_CATEGORY_LL || cat == UTF8PROC_CATEGORY_LT;
@@ -56,7 +62,9 @@ std::string py_strip(const std::string& s, const Value& chars, bool left, bool r
     if (!chars.is_string()) type_error("strip arg must be None or str");
     set = to_u32(chars.str());
   }
-  auto strip_it = [&](char32_t c) { return ws ? py_space(c) : set.find(c) != std::u32string::npos; };
+  auto strip_it = [&](char32_t c) {
+    return ws ? py_space(c) : set.find(c) != std::u32string::npos;
+  };
   size_t b = 0, e = u.size();
   if (left) {
     while (b < e && strip_it(u[b])) ++b;
@@ -123,7 +131,8 @@ List py_split(const std::string& s, const Value& sep, int64_t maxsplit) {
   return out;
 }
 
-std::string py_replace(const std::string& s, const std::string& old, const std::string& rep, int64_t count) {
+std::string py_replace(const std::string& s, const std::string& old, const std::string& rep,
+                       int64_t count) {
   std::string out;
   int64_t n = 0;
   if (old.empty()) {
@@ -167,18 +176,23 @@ List splitlines(const std::string& s) {
 
 int64_t length_of(const Value& v) {
   switch (v.kind()) {
-    case Value::Kind::kUndefined: return 0;
-    case Value::Kind::kString: return static_cast<int64_t>(utf8::length(v.str()));
-    case Value::Kind::kList: return static_cast<int64_t>(v.items().size());
+    case Value::Kind::kUndefined:
+      return 0;
+    case Value::Kind::kString:
+      return static_cast<int64_t>(utf8::length(v.str()));
+    case Value::Kind::kList:
+      return static_cast<int64_t>(v.items().size());
     case Value::Kind::kDict:
       if (v.is_namespace()) type_error("object of type 'Namespace' has no len()");
       return static_cast<int64_t>(v.dict_ref().entries.size());
-    default: type_error("object of type '" + v.type_name() + "' has no len()");
+    default:
+      type_error("object of type '" + v.type_name() + "' has no len()");
   }
 }
 
 int64_t to_index(const Value& v, const char* what) {
-  if (!v.is_int()) type_error(std::string(what) + " must be an integer, not '" + v.type_name() + "'");
+  if (!v.is_int())
+    type_error(std::string(what) + " must be an integer, not '" + v.type_name() + "'");
   return v.as_int();
 }
 
@@ -192,7 +206,8 @@ Value attr_path(const Value& item, const std::string& path) {
   size_t start = 0;
   while (true) {
     const size_t dot = path.find('.', start);
-    const std::string part = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    const std::string part =
+        path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
     const bool numeric = !part.empty() && std::all_of(part.begin(), part.end(), ::isdigit);
     if (cur.is_undefined()) return cur;
     cur = get_item(cur, numeric ? Value::integer(std::stoll(part)) : Value::string(part));
@@ -217,14 +232,31 @@ CallArgs tail_args(const CallArgs& a, size_t from) {
 // ---- string methods ----
 
 Value string_method(const std::string& s, const std::string& name) {
-  if (name == "upper") return bound(name, [s](CallArgs& a) { a.check("upper", 0, {}); return Value::string(map_cps(s, upper_cp)); });
-  if (name == "lower") return bound(name, [s](CallArgs& a) { a.check("lower", 0, {}); return Value::string(map_cps(s, lower_cp)); });
-  if (name == "title") return bound(name, [s](CallArgs& a) { a.check("title", 0, {}); return Value::string(py_title(s)); });
-  if (name == "capitalize") return bound(name, [s](CallArgs& a) { a.check("capitalize", 0, {}); return Value::string(py_capitalize(s)); });
+  if (name == "upper")
+    return bound(name, [s](CallArgs& a) {
+      a.check("upper", 0, {});
+      return Value::string(map_cps(s, upper_cp));
+    });
+  if (name == "lower")
+    return bound(name, [s](CallArgs& a) {
+      a.check("lower", 0, {});
+      return Value::string(map_cps(s, lower_cp));
+    });
+  if (name == "title")
+    return bound(name, [s](CallArgs& a) {
+      a.check("title", 0, {});
+      return Value::string(py_title(s));
+    });
+  if (name == "capitalize")
+    return bound(name, [s](CallArgs& a) {
+      a.check("capitalize", 0, {});
+      return Value::string(py_capitalize(s));
+    });
   if (name == "strip" || name == "lstrip" || name == "rstrip") {
     return bound(name, [s, name](CallArgs& a) {
       a.check(name, 1, {"chars"});
-      return Value::string(py_strip(s, a.get(0, "chars", Value::none()), name != "rstrip", name != "lstrip"));
+      return Value::string(
+          py_strip(s, a.get(0, "chars", Value::none()), name != "rstrip", name != "lstrip"));
     });
   }
   if (name == "startswith" || name == "endswith") {
@@ -234,10 +266,13 @@ Value string_method(const std::string& s, const std::string& name) {
       const Value& p = a.pos[0];
       List cands = p.is_list() ? p.items() : List{p};
       for (const Value& c : cands) {
-        if (!c.is_string()) type_error(name + " first arg must be str or a tuple of str, not " + c.type_name());
+        if (!c.is_string())
+          type_error(name + " first arg must be str or a tuple of str, not " + c.type_name());
         const std::string& x = c.str();
-        const bool hit = name == "startswith" ? s.compare(0, x.size(), x) == 0 && s.size() >= x.size()
-                                              : s.size() >= x.size() && s.compare(s.size() - x.size(), x.size(), x) == 0;
+        const bool hit =
+            name == "startswith"
+                ? s.compare(0, x.size(), x) == 0 && s.size() >= x.size()
+                : s.size() >= x.size() && s.compare(s.size() - x.size(), x.size(), x) == 0;
         if (hit) return Value::boolean(true);
       }
       return Value::boolean(false);
@@ -246,15 +281,22 @@ Value string_method(const std::string& s, const std::string& name) {
   if (name == "split") {
     return bound(name, [s](CallArgs& a) {
       a.check("split", 2, {"sep", "maxsplit"});
-      return Value::list(py_split(s, a.get(0, "sep", Value::none()), a.get(1, "maxsplit", Value::integer(-1)).as_int()));
+      return Value::list(py_split(s, a.get(0, "sep", Value::none()),
+                                  a.get(1, "maxsplit", Value::integer(-1)).as_int()));
     });
   }
-  if (name == "splitlines") return bound(name, [s](CallArgs& a) { a.check("splitlines", 0, {}); return Value::list(splitlines(s)); });
+  if (name == "splitlines")
+    return bound(name, [s](CallArgs& a) {
+      a.check("splitlines", 0, {});
+      return Value::list(splitlines(s));
+    });
   if (name == "replace") {
     return bound(name, [s](CallArgs& a) {
       a.check("replace", 3, {});
-      if (a.pos.size() < 2 || !a.pos[0].is_string() || !a.pos[1].is_string()) type_error("replace() takes two strings");
-      return Value::string(py_replace(s, a.pos[0].str(), a.pos[1].str(), a.get(2, "count", Value::integer(-1)).as_int()));
+      if (a.pos.size() < 2 || !a.pos[0].is_string() || !a.pos[1].is_string())
+        type_error("replace() takes two strings");
+      return Value::string(py_replace(s, a.pos[0].str(), a.pos[1].str(),
+                                      a.get(2, "count", Value::integer(-1)).as_int()));
     });
   }
   if (name == "find" || name == "count") {
@@ -264,7 +306,9 @@ Value string_method(const std::string& s, const std::string& name) {
       const std::string& x = a.pos[0].str();
       if (name == "find") {
         const size_t p = s.find(x);
-        return Value::integer(p == std::string::npos ? -1 : static_cast<int64_t>(utf8::length(std::string_view(s).substr(0, p))));
+        return Value::integer(p == std::string::npos ? -1
+                                                     : static_cast<int64_t>(utf8::length(
+                                                           std::string_view(s).substr(0, p))));
       }
       if (x.empty()) return Value::integer(static_cast<int64_t>(utf8::length(s)) + 1);
       int64_t n = 0;
@@ -299,15 +343,16 @@ Value string_method(const std::string& s, const std::string& name) {
       return utf8proc_category(static_cast<utf8proc_int32_t>(c)) == UTF8PROC_CATEGORY_ND;
     });
   }
-  static const char* kUnsupported[] = {"format", "format_map", "encode", "ljust", "rjust", "center",
-                                       "zfill", "partition", "rpartition", "expandtabs", "casefold",
-                                       "swapcase", "translate", "index", "rfind", "rindex", "rsplit",
-                                       "isalnum", "islower", "isupper", "istitle", "isnumeric",
-                                       "isdecimal", "isidentifier", "isprintable", "removeprefix",
-                                       "removesuffix"};
+  static const char* kUnsupported[] = {
+      "format",      "format_map",   "encode",      "ljust",      "rjust",     "center",
+      "zfill",       "partition",    "rpartition",  "expandtabs", "casefold",  "swapcase",
+      "translate",   "index",        "rfind",       "rindex",     "rsplit",    "isalnum",
+      "islower",     "isupper",      "istitle",     "isnumeric",  "isdecimal", "isidentifier",
+      "isprintable", "removeprefix", "removesuffix"};
   for (const char* u : kUnsupported) {
     if (name == u) {
-      return bound(name, [name](CallArgs&) -> Value { not_supported("the string method '" + name + "'"); });
+      return bound(
+          name, [name](CallArgs&) -> Value { not_supported("the string method '" + name + "'"); });
     }
   }
   return Value::undefined(name);
@@ -328,14 +373,18 @@ Value dict_method(const Value& d, const std::string& name) {
       a.check(name, 0, {});
       List out;
       for (const auto& [k, v] : d.dict_ref().entries) {
-        if (name == "items") out.push_back(Value::tuple({Value::string(k), v}));
-        else if (name == "keys") out.push_back(Value::string(k));
-        else out.push_back(v);
+        if (name == "items")
+          out.push_back(Value::tuple({Value::string(k), v}));
+        else if (name == "keys")
+          out.push_back(Value::string(k));
+        else
+          out.push_back(v);
       }
       return Value::list(std::move(out));
     });
   }
-  static const char* kMutating[] = {"pop", "popitem", "update", "setdefault", "clear", "copy", "fromkeys"};
+  static const char* kMutating[] = {"pop",   "popitem", "update",  "setdefault",
+                                    "clear", "copy",    "fromkeys"};
   for (const char* m : kMutating) {
     if (name == m) {
       return bound(name, [name](CallArgs&) -> Value {
@@ -361,7 +410,8 @@ Value list_method(const Value& l, const std::string& name) {
       return Value::integer(n);
     });
   }
-  static const char* kMutating[] = {"append", "pop", "insert", "extend", "remove", "clear", "sort", "reverse"};
+  static const char* kMutating[] = {"append", "pop",   "insert", "extend",
+                                    "remove", "clear", "sort",   "reverse"};
   for (const char* m : kMutating) {
     if (name == m) {
       return bound(name, [name](CallArgs&) -> Value {
@@ -387,10 +437,13 @@ Value f_tojson(const Value& v, CallArgs& a) {
   JsonOptions o;
   o.ensure_ascii = a.get(0, "ensure_ascii", Value::boolean(false)).truthy();
   const Value indent = a.get(1, "indent", Value::none());
-  if (indent.is_int()) o.indent = static_cast<int>(std::max<int64_t>(0, indent.as_int()));
-  else if (!indent.is_none()) not_supported("tojson with a non-integer indent");
+  if (indent.is_int())
+    o.indent = static_cast<int>(std::max<int64_t>(0, indent.as_int()));
+  else if (!indent.is_none())
+    not_supported("tojson with a non-integer indent");
   const Value seps = a.get(2, "separators", Value::none());
-  if (seps.is_list() && seps.items().size() == 2 && seps.items()[0].is_string() && seps.items()[1].is_string()) {
+  if (seps.is_list() && seps.items().size() == 2 && seps.items()[0].is_string() &&
+      seps.items()[1].is_string()) {
     o.item_sep = seps.items()[0].str();
     o.key_sep = seps.items()[1].str();
   } else if (!seps.is_none()) {
@@ -405,15 +458,28 @@ Value f_length(const Value& v, CallArgs& a) {
   return Value::integer(length_of(v));
 }
 
-Value f_upper(const Value& v, CallArgs& a) { a.check("upper", 0, {}); return Value::string(map_cps(to_str(v), upper_cp)); }
-Value f_lower(const Value& v, CallArgs& a) { a.check("lower", 0, {}); return Value::string(map_cps(to_str(v), lower_cp)); }
-Value f_title(const Value& v, CallArgs& a) { a.check("title", 0, {}); return Value::string(py_title(to_str(v))); }
-Value f_capitalize(const Value& v, CallArgs& a) { a.check("capitalize", 0, {}); return Value::string(py_capitalize(to_str(v))); }
+Value f_upper(const Value& v, CallArgs& a) {
+  a.check("upper", 0, {});
+  return Value::string(map_cps(to_str(v), upper_cp));
+}
+Value f_lower(const Value& v, CallArgs& a) {
+  a.check("lower", 0, {});
+  return Value::string(map_cps(to_str(v), lower_cp));
+}
+Value f_title(const Value& v, CallArgs& a) {
+  a.check("title", 0, {});
+  return Value::string(py_title(to_str(v)));
+}
+Value f_capitalize(const Value& v, CallArgs& a) {
+  a.check("capitalize", 0, {});
+  return Value::string(py_capitalize(to_str(v)));
+}
 
 Value f_default(const Value& v, CallArgs& a) {
   a.check("default", 2, {"default_value", "boolean"});
   const bool boolean = a.get(1, "boolean", Value::boolean(false)).truthy();
-  if (v.is_undefined() || (boolean && !v.truthy())) return a.get(0, "default_value", Value::string(""));
+  if (v.is_undefined() || (boolean && !v.truthy()))
+    return a.get(0, "default_value", Value::string(""));
   return v;
 }
 
@@ -455,13 +521,23 @@ Value f_items(const Value& v, CallArgs& a) {
   if (v.is_undefined()) return Value::list();
   if (!v.is_mapping()) type_error("items: can only get item pairs from a mapping");
   List out;
-  for (const auto& [k, e] : v.dict_ref().entries) out.push_back(Value::tuple({Value::string(k), e}));
+  for (const auto& [k, e] : v.dict_ref().entries)
+    out.push_back(Value::tuple({Value::string(k), e}));
   return Value::list(std::move(out));
 }
 
-Value f_list(const Value& v, CallArgs& a) { a.check("list", 0, {}); return Value::list(iterate(v)); }
-Value f_string(const Value& v, CallArgs& a) { a.check("string", 0, {}); return Value::string(to_str(v)); }
-Value f_safe(const Value& v, CallArgs& a) { a.check("safe", 0, {}); return v; }
+Value f_list(const Value& v, CallArgs& a) {
+  a.check("list", 0, {});
+  return Value::list(iterate(v));
+}
+Value f_string(const Value& v, CallArgs& a) {
+  a.check("string", 0, {});
+  return Value::string(to_str(v));
+}
+Value f_safe(const Value& v, CallArgs& a) {
+  a.check("safe", 0, {});
+  return v;
+}
 
 Value f_int(const Value& v, CallArgs& a) {
   a.check("int", 2, {"default", "base"});
@@ -475,7 +551,8 @@ Value f_int(const Value& v, CallArgs& a) {
     s.erase(std::remove(s.begin(), s.end(), '_'), s.end());
     try {
       size_t used = 0;
-      const long long i = std::stoll(s, &used, static_cast<int>(a.get(1, "base", Value::integer(10)).as_int()));
+      const long long i =
+          std::stoll(s, &used, static_cast<int>(a.get(1, "base", Value::integer(10)).as_int()));
       if (used == s.size()) return Value::integer(i);
     } catch (const std::exception&) {
     }
@@ -519,10 +596,14 @@ Value f_round(const Value& v, CallArgs& a) {
   const double scale = std::pow(10.0, static_cast<double>(p));
   const double x = v.as_double() * scale;
   double r;
-  if (method == "common") r = std::nearbyint(x);  // Python's round(): half to even
-  else if (method == "ceil") r = std::ceil(x);
-  else if (method == "floor") r = std::floor(x);
-  else type_error("round: method must be common, ceil or floor");
+  if (method == "common")
+    r = std::nearbyint(x);  // Python's round(): half to even
+  else if (method == "ceil")
+    r = std::ceil(x);
+  else if (method == "floor")
+    r = std::floor(x);
+  else
+    type_error("round: method must be common, ceil or floor");
   return Value::number(r / scale);
 }
 
@@ -561,14 +642,20 @@ Value min_max(const Value& v, CallArgs& a, bool want_max) {
   const List l = iterate(v);
   if (l.empty()) return Value::undefined(want_max ? "max" : "min");
   size_t best = 0;
-  auto key = [&](size_t k) { return sort_key(attr.is_none() ? l[k] : attr_path(l[k], to_str(attr)), cs); };
+  auto key = [&](size_t k) {
+    return sort_key(attr.is_none() ? l[k] : attr_path(l[k], to_str(attr)), cs);
+  };
   for (size_t k = 1; k < l.size(); ++k) {
     if (want_max ? less(key(best), key(k)) : less(key(k), key(best))) best = k;
   }
   return l[best];
 }
-Value f_min(const Value& v, CallArgs& a) { return min_max(v, a, false); }
-Value f_max(const Value& v, CallArgs& a) { return min_max(v, a, true); }
+Value f_min(const Value& v, CallArgs& a) {
+  return min_max(v, a, false);
+}
+Value f_max(const Value& v, CallArgs& a) {
+  return min_max(v, a, true);
+}
 
 Value f_unique(const Value& v, CallArgs& a) {
   a.check("unique", 2, {"case_sensitive", "attribute"});
@@ -591,7 +678,9 @@ Value f_sort(const Value& v, CallArgs& a) {
   const bool cs = a.get(1, "case_sensitive", Value::boolean(false)).truthy();
   const Value attr = a.get(2, "attribute", Value::none());
   List l = iterate(v);
-  auto key = [&](const Value& x) { return sort_key(attr.is_none() ? x : attr_path(x, to_str(attr)), cs); };
+  auto key = [&](const Value& x) {
+    return sort_key(attr.is_none() ? x : attr_path(x, to_str(attr)), cs);
+  };
   std::stable_sort(l.begin(), l.end(), [&](const Value& x, const Value& y) {
     return rev ? less(key(y), key(x)) : less(key(x), key(y));
   });
@@ -601,7 +690,8 @@ Value f_sort(const Value& v, CallArgs& a) {
 Value f_map(const Value& v, CallArgs& a) {
   List out;
   for (const auto& [k, x] : a.kw) {
-    if (k != "attribute" && k != "default") type_error("map() got an unexpected keyword argument '" + k + "'");
+    if (k != "attribute" && k != "default")
+      type_error("map() got an unexpected keyword argument '" + k + "'");
   }
   const Value attr = a.get(1000, "attribute", Value::none());
   if (!attr.is_none()) {
@@ -612,7 +702,8 @@ Value f_map(const Value& v, CallArgs& a) {
     }
     return Value::list(std::move(out));
   }
-  if (a.pos.empty() || !a.pos[0].is_string()) type_error("map: expected a filter name or attribute=");
+  if (a.pos.empty() || !a.pos[0].is_string())
+    type_error("map: expected a filter name or attribute=");
   const std::string filter = a.pos[0].str();
   if (!has_filter(filter)) not_supported("the filter '" + filter + "'");
   for (const Value& item : iterate(v)) {
@@ -642,15 +733,26 @@ Value select_impl(const Value& v, CallArgs& a, bool by_attr, bool keep) {
   }
   return Value::list(std::move(out));
 }
-Value f_select(const Value& v, CallArgs& a) { return select_impl(v, a, false, true); }
-Value f_reject(const Value& v, CallArgs& a) { return select_impl(v, a, false, false); }
-Value f_selectattr(const Value& v, CallArgs& a) { return select_impl(v, a, true, true); }
-Value f_rejectattr(const Value& v, CallArgs& a) { return select_impl(v, a, true, false); }
+Value f_select(const Value& v, CallArgs& a) {
+  return select_impl(v, a, false, true);
+}
+Value f_reject(const Value& v, CallArgs& a) {
+  return select_impl(v, a, false, false);
+}
+Value f_selectattr(const Value& v, CallArgs& a) {
+  return select_impl(v, a, true, true);
+}
+Value f_rejectattr(const Value& v, CallArgs& a) {
+  return select_impl(v, a, true, false);
+}
 
 Value f_indent(const Value& v, CallArgs& a) {
   a.check("indent", 3, {"width", "first", "blank"});
   const Value w = a.get(0, "width", Value::integer(4));
-  const std::string ind = w.is_string() ? w.str() : std::string(static_cast<size_t>(std::max<int64_t>(0, to_index(w, "width"))), ' ');
+  const std::string ind =
+      w.is_string()
+          ? w.str()
+          : std::string(static_cast<size_t>(std::max<int64_t>(0, to_index(w, "width"))), ' ');
   const bool first = a.get(1, "first", Value::boolean(false)).truthy();
   const bool blank = a.get(2, "blank", Value::boolean(false)).truthy();
   const List lines = splitlines(to_str(v) + "\n");
@@ -667,14 +769,39 @@ Value f_indent(const Value& v, CallArgs& a) {
 
 const std::unordered_map<std::string_view, Filter>& filters() {
   static const std::unordered_map<std::string_view, Filter> m = {
-      {"trim", f_trim}, {"tojson", f_tojson}, {"length", f_length}, {"count", f_length},
-      {"upper", f_upper}, {"lower", f_lower}, {"title", f_title}, {"capitalize", f_capitalize},
-      {"default", f_default}, {"d", f_default}, {"first", f_first}, {"last", f_last},
-      {"join", f_join}, {"replace", f_replace}, {"items", f_items}, {"list", f_list},
-      {"string", f_string}, {"safe", f_safe}, {"int", f_int}, {"float", f_float}, {"abs", f_abs},
-      {"round", f_round}, {"reverse", f_reverse}, {"sum", f_sum}, {"min", f_min}, {"max", f_max},
-      {"unique", f_unique}, {"sort", f_sort}, {"map", f_map}, {"select", f_select},
-      {"reject", f_reject}, {"selectattr", f_selectattr}, {"rejectattr", f_rejectattr},
+      {"trim", f_trim},
+      {"tojson", f_tojson},
+      {"length", f_length},
+      {"count", f_length},
+      {"upper", f_upper},
+      {"lower", f_lower},
+      {"title", f_title},
+      {"capitalize", f_capitalize},
+      {"default", f_default},
+      {"d", f_default},
+      {"first", f_first},
+      {"last", f_last},
+      {"join", f_join},
+      {"replace", f_replace},
+      {"items", f_items},
+      {"list", f_list},
+      {"string", f_string},
+      {"safe", f_safe},
+      {"int", f_int},
+      {"float", f_float},
+      {"abs", f_abs},
+      {"round", f_round},
+      {"reverse", f_reverse},
+      {"sum", f_sum},
+      {"min", f_min},
+      {"max", f_max},
+      {"unique", f_unique},
+      {"sort", f_sort},
+      {"map", f_map},
+      {"select", f_select},
+      {"reject", f_reject},
+      {"selectattr", f_selectattr},
+      {"rejectattr", f_rejectattr},
       {"indent", f_indent},
   };
   return m;
@@ -702,14 +829,17 @@ const std::unordered_map<std::string_view, Test>& tests() {
       {"number", [](const Value& v, CallArgs&) { return v.is_number(); }},
       {"string", [](const Value& v, CallArgs&) { return v.is_string(); }},
       {"mapping", [](const Value& v, CallArgs&) { return v.is_mapping(); }},
-      {"sequence", [](const Value& v, CallArgs&) {
+      {"sequence",
+       [](const Value& v, CallArgs&) {
          return v.is_string() || v.is_list() || v.is_mapping() || v.is_undefined();
        }},
-      {"iterable", [](const Value& v, CallArgs&) {
+      {"iterable",
+       [](const Value& v, CallArgs&) {
          return v.is_string() || v.is_list() || v.is_mapping() || v.is_undefined();
        }},
       {"callable", [](const Value& v, CallArgs&) { return v.is_callable(); }},
-      {"sameas", [](const Value& v, CallArgs& a) {
+      {"sameas",
+       [](const Value& v, CallArgs& a) {
          const Value& o = arg0(a, "sameas");
          if (v.kind() != o.kind()) return false;
          if (v.is_list()) return &v.items() == &o.items();
@@ -731,7 +861,8 @@ const std::unordered_map<std::string_view, Test>& tests() {
       {">", [](const Value& v, CallArgs& a) { return less(arg0(a, ">"), v); }},
       {"ge", [](const Value& v, CallArgs& a) { return !less(v, arg0(a, "ge")); }},
       {">=", [](const Value& v, CallArgs& a) { return !less(v, arg0(a, ">=")); }},
-      {"in", [](const Value& v, CallArgs& a) {
+      {"in",
+       [](const Value& v, CallArgs& a) {
          const Value& c = arg0(a, "in");
          if (c.is_string()) {
            if (!v.is_string()) type_error("'in <string>' requires string as left operand");
@@ -745,16 +876,19 @@ const std::unordered_map<std::string_view, Test>& tests() {
        }},
       {"even", [](const Value& v, CallArgs&) { return to_index(v, "even") % 2 == 0; }},
       {"odd", [](const Value& v, CallArgs&) { return to_index(v, "odd") % 2 != 0; }},
-      {"divisibleby", [](const Value& v, CallArgs& a) {
+      {"divisibleby",
+       [](const Value& v, CallArgs& a) {
          const int64_t d = to_index(arg0(a, "divisibleby"), "divisibleby");
          if (d == 0) type_error("divisibleby 0");
          return to_index(v, "divisibleby") % d == 0;
        }},
-      {"lower", [](const Value& v, CallArgs&) {
+      {"lower",
+       [](const Value& v, CallArgs&) {
          const std::string s = to_str(v);
          return map_cps(s, lower_cp) == s && map_cps(s, upper_cp) != s;
        }},
-      {"upper", [](const Value& v, CallArgs&) {
+      {"upper",
+       [](const Value& v, CallArgs&) {
          const std::string s = to_str(v);
          return map_cps(s, upper_cp) == s && map_cps(s, lower_cp) != s;
        }},
@@ -764,8 +898,12 @@ const std::unordered_map<std::string_view, Test>& tests() {
 
 }  // namespace
 
-bool has_filter(std::string_view name) { return filters().count(name) > 0; }
-bool has_test(std::string_view name) { return tests().count(name) > 0; }
+bool has_filter(std::string_view name) {
+  return filters().count(name) > 0;
+}
+bool has_test(std::string_view name) {
+  return tests().count(name) > 0;
+}
 
 Value apply_filter(const std::string& name, const Value& subject, CallArgs& args) {
   auto it = filters().find(name);
@@ -792,16 +930,20 @@ Value get_attr(const Value& obj, const std::string& name) {
       const Value* v = obj.dict_ref().find(name);
       return v ? *v : Value::undefined(name);
     }
-    case Value::Kind::kString: return string_method(obj.str(), name);
-    case Value::Kind::kList: return list_method(obj, name);
-    default: return Value::undefined(name);
+    case Value::Kind::kString:
+      return string_method(obj.str(), name);
+    case Value::Kind::kList:
+      return list_method(obj, name);
+    default:
+      return Value::undefined(name);
   }
 }
 
 Value get_item(const Value& obj, const Value& key) {
   switch (obj.kind()) {
     case Value::Kind::kUndefined:
-      type_error(obj.str().empty() ? "indexing an undefined value" : "'" + obj.str() + "' is undefined");
+      type_error(obj.str().empty() ? "indexing an undefined value"
+                                   : "'" + obj.str() + "' is undefined");
     case Value::Kind::kDict: {
       if (key.is_string()) {
         if (const Value* v = obj.dict_ref().find(key.str())) return *v;
@@ -831,12 +973,16 @@ Value get_item(const Value& obj, const Value& key) {
 }
 
 Value slice(const Value& obj, const Value& start, const Value& stop, const Value& step) {
-  if (obj.is_undefined()) type_error(obj.str().empty() ? "slicing an undefined value" : "'" + obj.str() + "' is undefined");
-  if (!obj.is_list() && !obj.is_string()) type_error("'" + obj.type_name() + "' object is not subscriptable");
+  if (obj.is_undefined())
+    type_error(obj.str().empty() ? "slicing an undefined value"
+                                 : "'" + obj.str() + "' is undefined");
+  if (!obj.is_list() && !obj.is_string())
+    type_error("'" + obj.type_name() + "' object is not subscriptable");
   const bool is_str = obj.is_string();
   std::u32string u;
   if (is_str) u = to_u32(obj.str());
-  const int64_t n = is_str ? static_cast<int64_t>(u.size()) : static_cast<int64_t>(obj.items().size());
+  const int64_t n =
+      is_str ? static_cast<int64_t>(u.size()) : static_cast<int64_t>(obj.items().size());
   auto opt = [](const Value& v) { return v.is_none() || v.is_undefined(); };
   const int64_t st = opt(step) ? 1 : to_index(step, "slice step");
   if (st == 0) type_error("slice step cannot be zero");
@@ -855,19 +1001,24 @@ Value slice(const Value& obj, const Value& start, const Value& stop, const Value
   List out;
   std::u32string s;
   for (int64_t i = b; st > 0 ? i < e : i > e; i += st) {
-    if (is_str) s.push_back(u[static_cast<size_t>(i)]);
-    else out.push_back(obj.items()[static_cast<size_t>(i)]);
+    if (is_str)
+      s.push_back(u[static_cast<size_t>(i)]);
+    else
+      out.push_back(obj.items()[static_cast<size_t>(i)]);
   }
   return is_str ? Value::string(from_u32(s)) : Value::list(std::move(out));
 }
 
 List iterate(const Value& v) {
   switch (v.kind()) {
-    case Value::Kind::kUndefined: return {};
-    case Value::Kind::kList: return v.items();
+    case Value::Kind::kUndefined:
+      return {};
+    case Value::Kind::kList:
+      return v.items();
     case Value::Kind::kString: {
       List out;
-      for (char32_t c : to_u32(v.str())) out.push_back(Value::string(from_u32(std::u32string(1, c))));
+      for (char32_t c : to_u32(v.str()))
+        out.push_back(Value::string(from_u32(std::u32string(1, c))));
       return out;
     }
     case Value::Kind::kDict: {
@@ -876,60 +1027,63 @@ List iterate(const Value& v) {
       for (const auto& [k, e] : v.dict_ref().entries) out.push_back(Value::string(k));
       return out;
     }
-    default: type_error("'" + v.type_name() + "' object is not iterable");
+    default:
+      type_error("'" + v.type_name() + "' object is not iterable");
   }
 }
 
 std::vector<std::pair<std::string, Value>> global_functions() {
   std::vector<std::pair<std::string, Value>> g;
   g.emplace_back("range", Value::callable("range", [](CallArgs& a) {
-    a.check("range", 3, {});
-    if (a.pos.empty()) type_error("range expected at least 1 argument");
-    int64_t start = 0, stop, step = 1;
-    if (a.pos.size() == 1) {
-      stop = to_index(a.pos[0], "range");
-    } else {
-      start = to_index(a.pos[0], "range");
-      stop = to_index(a.pos[1], "range");
-      if (a.pos.size() == 3) step = to_index(a.pos[2], "range");
-    }
-    if (step == 0) type_error("range() arg 3 must not be zero");
-    List out;
-    for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) {
-      if (out.size() >= kMaxRange) type_error("range() longer than " + std::to_string(kMaxRange) + " items");
-      out.push_back(Value::integer(i));
-    }
-    return Value::list(std::move(out));
-  }));
+                   a.check("range", 3, {});
+                   if (a.pos.empty()) type_error("range expected at least 1 argument");
+                   int64_t start = 0, stop, step = 1;
+                   if (a.pos.size() == 1) {
+                     stop = to_index(a.pos[0], "range");
+                   } else {
+                     start = to_index(a.pos[0], "range");
+                     stop = to_index(a.pos[1], "range");
+                     if (a.pos.size() == 3) step = to_index(a.pos[2], "range");
+                   }
+                   if (step == 0) type_error("range() arg 3 must not be zero");
+                   List out;
+                   for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) {
+                     if (out.size() >= kMaxRange)
+                       type_error("range() longer than " + std::to_string(kMaxRange) + " items");
+                     out.push_back(Value::integer(i));
+                   }
+                   return Value::list(std::move(out));
+                 }));
   auto make_mapping = [](CallArgs& a, Value d, const char* fn) {
     if (a.pos.size() > 1) type_error(std::string(fn) + "() takes at most 1 positional argument");
     if (!a.pos.empty()) {
-      if (!a.pos[0].is_mapping()) type_error(std::string(fn) + "() positional argument must be a dict");
+      if (!a.pos[0].is_mapping())
+        type_error(std::string(fn) + "() positional argument must be a dict");
       for (const auto& [k, v] : a.pos[0].dict_ref().entries) d.dict_ref().set(k, v);
     }
     for (const auto& [k, v] : a.kw) d.dict_ref().set(k, v);
     return d;
   };
   g.emplace_back("namespace", Value::callable("namespace", [make_mapping](CallArgs& a) {
-    return make_mapping(a, Value::namespace_(), "namespace");
-  }));
+                   return make_mapping(a, Value::namespace_(), "namespace");
+                 }));
   g.emplace_back("dict", Value::callable("dict", [make_mapping](CallArgs& a) {
-    return make_mapping(a, Value::dict(), "dict");
-  }));
+                   return make_mapping(a, Value::dict(), "dict");
+                 }));
   g.emplace_back("raise_exception", Value::callable("raise_exception", [](CallArgs& a) -> Value {
-    throw Error(ErrorCode::kInvalidArgument,
-                "the chat template raised an error: " + to_str(a.get(0, "message")));
-  }));
+                   throw Error(ErrorCode::kInvalidArgument,
+                               "the chat template raised an error: " + to_str(a.get(0, "message")));
+                 }));
   g.emplace_back("strftime_now", Value::callable("strftime_now", [](CallArgs& a) {
-    a.check("strftime_now", 1, {});
-    const std::string fmt = to_str(a.get(0, "format"));
-    const std::time_t t = std::time(nullptr);
-    std::tm tm{};
-    localtime_r(&t, &tm);
-    char buf[256];
-    const size_t n = std::strftime(buf, sizeof(buf), fmt.c_str(), &tm);
-    return Value::string(std::string(buf, n));
-  }));
+                   a.check("strftime_now", 1, {});
+                   const std::string fmt = to_str(a.get(0, "format"));
+                   const std::time_t t = std::time(nullptr);
+                   std::tm tm{};
+                   localtime_r(&t, &tm);
+                   char buf[256];
+                   const size_t n = std::strftime(buf, sizeof(buf), fmt.c_str(), &tm);
+                   return Value::string(std::string(buf, n));
+                 }));
   return g;
 }
 

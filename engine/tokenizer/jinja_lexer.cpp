@@ -12,7 +12,9 @@
 namespace dlx::jinja {
 namespace {
 
-bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+bool is_ws(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
 
 class Lexer {
  public:
@@ -59,12 +61,14 @@ class Lexer {
 
  private:
   [[noreturn]] void fail(const std::string& msg) const {
-    throw Error(ErrorCode::kInvalidModel, "chat template line " + std::to_string(line_) + ": " + msg);
+    throw Error(ErrorCode::kInvalidModel,
+                "chat template line " + std::to_string(line_) + ": " + msg);
   }
 
   size_t find_tag(size_t from) const {
     for (size_t k = src_.find('{', from); k != std::string::npos; k = src_.find('{', k + 1)) {
-      if (k + 1 < src_.size() && (src_[k + 1] == '{' || src_[k + 1] == '%' || src_[k + 1] == '#')) return k;
+      if (k + 1 < src_.size() && (src_[k + 1] == '{' || src_[k + 1] == '%' || src_[k + 1] == '#'))
+        return k;
     }
     return std::string::npos;
   }
@@ -104,7 +108,8 @@ class Lexer {
     while (q < src_.size() && is_ws(src_[q])) ++q;
     if (src_.compare(q, 3, "raw") != 0) return false;
     q += 3;
-    if (q < src_.size() && (std::isalnum(static_cast<unsigned char>(src_[q])) || src_[q] == '_')) return false;
+    if (q < src_.size() && (std::isalnum(static_cast<unsigned char>(src_[q])) || src_[q] == '_'))
+      return false;
     while (q < src_.size() && is_ws(src_[q])) ++q;
     bool strip_body_start = false;
     if (q < src_.size() && src_[q] == '-') {
@@ -140,19 +145,22 @@ class Lexer {
   }
 
   void tag(bool block, size_t p) {
-    out_.push_back(Token{block ? Token::Type::kBlockBegin : Token::Type::kVarBegin, "", 0, 0, line_});
+    out_.push_back(
+        Token{block ? Token::Type::kBlockBegin : Token::Type::kVarBegin, "", 0, 0, line_});
     advance_to(p);
     int depth = 0;
     const std::string close = block ? "%}" : "}}";
     while (true) {
       while (pos_ < src_.size() && is_ws(src_[pos_])) advance_to(pos_ + 1);
-      if (pos_ >= src_.size()) fail(std::string("unexpected end of template, expected '") + close + "'");
+      if (pos_ >= src_.size())
+        fail(std::string("unexpected end of template, expected '") + close + "'");
       if (depth == 0) {
         char mod = '\0';
         size_t q = pos_;
         if (src_[q] == '-' || (block && src_[q] == '+')) mod = src_[q++];
         if (src_.compare(q, 2, close) == 0) {
-          out_.push_back(Token{block ? Token::Type::kBlockEnd : Token::Type::kVarEnd, "", 0, 0, line_});
+          out_.push_back(
+              Token{block ? Token::Type::kBlockEnd : Token::Type::kVarEnd, "", 0, 0, line_});
           after_tag(q + 2, mod, block);
           return;
         }
@@ -160,7 +168,9 @@ class Lexer {
       const char c = src_[pos_];
       if (std::isalpha(static_cast<unsigned char>(c)) || c == '_') {
         size_t q = pos_;
-        while (q < src_.size() && (std::isalnum(static_cast<unsigned char>(src_[q])) || src_[q] == '_')) ++q;
+        while (q < src_.size() &&
+               (std::isalnum(static_cast<unsigned char>(src_[q])) || src_[q] == '_'))
+          ++q;
         out_.push_back(Token{Token::Type::kName, src_.substr(pos_, q - pos_), 0, 0, line_});
         advance_to(q);
       } else if (std::isdigit(static_cast<unsigned char>(c))) {
@@ -177,14 +187,16 @@ class Lexer {
     size_t q = pos_;
     std::string digits;
     auto run_digits = [&] {
-      while (q < src_.size() && (std::isdigit(static_cast<unsigned char>(src_[q])) || src_[q] == '_')) {
+      while (q < src_.size() &&
+             (std::isdigit(static_cast<unsigned char>(src_[q])) || src_[q] == '_')) {
         if (src_[q] != '_') digits.push_back(src_[q]);
         ++q;
       }
     };
     run_digits();
     bool is_float = false;
-    if (q + 1 < src_.size() && src_[q] == '.' && std::isdigit(static_cast<unsigned char>(src_[q + 1]))) {
+    if (q + 1 < src_.size() && src_[q] == '.' &&
+        std::isdigit(static_cast<unsigned char>(src_[q + 1]))) {
       is_float = true;
       digits.push_back('.');
       ++q;
@@ -202,8 +214,10 @@ class Lexer {
     }
     Token t{is_float ? Token::Type::kFloat : Token::Type::kInt, digits, 0, 0, line_};
     try {
-      if (is_float) t.f = std::stod(digits);
-      else t.i = std::stoll(digits);
+      if (is_float)
+        t.f = std::stod(digits);
+      else
+        t.i = std::stoll(digits);
     } catch (const std::exception&) {
       fail("number '" + digits + "' is out of range");
     }
@@ -229,33 +243,66 @@ class Lexer {
       const char e = src_[q + 1];
       q += 2;
       auto hex = [&](int n) {
-        if (q + static_cast<size_t>(n) > src_.size()) fail("truncated \\x/\\u escape in string literal");
+        if (q + static_cast<size_t>(n) > src_.size())
+          fail("truncated \\x/\\u escape in string literal");
         char32_t cp = 0;
         for (int k = 0; k < n; ++k) {
           const char h = src_[q + static_cast<size_t>(k)];
-          if (!std::isxdigit(static_cast<unsigned char>(h))) fail("bad \\x/\\u escape in string literal");
-          cp = cp * 16 + static_cast<char32_t>(std::isdigit(static_cast<unsigned char>(h)) ? h - '0' : (std::tolower(h) - 'a' + 10));
+          if (!std::isxdigit(static_cast<unsigned char>(h)))
+            fail("bad \\x/\\u escape in string literal");
+          cp = cp * 16 + static_cast<char32_t>(std::isdigit(static_cast<unsigned char>(h))
+                                                   ? h - '0'
+                                                   : (std::tolower(h) - 'a' + 10));
         }
         q += static_cast<size_t>(n);
-        if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) fail("escape is not a Unicode scalar value");
+        if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+          fail("escape is not a Unicode scalar value");
         utf8::append(v, cp);
       };
       switch (e) {
-        case '\n': break;  // line continuation
-        case '\\': v.push_back('\\'); break;
-        case '\'': v.push_back('\''); break;
-        case '"': v.push_back('"'); break;
-        case 'a': v.push_back('\a'); break;
-        case 'b': v.push_back('\b'); break;
-        case 'f': v.push_back('\f'); break;
-        case 'n': v.push_back('\n'); break;
-        case 'r': v.push_back('\r'); break;
-        case 't': v.push_back('\t'); break;
-        case 'v': v.push_back('\v'); break;
-        case 'x': hex(2); break;
-        case 'u': hex(4); break;
-        case 'U': hex(8); break;
-        case 'N': fail("\\N{...} escapes are not supported");
+        case '\n':
+          break;  // line continuation
+        case '\\':
+          v.push_back('\\');
+          break;
+        case '\'':
+          v.push_back('\'');
+          break;
+        case '"':
+          v.push_back('"');
+          break;
+        case 'a':
+          v.push_back('\a');
+          break;
+        case 'b':
+          v.push_back('\b');
+          break;
+        case 'f':
+          v.push_back('\f');
+          break;
+        case 'n':
+          v.push_back('\n');
+          break;
+        case 'r':
+          v.push_back('\r');
+          break;
+        case 't':
+          v.push_back('\t');
+          break;
+        case 'v':
+          v.push_back('\v');
+          break;
+        case 'x':
+          hex(2);
+          break;
+        case 'u':
+          hex(4);
+          break;
+        case 'U':
+          hex(8);
+          break;
+        case 'N':
+          fail("\\N{...} escapes are not supported");
         default:
           if (e >= '0' && e <= '7') {
             char32_t cp = static_cast<char32_t>(e - '0');
@@ -274,8 +321,9 @@ class Lexer {
   }
 
   void op(int& depth) {
-    static const char* kOps[] = {"//", "**", "==", "!=", "<=", ">=", "+", "-", "/", "*", "%", "~",
-                                 "[", "]", "(", ")", "{", "}", "<", ">", "=", ".", ":", "|", ",", ";"};
+    static const char* kOps[] = {"//", "**", "==", "!=", "<=", ">=", "+", "-", "/",
+                                 "*",  "%",  "~",  "[",  "]",  "(",  ")", "{", "}",
+                                 "<",  ">",  "=",  ".",  ":",  "|",  ",", ";"};
     for (const char* o : kOps) {
       const size_t n = std::char_traits<char>::length(o);
       if (src_.compare(pos_, n, o) == 0) {

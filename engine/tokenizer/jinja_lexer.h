@@ -11,7 +11,19 @@
 namespace dlx::jinja {
 
 struct Token {
-  enum class Type { kData, kVarBegin, kVarEnd, kBlockBegin, kBlockEnd, kName, kString, kInt, kFloat, kOp, kEof };
+  enum class Type {
+    kData,
+    kVarBegin,
+    kVarEnd,
+    kBlockBegin,
+    kBlockEnd,
+    kName,
+    kString,
+    kInt,
+    kFloat,
+    kOp,
+    kEof
+  };
   Type type;
   std::string text;  // data, name, operator, or the decoded string literal
   int64_t i = 0;

@@ -47,12 +47,18 @@ class Parser {
   }
   std::string describe(const Token& t) const {
     switch (t.type) {
-      case T::kEof: return "end of template";
-      case T::kBlockEnd: return "'%}'";
-      case T::kVarEnd: return "'}}'";
-      case T::kData: return "text";
-      case T::kString: return "string";
-      default: return "'" + t.text + "'";
+      case T::kEof:
+        return "end of template";
+      case T::kBlockEnd:
+        return "'%}'";
+      case T::kVarEnd:
+        return "'}}'";
+      case T::kData:
+        return "text";
+      case T::kString:
+        return "string";
+      default:
+        return "'" + t.text + "'";
     }
   }
   void expect_op(const char* o) {
@@ -146,8 +152,9 @@ class Parser {
       expect_block_end();
       return s;
     }
-    static const char* kUnsupported[] = {"call", "filter", "with", "block", "extends", "include",
-                                         "import", "from", "autoescape", "do", "trans"};
+    static const char* kUnsupported[] = {"call",       "filter",  "with",   "block",
+                                         "extends",    "include", "import", "from",
+                                         "autoescape", "do",      "trans"};
     for (const char* u : kUnsupported) {
       if (tag == u) {
         --pos_;
@@ -394,7 +401,8 @@ class Parser {
   ExprPtr parse_pow() {
     const int line = cur().line;
     ExprPtr l = parse_unary(true);
-    while (skip_op("**")) l = binary(Expr::Kind::kBinary, line, std::move(l), parse_unary(true), "**");
+    while (skip_op("**"))
+      l = binary(Expr::Kind::kBinary, line, std::move(l), parse_unary(true), "**");
     return l;
   }
 
@@ -594,6 +602,8 @@ class Parser {
 
 }  // namespace
 
-Body parse(std::string_view source) { return Parser(lex(source)).parse_template(); }
+Body parse(std::string_view source) {
+  return Parser(lex(source)).parse_template();
+}
 
 }  // namespace dlx::jinja

@@ -12,7 +12,9 @@ namespace {
 
 constexpr int kMaxMacroDepth = 64;
 
-[[noreturn]] void type_error(const std::string& msg) { throw Error(ErrorCode::kInvalidArgument, msg); }
+[[noreturn]] void type_error(const std::string& msg) {
+  throw Error(ErrorCode::kInvalidArgument, msg);
+}
 
 // Variables of one scope; lookups walk to the enclosing scopes.
 struct Frame {
@@ -47,7 +49,8 @@ Value arith(const std::string& op, const Value& a, const Value& b) {
   if (b.is_undefined()) undefined_error(b);
   const bool ints = a.is_int() && b.is_int();
   auto bad = [&]() -> Value {
-    type_error("unsupported operand type(s) for " + op + ": '" + a.type_name() + "' and '" + b.type_name() + "'");
+    type_error("unsupported operand type(s) for " + op + ": '" + a.type_name() + "' and '" +
+               b.type_name() + "'");
   };
   if (op == "+") {
     if (ints) return Value::integer(a.as_int() + b.as_int());
@@ -83,7 +86,9 @@ Value arith(const std::string& op, const Value& a, const Value& b) {
     throw Error(ErrorCode::kUnsupported, "printf-style string formatting ('%') is not supported");
   }
   if (!a.is_number() || !b.is_number()) return bad();
-  if (op == "-") return ints ? Value::integer(a.as_int() - b.as_int()) : Value::number(a.as_double() - b.as_double());
+  if (op == "-")
+    return ints ? Value::integer(a.as_int() - b.as_int())
+                : Value::number(a.as_double() - b.as_double());
   if (op == "/") {
     if (b.as_double() == 0) type_error("division by zero");
     return Value::number(a.as_double() / b.as_double());
@@ -140,7 +145,8 @@ class Evaluator {
   Value eval(const Expr& e, const Frame& f) {
     line_ = e.line;
     switch (e.kind) {
-      case Expr::Kind::kLiteral: return e.value;
+      case Expr::Kind::kLiteral:
+        return e.value;
       case Expr::Kind::kName: {
         const Value* v = f.find(e.name);
         return v ? *v : Value::undefined(e.name);
@@ -149,7 +155,8 @@ class Evaluator {
       case Expr::Kind::kTuple: {
         List l;
         for (const auto& a : e.args) l.push_back(eval(*a, f));
-        return e.kind == Expr::Kind::kTuple ? Value::tuple(std::move(l)) : Value::list(std::move(l));
+        return e.kind == Expr::Kind::kTuple ? Value::tuple(std::move(l))
+                                            : Value::list(std::move(l));
       }
       case Expr::Kind::kDict: {
         Value d = Value::dict();
@@ -162,7 +169,8 @@ class Evaluator {
         }
         return d;
       }
-      case Expr::Kind::kGetAttr: return get_attr(eval(*e.args[0], f), e.name);
+      case Expr::Kind::kGetAttr:
+        return get_attr(eval(*e.args[0], f), e.name);
       case Expr::Kind::kGetItem: {
         const Value obj = eval(*e.args[0], f);
         return get_item(obj, eval(*e.args[1], f));
@@ -194,11 +202,15 @@ class Evaluator {
       case Expr::Kind::kPos: {
         const Value v = eval(*e.args[0], f);
         if (v.is_undefined()) undefined_error(v);
-        if (!v.is_number()) type_error("bad operand type for unary " + std::string(e.kind == Expr::Kind::kNeg ? "-" : "+") + ": '" + v.type_name() + "'");
+        if (!v.is_number())
+          type_error("bad operand type for unary " +
+                     std::string(e.kind == Expr::Kind::kNeg ? "-" : "+") + ": '" + v.type_name() +
+                     "'");
         if (e.kind == Expr::Kind::kPos) return v.is_int() ? Value::integer(v.as_int()) : v;
         return v.is_int() ? Value::integer(-v.as_int()) : Value::number(-v.as_double());
       }
-      case Expr::Kind::kNot: return Value::boolean(!eval(*e.args[0], f).truthy());
+      case Expr::Kind::kNot:
+        return Value::boolean(!eval(*e.args[0], f).truthy());
       case Expr::Kind::kBinary: {
         const Value a = eval(*e.args[0], f);
         const Value b = eval(*e.args[1], f);
@@ -217,14 +229,22 @@ class Evaluator {
           line_ = e.line;
           const std::string& op = e.ops[k];
           bool r;
-          if (op == "==") r = equals(left, right);
-          else if (op == "!=") r = !equals(left, right);
-          else if (op == "<") r = less(left, right);
-          else if (op == "<=") r = !less(right, left);
-          else if (op == ">") r = less(right, left);
-          else if (op == ">=") r = !less(left, right);
-          else if (op == "in") r = contains(right, left);
-          else r = !contains(right, left);
+          if (op == "==")
+            r = equals(left, right);
+          else if (op == "!=")
+            r = !equals(left, right);
+          else if (op == "<")
+            r = less(left, right);
+          else if (op == "<=")
+            r = !less(right, left);
+          else if (op == ">")
+            r = less(right, left);
+          else if (op == ">=")
+            r = !less(left, right);
+          else if (op == "in")
+            r = contains(right, left);
+          else
+            r = !contains(right, left);
           if (!r) return Value::boolean(false);
           left = std::move(right);
         }
@@ -270,14 +290,19 @@ class Evaluator {
   Flow exec(const Stmt& s, Frame& f, std::string& out) {
     line_ = s.line;
     switch (s.kind) {
-      case Stmt::Kind::kText: out += s.text; return Flow::kNormal;
-      case Stmt::Kind::kOutput: out += to_str(eval(*s.expr, f)); return Flow::kNormal;
+      case Stmt::Kind::kText:
+        out += s.text;
+        return Flow::kNormal;
+      case Stmt::Kind::kOutput:
+        out += to_str(eval(*s.expr, f));
+        return Flow::kNormal;
       case Stmt::Kind::kIf:
         for (const auto& [cond, body] : s.branches) {
           if (eval(*cond, f).truthy()) return exec(body, f, out);
         }
         return exec(s.else_body, f, out);
-      case Stmt::Kind::kFor: return exec_for(s, f, out);
+      case Stmt::Kind::kFor:
+        return exec_for(s, f, out);
       case Stmt::Kind::kSet: {
         Value v = eval(*s.expr, f);
         if (!s.attr.empty()) {
@@ -298,10 +323,15 @@ class Evaluator {
         f.set(s.targets[0], Value::string(std::move(captured)));
         return Flow::kNormal;
       }
-      case Stmt::Kind::kMacro: f.set(s.name, make_macro(s)); return Flow::kNormal;
-      case Stmt::Kind::kBreak: return Flow::kBreak;
-      case Stmt::Kind::kContinue: return Flow::kContinue;
-      case Stmt::Kind::kScope: return exec(s.body, f, out);
+      case Stmt::Kind::kMacro:
+        f.set(s.name, make_macro(s));
+        return Flow::kNormal;
+      case Stmt::Kind::kBreak:
+        return Flow::kBreak;
+      case Stmt::Kind::kContinue:
+        return Flow::kContinue;
+      case Stmt::Kind::kScope:
+        return exec(s.body, f, out);
     }
     return Flow::kNormal;
   }
@@ -334,11 +364,12 @@ class Evaluator {
       d.set("depth", Value::integer(1));
       d.set("depth0", Value::integer(0));
       d.set("previtem", i > 0 ? items[static_cast<size_t>(i - 1)] : Value::undefined("previtem"));
-      d.set("nextitem", i + 1 < n ? items[static_cast<size_t>(i + 1)] : Value::undefined("nextitem"));
+      d.set("nextitem",
+            i + 1 < n ? items[static_cast<size_t>(i + 1)] : Value::undefined("nextitem"));
       d.set("cycle", Value::callable("cycle", [i](CallArgs& a) {
-        if (a.pos.empty()) type_error("loop.cycle() needs at least one argument");
-        return a.pos[static_cast<size_t>(i) % a.pos.size()];
-      }));
+              if (a.pos.empty()) type_error("loop.cycle() needs at least one argument");
+              return a.pos[static_cast<size_t>(i) % a.pos.size()];
+            }));
       it.set("loop", loop);
       const Flow fl = exec(s.body, it, out);
       if (fl == Flow::kBreak) break;
@@ -349,15 +380,16 @@ class Evaluator {
   Value make_macro(const Stmt& s) {
     return Value::callable(s.name, [this, &s](CallArgs& a) {
       if (a.pos.size() > s.params.size()) {
-        type_error("macro '" + s.name + "' takes " + std::to_string(s.params.size()) + " arguments, " +
-                   std::to_string(a.pos.size()) + " given");
+        type_error("macro '" + s.name + "' takes " + std::to_string(s.params.size()) +
+                   " arguments, " + std::to_string(a.pos.size()) + " given");
       }
       for (const auto& [k, v] : a.kw) {
         bool known = false;
         for (const auto& p : s.params) known = known || p.first == k;
         if (!known) type_error("macro '" + s.name + "' has no argument '" + k + "'");
       }
-      if (depth_ >= kMaxMacroDepth) type_error("macro recursion deeper than " + std::to_string(kMaxMacroDepth));
+      if (depth_ >= kMaxMacroDepth)
+        type_error("macro recursion deeper than " + std::to_string(kMaxMacroDepth));
       ++depth_;
       // Macros see the template's top-level variables, not the caller's locals.
       Frame mf{&root_, {}};
@@ -393,7 +425,8 @@ std::string Template::render(const std::vector<std::pair<std::string, Value>>& v
   try {
     ev.exec(body_, top, out);
   } catch (const Error& e) {
-    throw Error(e.code(), "chat template line " + std::to_string(ev.line()) + ": " + e.what(), e.param());
+    throw Error(e.code(), "chat template line " + std::to_string(ev.line()) + ": " + e.what(),
+                e.param());
   }
   return out;
 }

@@ -2,12 +2,12 @@
 // json.dumps formatting.
 #include "engine/tokenizer/jinja_value.h"
 
+#include <utf8proc.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
-
-#include <utf8proc.h>
 
 #include "engine/tokenizer/utf8.h"
 #include "engine/util/error.h"
@@ -15,14 +15,21 @@
 namespace dlx::jinja {
 namespace {
 
-[[noreturn]] void type_error(const std::string& msg) { throw Error(ErrorCode::kInvalidArgument, msg); }
+[[noreturn]] void type_error(const std::string& msg) {
+  throw Error(ErrorCode::kInvalidArgument, msg);
+}
 
 bool printable(char32_t c) {
   if (c == ' ') return true;
   switch (utf8proc_category(static_cast<utf8proc_int32_t>(c))) {
-    case UTF8PROC_CATEGORY_CC: case UTF8PROC_CATEGORY_CF: case UTF8PROC_CATEGORY_CS:
-    case UTF8PROC_CATEGORY_CO: case UTF8PROC_CATEGORY_CN: case UTF8PROC_CATEGORY_ZL:
-    case UTF8PROC_CATEGORY_ZP: case UTF8PROC_CATEGORY_ZS:
+    case UTF8PROC_CATEGORY_CC:
+    case UTF8PROC_CATEGORY_CF:
+    case UTF8PROC_CATEGORY_CS:
+    case UTF8PROC_CATEGORY_CO:
+    case UTF8PROC_CATEGORY_CN:
+    case UTF8PROC_CATEGORY_ZL:
+    case UTF8PROC_CATEGORY_ZP:
+    case UTF8PROC_CATEGORY_ZS:
       return false;
     default:
       return true;
@@ -49,9 +56,12 @@ std::string repr_string(const std::string& s) {
     } else if (c == '\t') {
       out += "\\t";
     } else if (!printable(c)) {
-      if (c < 0x100) std::snprintf(buf, sizeof(buf), "\\x%02x", static_cast<unsigned>(c));
-      else if (c < 0x10000) std::snprintf(buf, sizeof(buf), "\\u%04x", static_cast<unsigned>(c));
-      else std::snprintf(buf, sizeof(buf), "\\U%08x", static_cast<unsigned>(c));
+      if (c < 0x100)
+        std::snprintf(buf, sizeof(buf), "\\x%02x", static_cast<unsigned>(c));
+      else if (c < 0x10000)
+        std::snprintf(buf, sizeof(buf), "\\u%04x", static_cast<unsigned>(c));
+      else
+        std::snprintf(buf, sizeof(buf), "\\U%08x", static_cast<unsigned>(c));
       out += buf;
     } else {
       out.append(s, begin, i - begin);
@@ -69,18 +79,33 @@ void json_string(const std::string& s, bool ensure_ascii, std::string& out) {
     const char32_t c = utf8::next(s, i);
     char buf[16];
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
       default:
         if (c < 0x20 || (ensure_ascii && c >= 0x80)) {
           if (c >= 0x10000) {
             const char32_t v = c - 0x10000;
-            std::snprintf(buf, sizeof(buf), "\\u%04x\\u%04x", 0xD800 + static_cast<unsigned>(v >> 10),
+            std::snprintf(buf, sizeof(buf), "\\u%04x\\u%04x",
+                          0xD800 + static_cast<unsigned>(v >> 10),
                           0xDC00 + static_cast<unsigned>(v & 0x3FF));
           } else {
             std::snprintf(buf, sizeof(buf), "\\u%04x", static_cast<unsigned>(c));
@@ -102,17 +127,28 @@ void dump(const Value& v, const JsonOptions& o, int level, std::string& out) {
   const std::string item_sep = !o.item_sep.empty() ? o.item_sep : (o.indent >= 0 ? "," : ", ");
   const std::string key_sep = !o.key_sep.empty() ? o.key_sep : ": ";
   switch (v.kind()) {
-    case Value::Kind::kNone: out += "null"; return;
-    case Value::Kind::kBool: out += v.as_bool() ? "true" : "false"; return;
-    case Value::Kind::kInt: out += std::to_string(v.as_int()); return;
+    case Value::Kind::kNone:
+      out += "null";
+      return;
+    case Value::Kind::kBool:
+      out += v.as_bool() ? "true" : "false";
+      return;
+    case Value::Kind::kInt:
+      out += std::to_string(v.as_int());
+      return;
     case Value::Kind::kFloat: {
       const double d = v.as_double();
-      if (std::isnan(d)) out += "NaN";
-      else if (std::isinf(d)) out += d > 0 ? "Infinity" : "-Infinity";
-      else out += float_repr(d);
+      if (std::isnan(d))
+        out += "NaN";
+      else if (std::isinf(d))
+        out += d > 0 ? "Infinity" : "-Infinity";
+      else
+        out += float_repr(d);
       return;
     }
-    case Value::Kind::kString: json_string(v.str(), o.ensure_ascii, out); return;
+    case Value::Kind::kString:
+      json_string(v.str(), o.ensure_ascii, out);
+      return;
     case Value::Kind::kList: {
       const List& l = v.items();
       if (l.empty()) {
@@ -134,7 +170,8 @@ void dump(const Value& v, const JsonOptions& o, int level, std::string& out) {
       std::vector<const std::pair<std::string, Value>*> es;
       for (const auto& e : v.dict_ref().entries) es.push_back(&e);
       if (o.sort_keys) {
-        std::stable_sort(es.begin(), es.end(), [](auto* a, auto* b) { return a->first < b->first; });
+        std::stable_sort(es.begin(), es.end(),
+                         [](auto* a, auto* b) { return a->first < b->first; });
       }
       if (es.empty()) {
         out += "{}";
@@ -227,16 +264,21 @@ Value Value::callable(std::string name, NativeFn fn) {
 
 Value Value::from_json(const nlohmann::ordered_json& j) {
   switch (j.type()) {
-    case nlohmann::ordered_json::value_t::null: return none();
-    case nlohmann::ordered_json::value_t::boolean: return boolean(j.get<bool>());
-    case nlohmann::ordered_json::value_t::number_integer: return integer(j.get<int64_t>());
+    case nlohmann::ordered_json::value_t::null:
+      return none();
+    case nlohmann::ordered_json::value_t::boolean:
+      return boolean(j.get<bool>());
+    case nlohmann::ordered_json::value_t::number_integer:
+      return integer(j.get<int64_t>());
     case nlohmann::ordered_json::value_t::number_unsigned: {
       const auto u = j.get<uint64_t>();
       return u <= static_cast<uint64_t>(INT64_MAX) ? integer(static_cast<int64_t>(u))
                                                    : number(static_cast<double>(u));
     }
-    case nlohmann::ordered_json::value_t::number_float: return number(j.get<double>());
-    case nlohmann::ordered_json::value_t::string: return string(j.get<std::string>());
+    case nlohmann::ordered_json::value_t::number_float:
+      return number(j.get<double>());
+    case nlohmann::ordered_json::value_t::string:
+      return string(j.get<std::string>());
     case nlohmann::ordered_json::value_t::array: {
       List l;
       l.reserve(j.size());
@@ -253,18 +295,26 @@ Value Value::from_json(const nlohmann::ordered_json& j) {
   }
 }
 
-bool Value::is_namespace() const { return kind_ == Kind::kDict && dict_->is_namespace; }
+bool Value::is_namespace() const {
+  return kind_ == Kind::kDict && dict_->is_namespace;
+}
 
 double Value::as_double() const {
   switch (kind_) {
-    case Kind::kFloat: return f_;
-    case Kind::kInt: return static_cast<double>(i_);
-    case Kind::kBool: return b_ ? 1.0 : 0.0;
-    default: return 0.0;
+    case Kind::kFloat:
+      return f_;
+    case Kind::kInt:
+      return static_cast<double>(i_);
+    case Kind::kBool:
+      return b_ ? 1.0 : 0.0;
+    default:
+      return 0.0;
   }
 }
 
-const std::string& Value::callable_name() const { return fn_->name; }
+const std::string& Value::callable_name() const {
+  return fn_->name;
+}
 
 Value Value::call(CallArgs& args) const {
   if (kind_ != Kind::kCallable) {
@@ -278,29 +328,47 @@ Value Value::call(CallArgs& args) const {
 
 bool Value::truthy() const {
   switch (kind_) {
-    case Kind::kUndefined: case Kind::kNone: return false;
-    case Kind::kBool: return b_;
-    case Kind::kInt: return i_ != 0;
-    case Kind::kFloat: return f_ != 0.0;
-    case Kind::kString: return !s_.empty();
-    case Kind::kList: return !list_->empty();
-    case Kind::kDict: return dict_->is_namespace || !dict_->entries.empty();
-    case Kind::kCallable: return true;
+    case Kind::kUndefined:
+    case Kind::kNone:
+      return false;
+    case Kind::kBool:
+      return b_;
+    case Kind::kInt:
+      return i_ != 0;
+    case Kind::kFloat:
+      return f_ != 0.0;
+    case Kind::kString:
+      return !s_.empty();
+    case Kind::kList:
+      return !list_->empty();
+    case Kind::kDict:
+      return dict_->is_namespace || !dict_->entries.empty();
+    case Kind::kCallable:
+      return true;
   }
   return false;
 }
 
 std::string Value::type_name() const {
   switch (kind_) {
-    case Kind::kUndefined: return "Undefined";
-    case Kind::kNone: return "NoneType";
-    case Kind::kBool: return "bool";
-    case Kind::kInt: return "int";
-    case Kind::kFloat: return "float";
-    case Kind::kString: return "str";
-    case Kind::kList: return tuple_ ? "tuple" : "list";
-    case Kind::kDict: return dict_->is_namespace ? "Namespace" : "dict";
-    case Kind::kCallable: return "function";
+    case Kind::kUndefined:
+      return "Undefined";
+    case Kind::kNone:
+      return "NoneType";
+    case Kind::kBool:
+      return "bool";
+    case Kind::kInt:
+      return "int";
+    case Kind::kFloat:
+      return "float";
+    case Kind::kString:
+      return "str";
+    case Kind::kList:
+      return tuple_ ? "tuple" : "list";
+    case Kind::kDict:
+      return dict_->is_namespace ? "Namespace" : "dict";
+    case Kind::kCallable:
+      return "function";
   }
   return "?";
 }
@@ -383,20 +451,29 @@ std::string float_repr(double d) {
 
 std::string to_str(const Value& v) {
   switch (v.kind()) {
-    case Value::Kind::kUndefined: return "";
-    case Value::Kind::kString: return v.str();
-    default: return repr(v);
+    case Value::Kind::kUndefined:
+      return "";
+    case Value::Kind::kString:
+      return v.str();
+    default:
+      return repr(v);
   }
 }
 
 std::string repr(const Value& v) {
   switch (v.kind()) {
-    case Value::Kind::kUndefined: return "";
-    case Value::Kind::kNone: return "None";
-    case Value::Kind::kBool: return v.as_bool() ? "True" : "False";
-    case Value::Kind::kInt: return std::to_string(v.as_int());
-    case Value::Kind::kFloat: return float_repr(v.as_double());
-    case Value::Kind::kString: return repr_string(v.str());
+    case Value::Kind::kUndefined:
+      return "";
+    case Value::Kind::kNone:
+      return "None";
+    case Value::Kind::kBool:
+      return v.as_bool() ? "True" : "False";
+    case Value::Kind::kInt:
+      return std::to_string(v.as_int());
+    case Value::Kind::kFloat:
+      return float_repr(v.as_double());
+    case Value::Kind::kString:
+      return repr_string(v.str());
     case Value::Kind::kList: {
       const bool t = v.is_tuple();
       std::string out = t ? "(" : "[";
@@ -418,7 +495,8 @@ std::string repr(const Value& v) {
       return out + (v.is_namespace() ? "}>" : "}");
     }
     case Value::Kind::kCallable:
-      throw Error(ErrorCode::kUnsupported, "printing the function '" + v.callable_name() + "' is not supported");
+      throw Error(ErrorCode::kUnsupported,
+                  "printing the function '" + v.callable_name() + "' is not supported");
   }
   return "";
 }
@@ -431,13 +509,17 @@ std::string to_json(const Value& v, const JsonOptions& opts) {
 
 bool equals(const Value& a, const Value& b) {
   if (a.is_number() && b.is_number()) {
-    if (a.kind() != Value::Kind::kFloat && b.kind() != Value::Kind::kFloat) return a.as_int() == b.as_int();
+    if (a.kind() != Value::Kind::kFloat && b.kind() != Value::Kind::kFloat)
+      return a.as_int() == b.as_int();
     return a.as_double() == b.as_double();
   }
   if (a.kind() != b.kind()) return false;
   switch (a.kind()) {
-    case Value::Kind::kUndefined: case Value::Kind::kNone: return true;
-    case Value::Kind::kString: return a.str() == b.str();
+    case Value::Kind::kUndefined:
+    case Value::Kind::kNone:
+      return true;
+    case Value::Kind::kString:
+      return a.str() == b.str();
     case Value::Kind::kList: {
       if (a.is_tuple() != b.is_tuple() || a.items().size() != b.items().size()) return false;
       for (size_t k = 0; k < a.items().size(); ++k) {
@@ -455,14 +537,17 @@ bool equals(const Value& a, const Value& b) {
       }
       return true;
     }
-    case Value::Kind::kCallable: return a.callable_name() == b.callable_name();
-    default: return false;
+    case Value::Kind::kCallable:
+      return a.callable_name() == b.callable_name();
+    default:
+      return false;
   }
 }
 
 bool less(const Value& a, const Value& b) {
   if (a.is_number() && b.is_number()) {
-    if (a.kind() != Value::Kind::kFloat && b.kind() != Value::Kind::kFloat) return a.as_int() < b.as_int();
+    if (a.kind() != Value::Kind::kFloat && b.kind() != Value::Kind::kFloat)
+      return a.as_int() < b.as_int();
     return a.as_double() < b.as_double();
   }
   if (a.is_string() && b.is_string()) return a.str() < b.str();  // UTF-8 order = code point order
@@ -473,7 +558,8 @@ bool less(const Value& a, const Value& b) {
     }
     return x.size() < y.size();
   }
-  type_error("'<' not supported between instances of '" + a.type_name() + "' and '" + b.type_name() + "'");
+  type_error("'<' not supported between instances of '" + a.type_name() + "' and '" +
+             b.type_name() + "'");
 }
 
 std::u32string to_u32(std::string_view s) {

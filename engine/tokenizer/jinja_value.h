@@ -6,12 +6,11 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace dlx::jinja {
 
@@ -34,7 +33,7 @@ class Value {
   static Value string(std::string s);
   static Value list(List items = {});
   static Value tuple(List items);  // a list that prints as (a, b) and is != the same list
-  static Value dict();  // an empty ordered dict
+  static Value dict();             // an empty ordered dict
   static Value namespace_();
   static Value callable(std::string name, NativeFn fn);
   static Value from_json(const nlohmann::ordered_json& j);
@@ -44,7 +43,9 @@ class Value {
   bool is_none() const { return kind_ == Kind::kNone; }
   bool is_bool() const { return kind_ == Kind::kBool; }
   bool is_int() const { return kind_ == Kind::kInt || kind_ == Kind::kBool; }  // bool is an int
-  bool is_number() const { return kind_ == Kind::kInt || kind_ == Kind::kFloat || kind_ == Kind::kBool; }
+  bool is_number() const {
+    return kind_ == Kind::kInt || kind_ == Kind::kFloat || kind_ == Kind::kBool;
+  }
   bool is_string() const { return kind_ == Kind::kString; }
   bool is_list() const { return kind_ == Kind::kList; }  // includes tuples
   bool is_tuple() const { return kind_ == Kind::kList && tuple_; }
@@ -99,7 +100,8 @@ struct CallArgs {
   // Argument `index` / `name`, or fallback when not given.
   Value get(size_t index, std::string_view name, Value fallback = Value()) const;
   // Throws when a keyword other than `allowed` or more than max_pos positionals are passed.
-  void check(std::string_view fn, size_t max_pos, std::initializer_list<std::string_view> allowed) const;
+  void check(std::string_view fn, size_t max_pos,
+             std::initializer_list<std::string_view> allowed) const;
 };
 
 // Python str(v): what {{ v }} prints ("" for undefined, "None", "True", "[1, 'a']", ...).

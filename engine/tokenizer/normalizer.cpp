@@ -2,10 +2,10 @@
 // identity on ASCII).
 #include "engine/tokenizer/normalizer.h"
 
+#include <utf8proc.h>
+
 #include <cstdlib>
 #include <memory>
-
-#include <utf8proc.h>
 
 #include "engine/util/error.h"
 
@@ -52,15 +52,23 @@ void Normalizer::normalize(std::string& s) const {
   for (Form f : forms_) {
     int opts = UTF8PROC_STABLE;
     switch (f) {
-      case Form::kNFC: opts |= UTF8PROC_COMPOSE; break;
-      case Form::kNFD: opts |= UTF8PROC_DECOMPOSE; break;
-      case Form::kNFKC: opts |= UTF8PROC_COMPOSE | UTF8PROC_COMPAT; break;
-      case Form::kNFKD: opts |= UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT; break;
+      case Form::kNFC:
+        opts |= UTF8PROC_COMPOSE;
+        break;
+      case Form::kNFD:
+        opts |= UTF8PROC_DECOMPOSE;
+        break;
+      case Form::kNFKC:
+        opts |= UTF8PROC_COMPOSE | UTF8PROC_COMPAT;
+        break;
+      case Form::kNFKD:
+        opts |= UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT;
+        break;
     }
     utf8proc_uint8_t* out = nullptr;
-    const utf8proc_ssize_t n =
-        utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(s.data()),
-                     static_cast<utf8proc_ssize_t>(s.size()), &out, static_cast<utf8proc_option_t>(opts));
+    const utf8proc_ssize_t n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(s.data()),
+                                            static_cast<utf8proc_ssize_t>(s.size()), &out,
+                                            static_cast<utf8proc_option_t>(opts));
     std::unique_ptr<utf8proc_uint8_t, decltype(&std::free)> owned(out, &std::free);
     if (n < 0) {
       // Input is sanitized before normalization, so this is a broken invariant.

@@ -2,10 +2,9 @@
 // NFKD (via utf8proc) and Sequence of these; any other type is Error kUnsupported.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace dlx {
 

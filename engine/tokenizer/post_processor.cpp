@@ -35,7 +35,8 @@ void PostProcessor::add(const nlohmann::json& j) {
         p.sequence = true;
       } else if (item.contains("SpecialToken")) {
         const std::string name = item["SpecialToken"].at("id");
-        if (!specials.contains(name)) bad("special token '" + name + "' has no entry in special_tokens");
+        if (!specials.contains(name))
+          bad("special token '" + name + "' has no entry in special_tokens");
         for (const auto& id : specials[name].at("ids")) p.ids.push_back(id.get<int32_t>());
       } else {
         bad("template item " + item.dump() + " is neither Sequence nor SpecialToken");

@@ -52,7 +52,8 @@ void PreTokenizer::add(const nlohmann::json& j) {
     } else if (pat.contains("String")) {
       s.regex = std::make_shared<Regex>(escape_literal(pat["String"].get<std::string>()));
     } else {
-      throw Error(ErrorCode::kInvalidModel, "tokenizer.json: Split pattern is neither Regex nor String");
+      throw Error(ErrorCode::kInvalidModel,
+                  "tokenizer.json: Split pattern is neither Regex nor String");
     }
     const std::string b = j.value("behavior", "Isolated");
     if (b == "Removed") {
@@ -66,7 +67,8 @@ void PreTokenizer::add(const nlohmann::json& j) {
     } else if (b == "Contiguous") {
       s.behavior = Behavior::kContiguous;
     } else {
-      throw Error(ErrorCode::kUnsupported, "tokenizer.json: Split behavior '" + b + "' is not supported");
+      throw Error(ErrorCode::kUnsupported,
+                  "tokenizer.json: Split behavior '" + b + "' is not supported");
     }
     s.invert = j.value("invert", false);
   } else if (type == "ByteLevel") {

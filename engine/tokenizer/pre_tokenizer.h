@@ -5,12 +5,11 @@
 
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "engine/tokenizer/regex.h"
 
@@ -33,7 +32,8 @@ class PreTokenizer {
   // Splits valid UTF-8 `in` into pre-tokens, replacing out's contents. `scratch` is reused
   // between calls to avoid allocations. With skip_final_byte_level, a final plain ByteLevel
   // step (see below) is left out and the pieces stay raw bytes.
-  void run(std::string_view in, Pieces& out, Pieces& scratch, bool skip_final_byte_level = false) const;
+  void run(std::string_view in, Pieces& out, Pieces& scratch,
+           bool skip_final_byte_level = false) const;
 
   // True when the last step is ByteLevel without prefix space or regex: a pure byte ->
   // character mapping that BPE can fold into its first step.

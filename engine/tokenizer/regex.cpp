@@ -48,8 +48,7 @@ Regex::Regex(const std::string& pattern) : pattern_(pattern), code_(std::make_sh
   pcre2_jit_compile(code_->code, PCRE2_JIT_COMPLETE);
 }
 
-void Regex::find_all(std::string_view subject,
-                     std::vector<std::pair<size_t, size_t>>& out) const {
+void Regex::find_all(std::string_view subject, std::vector<std::pair<size_t, size_t>>& out) const {
   pcre2_match_data* md = thread_match_data();
   const auto* s = reinterpret_cast<PCRE2_SPTR>(subject.data());
   const size_t n = subject.size();

@@ -50,8 +50,8 @@ void check_decoder(const nlohmann::json& d, const std::string& where) {
     check_decoder(d["decoders"][0], where);
     return;
   }
-  throw Error(ErrorCode::kUnsupported, where + ": decoder type '" + type +
-                                           "' is not supported (supported: ByteLevel)");
+  throw Error(ErrorCode::kUnsupported,
+              where + ": decoder type '" + type + "' is not supported (supported: ByteLevel)");
 }
 
 }  // namespace
@@ -74,7 +74,8 @@ std::shared_ptr<Tokenizer> Tokenizer::load(const std::string& path) {
   TokenizerJson parts = parse_tokenizer_json(read_text(file), file.string());
   std::unique_ptr<BpeModel> model;
   try {
-    if (!parts.rest.contains("model")) throw Error(ErrorCode::kInvalidModel, "tokenizer.json: no \"model\" object");
+    if (!parts.rest.contains("model"))
+      throw Error(ErrorCode::kInvalidModel, "tokenizer.json: no \"model\" object");
     model = BpeModel::build(parts.rest["model"], std::move(parts.vocab), parts.merges);
   } catch (const nlohmann::json::exception& e) {
     throw Error(ErrorCode::kInvalidModel, file.string() + ": unexpected structure: " + e.what());
@@ -109,18 +110,22 @@ std::shared_ptr<Tokenizer> Tokenizer::from_json(const nlohmann::json& j, const n
   return assemble(j, std::move(model), cfg, where);
 }
 
-std::shared_ptr<Tokenizer> Tokenizer::assemble(const nlohmann::json& j, std::unique_ptr<BpeModel> model,
-                                               const nlohmann::json& cfg, const std::string& where) {
+std::shared_ptr<Tokenizer> Tokenizer::assemble(const nlohmann::json& j,
+                                               std::unique_ptr<BpeModel> model,
+                                               const nlohmann::json& cfg,
+                                               const std::string& where) {
   std::shared_ptr<Tokenizer> t(new Tokenizer());
   t->model_ = std::move(model);
   try {
-    t->normalizer_ = std::make_unique<Normalizer>(Normalizer::from_json(j.value("normalizer", nlohmann::json())));
-    t->pre_tokenizer_ =
-        std::make_unique<PreTokenizer>(PreTokenizer::from_json(j.value("pre_tokenizer", nlohmann::json())));
-    t->post_processor_ =
-        std::make_unique<PostProcessor>(PostProcessor::from_json(j.value("post_processor", nlohmann::json())));
+    t->normalizer_ = std::make_unique<Normalizer>(
+        Normalizer::from_json(j.value("normalizer", nlohmann::json())));
+    t->pre_tokenizer_ = std::make_unique<PreTokenizer>(
+        PreTokenizer::from_json(j.value("pre_tokenizer", nlohmann::json())));
+    t->post_processor_ = std::make_unique<PostProcessor>(
+        PostProcessor::from_json(j.value("post_processor", nlohmann::json())));
     check_decoder(j.value("decoder", nlohmann::json()), where);
-    t->raw_bytes_ = t->pre_tokenizer_->ends_with_plain_byte_level() && t->model_->supports_raw_bytes();
+    t->raw_bytes_ =
+        t->pre_tokenizer_->ends_with_plain_byte_level() && t->model_->supports_raw_bytes();
   } catch (const nlohmann::json::exception& e) {
     throw Error(ErrorCode::kInvalidModel, where + ": unexpected structure: " + e.what());
   } catch (const Error& e) {
@@ -169,7 +174,8 @@ std::shared_ptr<Tokenizer> Tokenizer::assemble(const nlohmann::json& j, std::uni
     }
   }
 
-  t->config_ = parse_tokenizer_config(cfg, where.substr(0, where.rfind('/') + 1) + "tokenizer_config.json");
+  t->config_ =
+      parse_tokenizer_config(cfg, where.substr(0, where.rfind('/') + 1) + "tokenizer_config.json");
   auto resolve = [&](const std::string& text) { return text.empty() ? -1 : t->token_to_id(text); };
   TokenizerConfig& c = t->config_;
   c.bos_token_id = resolve(c.bos_token);
@@ -269,7 +275,8 @@ int32_t Tokenizer::token_to_id(std::string_view token) const {
 
 std::string Tokenizer::id_to_token(int32_t id) const {
   if (id < 0 || static_cast<size_t>(id) >= id_space_) return "";
-  if (!added_content_[static_cast<size_t>(id)].empty()) return added_content_[static_cast<size_t>(id)];
+  if (!added_content_[static_cast<size_t>(id)].empty())
+    return added_content_[static_cast<size_t>(id)];
   const std::string* s = model_->id_to_token(id);
   return s ? *s : "";
 }
@@ -278,6 +285,8 @@ bool Tokenizer::is_special(int32_t id) const {
   return id >= 0 && static_cast<size_t>(id) < id_space_ && special_[static_cast<size_t>(id)];
 }
 
-size_t Tokenizer::vocab_size() const { return id_space_; }
+size_t Tokenizer::vocab_size() const {
+  return id_space_;
+}
 
 }  // namespace dlx

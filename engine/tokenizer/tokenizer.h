@@ -10,13 +10,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "engine/tokenizer/string_hash.h"
 
@@ -37,7 +36,7 @@ struct TokenizerConfig {
   std::vector<std::string> additional_special_tokens;
   bool add_bos_token = false;
   bool add_eos_token = false;
-  std::string chat_template;  // "" when the model has none
+  std::string chat_template;     // "" when the model has none
   int64_t model_max_length = 0;  // 0 when not given
 };
 
@@ -78,7 +77,8 @@ class Tokenizer {
   Tokenizer();
   static std::shared_ptr<Tokenizer> assemble(const nlohmann::json& tokenizer_json,
                                              std::unique_ptr<BpeModel> model,
-                                             const nlohmann::json& config_json, const std::string& where);
+                                             const nlohmann::json& config_json,
+                                             const std::string& where);
   void encode_text(std::string_view text, std::vector<int32_t>& out) const;
 
   std::unique_ptr<BpeModel> model_;
@@ -87,10 +87,10 @@ class Tokenizer {
   std::unique_ptr<PostProcessor> post_processor_;
   std::unique_ptr<AddedTokenMatcher> raw_added_;         // added tokens with normalized=false
   std::unique_ptr<AddedTokenMatcher> normalized_added_;  // added tokens with normalized=true
-  std::vector<std::string> added_content_;  // by id; non-empty for added tokens
+  std::vector<std::string> added_content_;               // by id; non-empty for added tokens
   std::unordered_map<std::string, int32_t, StringHash, std::equal_to<>> added_ids_;
-  std::vector<bool> special_;               // by id
-  std::vector<std::string> decoded_;        // by id: the bytes each token decodes to
+  std::vector<bool> special_;         // by id
+  std::vector<std::string> decoded_;  // by id: the bytes each token decodes to
   size_t id_space_ = 0;
   bool raw_bytes_ = false;  // BPE maps bytes itself (the pre-tokenizer ends in plain ByteLevel)
   TokenizerConfig config_;
@@ -122,8 +122,8 @@ class IncrementalDecoder {
 std::string render_chat(const Tokenizer& tok, const nlohmann::json& messages,
                         bool add_generation_prompt,
                         const nlohmann::json& extra_context = nlohmann::json::object());
-std::string render_chat(const Tokenizer& tok, const nlohmann::ordered_json& messages,
-                        bool add_generation_prompt,
-                        const nlohmann::ordered_json& extra_context = nlohmann::ordered_json::object());
+std::string render_chat(
+    const Tokenizer& tok, const nlohmann::ordered_json& messages, bool add_generation_prompt,
+    const nlohmann::ordered_json& extra_context = nlohmann::ordered_json::object());
 
 }  // namespace dlx

@@ -14,7 +14,8 @@ std::string token_text(const nlohmann::json& c, const char* key, const std::stri
   if (v.is_object() && v.contains("content") && v["content"].is_string()) {
     return v["content"].get<std::string>();
   }
-  throw Error(ErrorCode::kInvalidModel, where + ": \"" + key + "\" is neither a string nor {\"content\": ...}");
+  throw Error(ErrorCode::kInvalidModel,
+              where + ": \"" + key + "\" is neither a string nor {\"content\": ...}");
 }
 
 }  // namespace
@@ -30,11 +31,15 @@ TokenizerConfig parse_tokenizer_config(const nlohmann::json& c, const std::strin
   cfg.unk_token = token_text(c, "unk_token", where);
   if (c.contains("additional_special_tokens") && c["additional_special_tokens"].is_array()) {
     for (const auto& t : c["additional_special_tokens"]) {
-      if (t.is_string()) cfg.additional_special_tokens.push_back(t.get<std::string>());
-      else if (t.is_object() && t.contains("content")) cfg.additional_special_tokens.push_back(t["content"].get<std::string>());
+      if (t.is_string())
+        cfg.additional_special_tokens.push_back(t.get<std::string>());
+      else if (t.is_object() && t.contains("content"))
+        cfg.additional_special_tokens.push_back(t["content"].get<std::string>());
     }
   }
-  auto flag = [&](const char* key) { return c.contains(key) && c[key].is_boolean() && c[key].get<bool>(); };
+  auto flag = [&](const char* key) {
+    return c.contains(key) && c[key].is_boolean() && c[key].get<bool>();
+  };
   cfg.add_bos_token = flag("add_bos_token");
   cfg.add_eos_token = flag("add_eos_token");
   if (c.contains("model_max_length") && c["model_max_length"].is_number_integer()) {
@@ -52,10 +57,12 @@ TokenizerConfig parse_tokenizer_config(const nlohmann::json& c, const std::strin
         }
       }
       if (cfg.chat_template.empty()) {
-        throw Error(ErrorCode::kInvalidModel, where + ": chat_template list has no \"default\" entry");
+        throw Error(ErrorCode::kInvalidModel,
+                    where + ": chat_template list has no \"default\" entry");
       }
     } else {
-      throw Error(ErrorCode::kInvalidModel, where + ": chat_template is neither a string nor a list");
+      throw Error(ErrorCode::kInvalidModel,
+                  where + ": chat_template is neither a string nor a list");
     }
   }
   return cfg;

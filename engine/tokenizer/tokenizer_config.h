@@ -2,9 +2,8 @@
 // into a TokenizerConfig; ids are resolved later by the Tokenizer.
 #pragma once
 
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "engine/tokenizer/tokenizer.h"
 

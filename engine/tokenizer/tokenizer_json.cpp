@@ -11,7 +11,8 @@ using json = nlohmann::json;
 
 class Handler : public nlohmann::json_sax<json> {
  public:
-  Handler(TokenizerJson& out, const std::string& where) : out_(out), dom_(out.rest), where_(where) {}
+  Handler(TokenizerJson& out, const std::string& where)
+      : out_(out), dom_(out.rest), where_(where) {}
 
   bool null() override { return scalar() ? bad("null") : dom_.null(); }
   bool boolean(bool v) override { return scalar() ? bad("a boolean") : dom_.boolean(v); }
@@ -124,8 +125,8 @@ class Handler : public nlohmann::json_sax<json> {
     throw Error(ErrorCode::kInvalidModel, where_ + ": " + what);
   }
   bool bad(const std::string& what) const {
-    throw_bad(std::string(mode_ == Mode::kVocab ? "model.vocab" : "model.merges") + " holds " + what +
-              " where it should not");
+    throw_bad(std::string(mode_ == Mode::kVocab ? "model.vocab" : "model.merges") + " holds " +
+              what + " where it should not");
   }
   bool vocab_id(int64_t id) {
     if (depth_ != capture_depth_ + 1) return bad("a nested value");

@@ -2,9 +2,8 @@
 // straight into vectors and builds a JSON tree only for the (small) rest of the file.
 #pragma once
 
-#include <string_view>
-
 #include <nlohmann/json.hpp>
+#include <string_view>
 
 #include "engine/tokenizer/bpe_model.h"
 

@@ -2,9 +2,8 @@
 // exactly (no added newline), for debugging templates.
 #include <fstream>
 #include <iostream>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "engine/tokenizer/tokenizer.h"
 #include "engine/util/error.h"
@@ -27,12 +26,13 @@ nlohmann::ordered_json read_json_arg(const std::string& flag, const std::string&
 int cmd_render_chat(int argc, char** argv, int first) {
   Args a(argc, argv, first, {"tokenizer", "messages", "vars"}, {"help", "add-generation-prompt"});
   if (a.flag("help")) {
-    std::cout << "usage: diffulex render-chat --tokenizer PATH --messages FILE "
-                 "[--add-generation-prompt] [--vars JSON]\n"
-                 "FILE ('-' for stdin) holds a JSON list of {\"role\", \"content\"} messages, or an "
-                 "object {\"messages\": [...], other template variables}.\n"
-                 "--vars adds template variables, e.g. '{\"enable_thinking\": false}'. Prints the "
-                 "rendered prompt exactly, with no added newline.\n";
+    std::cout
+        << "usage: diffulex render-chat --tokenizer PATH --messages FILE "
+           "[--add-generation-prompt] [--vars JSON]\n"
+           "FILE ('-' for stdin) holds a JSON list of {\"role\", \"content\"} messages, or an "
+           "object {\"messages\": [...], other template variables}.\n"
+           "--vars adds template variables, e.g. '{\"enable_thinking\": false}'. Prints the "
+           "rendered prompt exactly, with no added newline.\n";
     return 0;
   }
   const std::string path = a.required("tokenizer");

@@ -4,9 +4,8 @@
 #include <ctime>
 #include <fstream>
 #include <iostream>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "engine/tokenizer/tokenizer.h"
 #include "engine/util/error.h"
@@ -68,7 +67,8 @@ int cmd_tokenize(int argc, char** argv, int first) {
   if (a.flag("stats")) {
     // CPU time too: on a busy machine it measures the tokenizer rather than the scheduler.
     auto mbps = [&](double s) { return s > 0 ? static_cast<double>(text.size()) / s / 1e6 : 0.0; };
-    std::fprintf(stderr, "%zu bytes -> %zu tokens in %.2f ms wall (%.1f MB/s), %.2f ms CPU (%.1f MB/s)\n",
+    std::fprintf(stderr,
+                 "%zu bytes -> %zu tokens in %.2f ms wall (%.1f MB/s), %.2f ms CPU (%.1f MB/s)\n",
                  text.size(), ids.size(), sec * 1e3, mbps(sec), cpu * 1e3, mbps(cpu));
   }
   return 0;

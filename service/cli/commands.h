@@ -9,6 +9,7 @@ int cmd_devices(int argc, char** argv, int first);
 int cmd_tokenize(int argc, char** argv, int first);
 int cmd_detokenize(int argc, char** argv, int first);
 int cmd_render_chat(int argc, char** argv, int first);
+int cmd_chat(int argc, char** argv, int first);
 int cmd_devices(int argc, char** argv, int first);
 int cmd_generate(int argc, char** argv, int first);
 int cmd_make_random_model(int argc, char** argv, int first);

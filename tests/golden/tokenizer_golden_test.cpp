@@ -17,7 +17,9 @@ nlohmann::ordered_json load_json(const std::string& path) {
   return nlohmann::ordered_json::parse(in);
 }
 
-std::string qwen3_dir() { return test::fixtures() + "/tokenizers/qwen3"; }
+std::string qwen3_dir() {
+  return test::fixtures() + "/tokenizers/qwen3";
+}
 
 const Tokenizer& qwen3() {
   static const std::shared_ptr<Tokenizer> tok = Tokenizer::load(qwen3_dir());
@@ -38,10 +40,14 @@ TEST(Qwen3Tokenizer, EncodesEveryGoldenCaseExactly) {
 TEST(Qwen3Tokenizer, DecodeOfEncodeIsTheNfcForm) {
   // Decomposed input comes back composed (NFC): e + U+0301 -> é, A + U+030A -> Å,
   // Hangul jamo -> syllable.
-  EXPECT_EQ(qwen3().decode(qwen3().encode("caf" "e\xCC\x81")), "caf\xC3\xA9");
+  EXPECT_EQ(qwen3().decode(qwen3().encode("caf"
+                                          "e\xCC\x81")),
+            "caf\xC3\xA9");
   EXPECT_EQ(qwen3().decode(qwen3().encode("A\xCC\x8A ok")), "\xC3\x85 ok");
   EXPECT_EQ(qwen3().decode(qwen3().encode("\xE1\x84\x92\xE1\x85\xA1\xE1\x86\xAB")), "\xED\x95\x9C");
-  EXPECT_EQ(qwen3().encode("caf" "e\xCC\x81"), qwen3().encode("caf\xC3\xA9"));
+  EXPECT_EQ(qwen3().encode("caf"
+                           "e\xCC\x81"),
+            qwen3().encode("caf\xC3\xA9"));
 }
 
 TEST(Qwen3Tokenizer, SpecialTokensAndConfig) {
@@ -61,8 +67,9 @@ TEST(Qwen3Tokenizer, SpecialTokensAndConfig) {
 }
 
 TEST(Qwen3Tokenizer, IncrementalDecodingNeverSplitsACharacter) {
-  const std::string text = "emoji \xF0\x9F\x98\x80\xF0\x9F\x8E\x89\xF0\x9F\x91\x8D\xF0\x9F\x8F\xBD done, "
-                           "\xE4\xBD\xA0\xE5\xA5\xBD\xEF\xBC\x8C\xEC\x95\x88\xEB\x85\x95 <|im_end|>";
+  const std::string text =
+      "emoji \xF0\x9F\x98\x80\xF0\x9F\x8E\x89\xF0\x9F\x91\x8D\xF0\x9F\x8F\xBD done, "
+      "\xE4\xBD\xA0\xE5\xA5\xBD\xEF\xBC\x8C\xEC\x95\x88\xEB\x85\x95 <|im_end|>";
   const auto ids = qwen3().encode(text);
   IncrementalDecoder dec(qwen3(), /*skip_special=*/true);
   std::string all;
@@ -95,11 +102,14 @@ TEST_P(ChatTemplateGolden, RendersEveryCaseExactly) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Fixtures, ChatTemplateGolden,
-    ::testing::Values(ChatSet{test::fixtures() + "/tokenizers/qwen3", test::fixtures() + "/tokenizers/qwen3/chat_cases.json"},
-                      ChatSet{test::model_dir("llada"), test::model_dir("llada") + "/chat_cases.json"},
-                      ChatSet{test::model_dir("dream"), test::model_dir("dream") + "/chat_cases.json"}));
+INSTANTIATE_TEST_SUITE_P(Fixtures, ChatTemplateGolden,
+                         ::testing::Values(ChatSet{test::fixtures() + "/tokenizers/qwen3",
+                                                   test::fixtures() +
+                                                       "/tokenizers/qwen3/chat_cases.json"},
+                                           ChatSet{test::model_dir("llada"),
+                                                   test::model_dir("llada") + "/chat_cases.json"},
+                                           ChatSet{test::model_dir("dream"),
+                                                   test::model_dir("dream") + "/chat_cases.json"}));
 
 }  // namespace
 }  // namespace dlx

@@ -83,7 +83,8 @@ TEST(Jinja, SyntaxErrorsNameTheLine) {
 
 TEST(Jinja, RuntimeErrorsAreInvalidArgument) {
   std::string msg;
-  EXPECT_EQ(error_of("{{ raise_exception('roles must alternate') }}", &msg), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(error_of("{{ raise_exception('roles must alternate') }}", &msg),
+            ErrorCode::kInvalidArgument);
   EXPECT_NE(msg.find("roles must alternate"), std::string::npos) << msg;
   EXPECT_EQ(error_of("line1\n{{ foo.bar }}", &msg), ErrorCode::kInvalidArgument);
   EXPECT_NE(msg.find("'foo' is undefined"), std::string::npos) << msg;
@@ -95,19 +96,22 @@ TEST(Jinja, RuntimeErrorsAreInvalidArgument) {
   EXPECT_EQ(error_of("{% set x = 1 %}{% set x.a = 2 %}"), ErrorCode::kInvalidArgument);
   EXPECT_EQ(error_of("{{ [1].append(2) }}"), ErrorCode::kInvalidArgument);
   EXPECT_EQ(error_of("{{ range(10000000) | length }}"), ErrorCode::kInvalidArgument);
-  EXPECT_EQ(error_of("{% macro m() %}{{ m() }}{% endmacro %}{{ m() }}"), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(error_of("{% macro m() %}{{ m() }}{% endmacro %}{{ m() }}"),
+            ErrorCode::kInvalidArgument);
   EXPECT_EQ(error_of("{{ undefined_var | tojson }}"), ErrorCode::kInvalidArgument);
 }
 
 TEST(Jinja, UndefinedValuesRenderEmptyLikeJinja2) {
-  EXPECT_EQ(render("[{{ nothing }}][{{ (nothing.x is defined) if nothing is defined else 'u' }}]"), "[][u]");
+  EXPECT_EQ(render("[{{ nothing }}][{{ (nothing.x is defined) if nothing is defined else 'u' }}]"),
+            "[][u]");
   EXPECT_EQ(render("{% for x in nothing %}x{% endfor %}{{ nothing | length }}"), "0");
 }
 
 TEST(RenderChat, NeedsATemplateAndAListOfMessages) {
   auto tok = Tokenizer::load(test::model_dir("dream"));
   const auto msgs = nlohmann::json::parse(R"([{"role": "user", "content": "hi"}])");
-  EXPECT_EQ(render_chat(*tok, msgs, true), "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n");
+  EXPECT_EQ(render_chat(*tok, msgs, true),
+            "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n");
   try {
     render_chat(*tok, nlohmann::json::parse(R"({"role": "user"})"), true);
     ADD_FAILURE();

@@ -1,13 +1,14 @@
 // Tokenizer components on small synthetic tokenizer.json files (merges in both forms, rank
 // order, ignore_merges, added-token options, post-processing, unsupported component errors,
 // invalid UTF-8, streaming decode) and on the tiny fixture models' own tokenizers.
+#include "engine/tokenizer/tokenizer.h"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <random>
 
 #include "engine/tokenizer/byte_level.h"
-#include "engine/tokenizer/tokenizer.h"
 #include "engine/tokenizer/utf8.h"
 #include "engine/util/error.h"
 #include "tests/test_util.h"
@@ -43,10 +44,14 @@ struct Spec {
   json added = json::array();
   json post_processor = nullptr;
   json normalizer = {{"type", "NFC"}};
-  json pre_tokenizer = json{{"type", "Sequence"},
-                            {"pretokenizers",
-                             {{{"type", "Split"}, {"pattern", {{"Regex", kQwenRegex}}}, {"behavior", "Isolated"}, {"invert", false}},
-                              {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", false}}}}};
+  json pre_tokenizer =
+      json{{"type", "Sequence"},
+           {"pretokenizers",
+            {{{"type", "Split"},
+              {"pattern", {{"Regex", kQwenRegex}}},
+              {"behavior", "Isolated"},
+              {"invert", false}},
+             {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", false}}}}};
   json decoder = {{"type", "ByteLevel"}};
 };
 
@@ -57,8 +62,10 @@ json make_json(const Spec& s) {
   int next = 256;
   for (const auto& [a, b] : s.merges) {
     if (!vocab.contains(a + b)) vocab[a + b] = next++;
-    if (s.array_merges) merges.push_back({a, b});
-    else merges.push_back(a + " " + b);
+    if (s.array_merges)
+      merges.push_back({a, b});
+    else
+      merges.push_back(a + " " + b);
   }
   for (const auto& [t, id] : s.extra_vocab.items()) vocab[t] = id;
   return {{"version", "1.0"},
@@ -67,7 +74,11 @@ json make_json(const Spec& s) {
           {"pre_tokenizer", s.pre_tokenizer},
           {"post_processor", s.post_processor},
           {"decoder", s.decoder},
-          {"model", {{"type", "BPE"}, {"vocab", vocab}, {"merges", merges}, {"ignore_merges", s.ignore_merges}}}};
+          {"model",
+           {{"type", "BPE"},
+            {"vocab", vocab},
+            {"merges", merges},
+            {"ignore_merges", s.ignore_merges}}}};
 }
 
 std::shared_ptr<Tokenizer> make(const Spec& s, const json& config = nullptr) {
@@ -75,7 +86,7 @@ std::shared_ptr<Tokenizer> make(const Spec& s, const json& config = nullptr) {
 }
 
 json added(const std::string& content, int id, bool special, json opts = json::object()) {
-  json a = {{"id", id}, {"content", content}, {"single_word", false}, {"lstrip", false},
+  json a = {{"id", id},        {"content", content},  {"single_word", false}, {"lstrip", false},
             {"rstrip", false}, {"normalized", false}, {"special", special}};
   for (const auto& [k, v] : opts.items()) a[k] = v;
   return a;
@@ -149,7 +160,8 @@ TEST(Tokenizer, AddedTokensAreMatchedBeforeSplittingLeftmostLongest) {
 
 TEST(Tokenizer, AddedTokenStripAndSingleWordOptions) {
   Spec s;
-  s.added = {added("<m>", 400, true, {{"lstrip", true}}), added("<r>", 401, true, {{"rstrip", true}}),
+  s.added = {added("<m>", 400, true, {{"lstrip", true}}),
+             added("<r>", 401, true, {{"rstrip", true}}),
              added("ok", 402, false, {{"single_word", true}})};
   auto t = make(s);
   EXPECT_EQ(t->encode("a  <m>b"), (std::vector<int32_t>{'a', 400, 'b'}));
@@ -174,16 +186,20 @@ TEST(Tokenizer, NormalizedAddedTokensMatchAfterNfc) {
 TEST(Tokenizer, PostProcessorAndConfigAddSpecialTokensOnRequest) {
   Spec s;
   s.added = {added("<s>", 400, true), added("</s>", 401, true)};
-  s.post_processor = {{"type", "TemplateProcessing"},
-                      {"single", {{{"SpecialToken", {{"id", "<s>"}, {"type_id", 0}}}},
-                                  {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}}},
-                      {"pair", json::array()},
-                      {"special_tokens", {{"<s>", {{"id", "<s>"}, {"ids", {400}}, {"tokens", {"<s>"}}}}}}};
+  s.post_processor = {
+      {"type", "TemplateProcessing"},
+      {"single",
+       {{{"SpecialToken", {{"id", "<s>"}, {"type_id", 0}}}},
+        {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}}},
+      {"pair", json::array()},
+      {"special_tokens", {{"<s>", {{"id", "<s>"}, {"ids", {400}}, {"tokens", {"<s>"}}}}}}};
   auto t = make(s);
   EXPECT_EQ(t->encode("a", true), (std::vector<int32_t>{400, 'a'}));
   EXPECT_EQ(t->encode("a", false), (std::vector<int32_t>{'a'}));
   // add_bos_token/add_eos_token from tokenizer_config.json, BOS not doubled.
-  auto t2 = make(s, {{"bos_token", "<s>"}, {"eos_token", {{"content", "</s>"}}}, {"add_bos_token", true},
+  auto t2 = make(s, {{"bos_token", "<s>"},
+                     {"eos_token", {{"content", "</s>"}}},
+                     {"add_bos_token", true},
                      {"add_eos_token", true}});
   EXPECT_EQ(t2->config().bos_token_id, 400);
   EXPECT_EQ(t2->config().eos_token, "</s>");
@@ -194,10 +210,14 @@ TEST(Tokenizer, PostProcessorAndConfigAddSpecialTokensOnRequest) {
 TEST(Tokenizer, SplitBehaviorsFollowHuggingFace) {
   auto split = [](const char* behavior, bool invert) {
     Spec s;
-    s.pre_tokenizer = {{"type", "Sequence"},
-                       {"pretokenizers",
-                        {{{"type", "Split"}, {"pattern", {{"String", "-"}}}, {"behavior", behavior}, {"invert", invert}},
-                         {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", false}}}}};
+    s.pre_tokenizer = {
+        {"type", "Sequence"},
+        {"pretokenizers",
+         {{{"type", "Split"},
+           {"pattern", {{"String", "-"}}},
+           {"behavior", behavior},
+           {"invert", invert}},
+          {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", false}}}}};
     s.merges = {{"a", "-"}, {"-", "b"}, {"-", "-"}};
     return make(s);
   };
@@ -297,10 +317,15 @@ TEST(Tokenizer, InvalidUtf8IsReplacedNeverACrash) {
   s.merges = {{"a", "b"}};
   s.normalizer = nullptr;  // so decode(encode(x)) is exactly the repaired x
   auto t = make(s);
-  EXPECT_EQ(t->encode("a\xFF" "b"), t->encode("a\xEF\xBF\xBD" "b"));
+  EXPECT_EQ(t->encode("a\xFF"
+                      "b"),
+            t->encode("a\xEF\xBF\xBD"
+                      "b"));
   EXPECT_EQ(t->decode(t->encode("x\xC3")), "x\xEF\xBF\xBD");
   // A lone lead byte decodes to U+FFFD, never to invalid UTF-8.
-  EXPECT_EQ(t->decode(std::vector<int32_t>{0xE2, 'a'}), "\xEF\xBF\xBD" "a");
+  EXPECT_EQ(t->decode(std::vector<int32_t>{0xE2, 'a'}),
+            "\xEF\xBF\xBD"
+            "a");
   EXPECT_THROW(t->decode(std::vector<int32_t>{5000}), Error);
   std::mt19937 rng(7);
   for (int k = 0; k < 300; ++k) {
@@ -346,16 +371,33 @@ TEST(Tokenizer, RawBytePathMatchesMappedCharacterPath) {
   std::ifstream in(test::model_dir("dream") + "/tokenizer.json");
   const json j = json::parse(in);
   json mapped = j;
-  mapped["pre_tokenizer"]["pretokenizers"].push_back(
-      {{"type", "Split"}, {"pattern", {{"String", "\x01never\x02"}}}, {"behavior", "Isolated"}, {"invert", false}});
+  mapped["pre_tokenizer"]["pretokenizers"].push_back({{"type", "Split"},
+                                                      {"pattern", {{"String", "\x01never\x02"}}},
+                                                      {"behavior", "Isolated"},
+                                                      {"invert", false}});
   auto fast = Tokenizer::from_json(j, nullptr, "fast");
   auto slow = Tokenizer::from_json(mapped, nullptr, "slow");
   std::mt19937 rng(11);
-  const std::vector<std::string> alphabet = {"a", "e", "t", "h", " ", "  ", "\n", "the", "ing", "\xC3\xA9",
-                                             "\xE4\xBD\xA0", "\xF0\x9F\x98\x80", "'s", "1", ".", "<|im_end|>"};
+  const std::vector<std::string> alphabet = {"a",
+                                             "e",
+                                             "t",
+                                             "h",
+                                             " ",
+                                             "  ",
+                                             "\n",
+                                             "the",
+                                             "ing",
+                                             "\xC3\xA9",
+                                             "\xE4\xBD\xA0",
+                                             "\xF0\x9F\x98\x80",
+                                             "'s",
+                                             "1",
+                                             ".",
+                                             "<|im_end|>"};
   for (int k = 0; k < 200; ++k) {
     std::string text;
-    for (int n = static_cast<int>(rng() % 30); n > 0; --n) text += alphabet[rng() % alphabet.size()];
+    for (int n = static_cast<int>(rng() % 30); n > 0; --n)
+      text += alphabet[rng() % alphabet.size()];
     EXPECT_EQ(fast->encode(text), slow->encode(text)) << text;
   }
 }
