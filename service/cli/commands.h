@@ -5,7 +5,6 @@
 namespace dlx::cli {
 
 int cmd_forward(int argc, char** argv, int first);
-int cmd_devices(int argc, char** argv, int first);
 int cmd_tokenize(int argc, char** argv, int first);
 int cmd_detokenize(int argc, char** argv, int first);
 int cmd_render_chat(int argc, char** argv, int first);
@@ -14,5 +13,7 @@ int cmd_devices(int argc, char** argv, int first);
 int cmd_generate(int argc, char** argv, int first);
 int cmd_make_random_model(int argc, char** argv, int first);
 int cmd_bench(int argc, char** argv, int first);
+int cmd_serve(int argc, char** argv, int first);
+int cmd_healthcheck(int argc, char** argv, int first);
 
 }  // namespace dlx::cli

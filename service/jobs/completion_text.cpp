@@ -9,18 +9,20 @@ CompletionText::CompletionText(const Tokenizer* tokenizer, const ModelConfig& co
     : config_(config),
       stop_at_eos_(stop_at_eos),
       stop_(tokenizer ? std::move(stop) : decltype(stop){}) {
-  if (tokenizer) decoder_.emplace(*tokenizer, /*skip_special=*/true);
+  if (tokenizer) streamer_.emplace(*tokenizer, config);
 }
 
-void CompletionText::consume(int32_t id, Delta& d) {
+void CompletionText::consume(std::span<const int32_t> final_ids, Delta& d) {
+  const int32_t id = final_ids[pos_++];
   ids_.push_back(id);
   d.ids.push_back(id);
   if (stop_at_eos_ && config_.is_end_token(id)) {
     ended_ = true;
     return;
   }
-  if (decoder_) {
-    text_ += decoder_->push(std::span<const int32_t>(&id, 1));
+  if (streamer_) {
+    // One token at a time, so a stop string is found at the token that completes it.
+    text_ += streamer_->update(final_ids.first(pos_));
     check_stop();
   }
 }
@@ -63,16 +65,16 @@ void CompletionText::release(Delta& d) {
 
 CompletionText::Delta CompletionText::update(std::span<const int32_t> canvas, int32_t mask_id) {
   Delta d;
-  while (!ended_ && pos_ < canvas.size() && canvas[pos_] != mask_id) consume(canvas[pos_++], d);
+  while (!ended_ && pos_ < canvas.size() && canvas[pos_] != mask_id) consume(canvas, d);
   release(d);
   return d;
 }
 
 CompletionText::Delta CompletionText::finish(std::span<const int32_t> output_ids) {
   Delta d;
-  while (!ended_ && pos_ < output_ids.size()) consume(output_ids[pos_++], d);
-  if (decoder_ && !by_string_) {  // bytes of an unfinished UTF-8 sequence, if any
-    text_ += decoder_->flush();
+  while (!ended_ && pos_ < output_ids.size()) consume(output_ids, d);
+  if (streamer_ && !by_string_) {  // bytes of an unfinished UTF-8 sequence, if any
+    text_ += streamer_->finish(ids_);
     check_stop();
   }
   ended_ = true;

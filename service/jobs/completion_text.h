@@ -1,8 +1,9 @@
 // CompletionText: a running generation's output ids and text as they become final. A token is
 // final once it and every position before it are committed (commits are never undone), so the
-// output grows left to right although tokens are committed in any order. Unlike the engine's
-// TextStreamer it also reports the ids, follows stop_at_eos = false past end tokens, and
-// applies OpenAI stop strings, holding back text that could be the start of one.
+// output grows left to right although tokens are committed in any order. The text comes from
+// the engine's TextStreamer (it ends at the first end token); this layer adds the ids (which
+// follow stop_at_eos = false past end tokens) and OpenAI stop strings, holding back text that
+// could be the start of one.
 #pragma once
 
 #include <cstdint>
@@ -12,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/decode/text_streamer.h"
 #include "engine/model/model_config.h"
 #include "engine/tokenizer/tokenizer.h"
 
@@ -39,7 +41,7 @@ class CompletionText {
   const std::vector<int32_t>& ids() const { return ids_; }  // consumed output ids
 
  private:
-  void consume(int32_t id, Delta& d);
+  void consume(std::span<const int32_t> final_ids, Delta& d);  // final_ids[pos_]
   void check_stop();
   void release(Delta& d);
   size_t holdback() const;
@@ -47,7 +49,7 @@ class CompletionText {
   const ModelConfig& config_;
   const bool stop_at_eos_;
   const std::vector<std::string> stop_;
-  std::optional<IncrementalDecoder> decoder_;
+  std::optional<TextStreamer> streamer_;
   std::vector<int32_t> ids_;
   std::string text_;
   size_t pos_ = 0;      // next canvas position to look at

@@ -1,0 +1,75 @@
+// `diffulex serve`: the HTTP service (OpenAI-compatible and native diffusion API).
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+
+#include "service/cli/args.h"
+#include "service/cli/commands.h"
+#include "service/http/server.h"
+
+namespace dlx::cli {
+
+int cmd_serve(int argc, char** argv, int first) {
+  Args a(argc, argv, first,
+         {"host", "port", "db", "model", "models-dir", "api-key", "max-queue", "workers", "threads",
+          "device", "web-dir", "max-body-bytes", "request-timeout", "shutdown-grace"},
+         {"help"});
+  http::ServeConfig c;
+  if (a.flag("help")) {
+    std::cout
+        << "usage: diffulex serve [--host " << c.host << "] [--port " << c.port << "] [--db PATH]\n"
+        << "         [--model DIR | --model NAME=DIR]... [--models-dir DIR] [--api-key KEY]...\n"
+        << "         [--max-queue " << c.max_queue << "] [--workers " << c.workers
+        << "] [--threads N] [--device " << c.device << "]\n"
+        << "         [--web-dir DIR] [--max-body-bytes " << c.max_body_bytes
+        << "] [--request-timeout " << c.request_timeout_s << "] [--shutdown-grace "
+        << c.shutdown_grace_s << "]\n"
+        << "Serves the OpenAI-compatible and native API over HTTP (see README, \"HTTP service\").\n"
+        << "--port 0 picks a free port. The API key may also come from DIFFULEX_API_KEY.\n";
+    return 0;
+  }
+  c.host = a.str("host", c.host);
+  const int64_t port = a.integer("port", c.port);
+  if (port < 0 || port > 65535) throw UsageError("--port must be from 0 to 65535");
+  c.port = static_cast<int>(port);
+  c.db_path = a.str("db", c.db_path);
+  if (c.db_path.empty()) throw UsageError("--db must name a file");
+  c.models = a.all("model");
+  c.models_dir = a.str("models-dir");
+  if (!c.models_dir.empty()) {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(c.models_dir, ec)) {
+      throw UsageError("--models-dir: '" + c.models_dir + "' is not a folder");
+    }
+  }
+  c.api_keys = a.all("api-key");
+  if (const char* env = std::getenv("DIFFULEX_API_KEY"); env && *env) c.api_keys.push_back(env);
+  for (const auto& k : c.api_keys) {
+    if (k.empty()) throw UsageError("--api-key must not be empty");
+  }
+  const int64_t max_queue = a.integer("max-queue", c.max_queue);
+  if (max_queue < 0 || max_queue > 4096) throw UsageError("--max-queue must be from 0 to 4096");
+  c.max_queue = static_cast<int>(max_queue);
+  const int64_t workers = a.integer("workers", c.workers);
+  if (workers < 1 || workers > 64) throw UsageError("--workers must be from 1 to 64");
+  c.workers = static_cast<int>(workers);
+  const int64_t threads = a.integer("threads", c.threads);
+  if (threads < 0 || threads > 1024) throw UsageError("--threads must be >= 0 (0 = all cores)");
+  c.threads = static_cast<int>(threads);
+  c.device = a.str("device", c.device);
+  c.web_dir = a.str("web-dir");
+  const int64_t max_body = a.integer("max-body-bytes", static_cast<int64_t>(c.max_body_bytes));
+  if (max_body < 1024) throw UsageError("--max-body-bytes must be at least 1024");
+  c.max_body_bytes = static_cast<size_t>(max_body);
+  c.request_timeout_s = a.number("request-timeout", c.request_timeout_s);
+  if (!(c.request_timeout_s > 0)) throw UsageError("--request-timeout must be > 0 seconds");
+  c.shutdown_grace_s = a.number("shutdown-grace", c.shutdown_grace_s);
+  if (c.shutdown_grace_s < 0) throw UsageError("--shutdown-grace must be >= 0 seconds");
+
+  // Before any thread exists, so that only the server's signal thread receives them.
+  http::block_shutdown_signals();
+  http::Server server(std::move(c));
+  return server.run();
+}
+
+}  // namespace dlx::cli

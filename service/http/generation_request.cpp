@@ -1,0 +1,303 @@
+#include "service/http/generation_request.h"
+
+#include <cmath>
+#include <set>
+
+#include "engine/util/error.h"
+#include "service/http/api_error.h"
+
+namespace dlx::http {
+namespace {
+
+using nlohmann::json;
+
+int64_t get_int(const json& v, const std::string& param, int64_t lo, int64_t hi) {
+  int64_t x = 0;
+  if (v.is_number_integer()) {
+    x = v.get<int64_t>();
+  } else if (v.is_number_unsigned()) {
+    const uint64_t u = v.get<uint64_t>();
+    if (u > static_cast<uint64_t>(hi)) throw bad_request(param, "is too large");
+    x = static_cast<int64_t>(u);
+  } else if (v.is_number_float() && std::isfinite(v.get<double>()) &&
+             std::floor(v.get<double>()) == v.get<double>() && std::fabs(v.get<double>()) < 1e15) {
+    x = static_cast<int64_t>(v.get<double>());
+  } else {
+    throw bad_request(param, "must be an integer");
+  }
+  if (x < lo || x > hi) {
+    throw bad_request(param,
+                      "must be between " + std::to_string(lo) + " and " + std::to_string(hi));
+  }
+  return x;
+}
+
+double get_number(const json& v, const std::string& param) {
+  if (!v.is_number() || !std::isfinite(v.get<double>()))
+    throw bad_request(param, "must be a number");
+  return v.get<double>();
+}
+
+bool get_bool(const json& v, const std::string& param) {
+  if (!v.is_boolean()) throw bad_request(param, "must be true or false");
+  return v.get<bool>();
+}
+
+std::string get_string(const json& v, const std::string& param) {
+  if (!v.is_string()) throw bad_request(param, "must be a string");
+  return v.get<std::string>();
+}
+
+std::vector<int32_t> get_ids(const json& v, const std::string& param) {
+  if (!v.is_array()) throw bad_request(param, "must be an array of token ids");
+  std::vector<int32_t> ids;
+  ids.reserve(v.size());
+  for (size_t i = 0; i < v.size(); ++i) {
+    ids.push_back(
+        static_cast<int32_t>(get_int(v[i], param + "[" + std::to_string(i) + "]", 0, INT32_MAX)));
+  }
+  return ids;
+}
+
+// OpenAI `stop`: a string or up to 4 strings.
+std::vector<std::string> get_stop(const json& v) {
+  std::vector<std::string> out;
+  if (v.is_null()) return out;
+  if (v.is_string()) {
+    out.push_back(v.get<std::string>());
+  } else if (v.is_array()) {
+    if (v.size() > 4) throw bad_request("stop", "at most 4 stop strings");
+    for (const auto& s : v) out.push_back(get_string(s, "stop"));
+  } else {
+    throw bad_request("stop", "must be a string or an array of strings");
+  }
+  for (const auto& s : out) {
+    if (s.empty()) throw bad_request("stop", "stop strings must not be empty");
+  }
+  return out;
+}
+
+// Chat message content: a string, null, or OpenAI content parts of type "text".
+json normalize_messages(const json& v) {
+  if (!v.is_array() || v.empty()) throw bad_request("messages", "must be a non-empty array");
+  json out = json::array();
+  for (size_t i = 0; i < v.size(); ++i) {
+    const std::string p = "messages[" + std::to_string(i) + "]";
+    const json& m = v[i];
+    if (!m.is_object()) throw bad_request(p, "must be an object with role and content");
+    if (!m.contains("role")) throw bad_request(p + ".role", "is required");
+    json msg = m;
+    msg["role"] = get_string(m["role"], p + ".role");
+    const json content = m.value("content", json(nullptr));
+    if (content.is_array()) {
+      std::string text;
+      for (size_t k = 0; k < content.size(); ++k) {
+        const json& part = content[k];
+        const std::string pp = p + ".content[" + std::to_string(k) + "]";
+        if (!part.is_object() || part.value("type", "") != "text" || !part.contains("text")) {
+          throw bad_request(pp, "only parts of type \"text\" are supported");
+        }
+        text += get_string(part["text"], pp + ".text");
+      }
+      msg["content"] = text;
+    } else if (content.is_null()) {
+      msg["content"] = "";
+    } else {
+      msg["content"] = get_string(content, p + ".content");
+    }
+    out.push_back(std::move(msg));
+  }
+  return out;
+}
+
+// OpenAI options we do not implement: accepted only at their neutral values, so a client
+// never silently gets something other than it asked for.
+void reject_unsupported_openai(const json& body) {
+  if (body.contains("n") && !body["n"].is_null() && get_int(body["n"], "n", 0, 1000) != 1) {
+    throw bad_request("n", "only n = 1 is supported");
+  }
+  if (body.contains("best_of") && !body["best_of"].is_null() &&
+      get_int(body["best_of"], "best_of", 0, 1000) != 1) {
+    throw bad_request("best_of", "only best_of = 1 is supported");
+  }
+  if (body.contains("echo") && !body["echo"].is_null() && get_bool(body["echo"], "echo")) {
+    throw bad_request("echo", "echo is not supported");
+  }
+  if (body.contains("logprobs")) {
+    const json& v = body["logprobs"];
+    if (!(v.is_null() || (v.is_boolean() && !v.get<bool>()) || (v.is_number() && v == 0))) {
+      throw bad_request("logprobs", "log probabilities are not supported");
+    }
+  }
+  if (body.contains("suffix") && !body["suffix"].is_null() &&
+      !(body["suffix"].is_string() && body["suffix"].get<std::string>().empty())) {
+    throw bad_request("suffix", "suffix (insertion) is not supported");
+  }
+}
+
+void parse_openai_common(const json& body, GenerationInput& in) {
+  reject_unsupported_openai(body);
+  const char* max_key = in.endpoint == Endpoint::kChat && body.contains("max_completion_tokens")
+                            ? "max_completion_tokens"
+                            : "max_tokens";
+  if (body.contains(max_key) && !body[max_key].is_null()) {
+    in.max_tokens = static_cast<int>(get_int(body[max_key], max_key, 1, 1 << 20));
+  }
+  if (body.contains("temperature") && !body["temperature"].is_null()) {
+    in.temperature = get_number(body["temperature"], "temperature");
+    if (*in.temperature < 0) throw bad_request("temperature", "must be >= 0");
+  }
+  if (body.contains("top_p") && !body["top_p"].is_null()) {
+    in.top_p = get_number(body["top_p"], "top_p");
+    if (!(*in.top_p > 0 && *in.top_p <= 1)) throw bad_request("top_p", "must be in (0, 1]");
+  }
+  if (body.contains("seed") && !body["seed"].is_null()) {
+    in.seed = get_int(body["seed"], "seed", 0, INT64_MAX);
+  }
+  if (body.contains("stop")) in.stop = get_stop(body["stop"]);
+  if (body.contains("stream") && !body["stream"].is_null() && get_bool(body["stream"], "stream")) {
+    in.stream = StreamMode::kOpenAI;
+  }
+}
+
+}  // namespace
+
+json parse_body(const std::string& body) {
+  json j = json::parse(body);  // parse_error -> 400 invalid_json in the translator
+  if (!j.is_object()) throw bad_request("", "the request body must be a JSON object");
+  return j;
+}
+
+GenerationInput parse_generation_input(Endpoint endpoint, const json& body) {
+  GenerationInput in;
+  in.endpoint = endpoint;
+  if (!body.contains("model")) throw bad_request("model", "is required");
+  in.model = get_string(body["model"], "model");
+  if (body.contains("diffusion") && !body["diffusion"].is_null()) {
+    if (!body["diffusion"].is_object()) throw bad_request("diffusion", "must be a JSON object");
+    in.diffusion = body["diffusion"];
+  }
+
+  switch (endpoint) {
+    case Endpoint::kCompletions: {
+      parse_openai_common(body, in);
+      if (!body.contains("prompt")) throw bad_request("prompt", "is required");
+      const json& p = body["prompt"];
+      if (p.is_string()) {
+        in.prompt = p.get<std::string>();
+      } else if (p.is_array() && p.size() == 1 && p[0].is_string()) {
+        in.prompt = p[0].get<std::string>();
+      } else if (p.is_array() && !p.empty() && p[0].is_number()) {
+        in.prompt_ids = get_ids(p, "prompt");
+      } else {
+        throw bad_request("prompt",
+                          "must be a string or an array of token ids (one prompt per request)");
+      }
+      break;
+    }
+    case Endpoint::kChat:
+      parse_openai_common(body, in);
+      if (!body.contains("messages")) throw bad_request("messages", "is required");
+      in.messages = normalize_messages(body["messages"]);
+      break;
+    case Endpoint::kGenerate: {
+      static const std::set<std::string> kKeys = {"model",  "prompt",    "prompt_ids",
+                                                  "stream", "diffusion", "add_special_tokens"};
+      for (auto it = body.begin(); it != body.end(); ++it) {
+        if (!kKeys.count(it.key())) {
+          throw bad_request(it.key(),
+                            "unknown key (expected model, prompt or prompt_ids, "
+                            "diffusion, stream, add_special_tokens)");
+        }
+      }
+      const bool has_text = body.contains("prompt") && !body["prompt"].is_null();
+      const bool has_ids = body.contains("prompt_ids") && !body["prompt_ids"].is_null();
+      if (has_text == has_ids)
+        throw bad_request("prompt", "give exactly one of prompt and prompt_ids");
+      if (has_text) in.prompt = get_string(body["prompt"], "prompt");
+      if (has_ids) in.prompt_ids = get_ids(body["prompt_ids"], "prompt_ids");
+      if (body.contains("add_special_tokens")) {
+        in.add_special_tokens = get_bool(body["add_special_tokens"], "add_special_tokens");
+      }
+      if (body.contains("stream")) {
+        const json& s = body["stream"];
+        if (s.is_null() || (s.is_boolean() && !s.get<bool>())) {
+          in.stream = StreamMode::kNone;
+        } else if ((s.is_boolean() && s.get<bool>()) || s == "append") {
+          in.stream = StreamMode::kAppend;
+        } else if (s == "denoise") {
+          in.stream = StreamMode::kDenoise;
+        } else {
+          throw bad_request("stream", "must be false, \"append\" or \"denoise\"");
+        }
+      }
+      break;
+    }
+  }
+  return in;
+}
+
+DecodeParams resolve_decode_params(const ModelConfig& config, const GenerationInput& in) {
+  const DecodeParams def = default_decode_params(config);
+  DecodeParams p = def;
+  if (in.max_tokens) p.gen_length = *in.max_tokens;
+  if (in.temperature) p.temperature = *in.temperature;
+  if (in.top_p) p.top_p = *in.top_p;
+  if (in.seed) p.seed = static_cast<uint64_t>(*in.seed);
+  // OpenAI's finish_reason "stop" means the model ended its answer: end at the end token.
+  if (in.endpoint != Endpoint::kGenerate) p.stop_at_eos = true;
+  apply_json(p, in.diffusion);
+
+  const json& d = in.diffusion;
+  if (p.gen_length != def.gen_length) {
+    if (!d.contains("block_length")) {
+      // block_length 0 (Dream) already means one block over the whole canvas.
+      if (!config.spec->block_aligned && p.gen_length > 0 && p.block_length > 0 &&
+          p.gen_length % p.block_length != 0) {
+        // Blocks start after the prompt and must tile gen_length: take the largest block
+        // length up to the default that does.
+        int b = std::min(def.block_length, p.gen_length);
+        while (p.gen_length % b != 0) --b;
+        p.block_length = b;
+      }
+    }
+    if (!d.contains("steps") && !d.contains("block_steps") && def.steps &&
+        *def.steps == def.gen_length) {
+      p.steps = p.gen_length;  // the default commits one token per step
+    }
+  }
+  return p;
+}
+
+ResolvedPrompt resolve_prompt(const LoadedModel& lm, const GenerationInput& in) {
+  ResolvedPrompt out;
+  const ModelConfig& cfg = lm.model->config();
+  if (in.prompt_ids) {
+    out.ids = *in.prompt_ids;
+  } else {
+    if (!lm.tokenizer) {
+      throw bad_request(in.messages ? "messages" : "prompt",
+                        "model '" + lm.name + "' has no tokenizer.json: send prompt_ids");
+    }
+    if (in.messages) {
+      out.text = render_chat(*lm.tokenizer, *in.messages, /*add_generation_prompt=*/true);
+      out.ids = lm.tokenizer->encode(*out.text, /*add_special_tokens=*/false);
+    } else {
+      out.text = *in.prompt;
+      out.ids = lm.tokenizer->encode(*out.text, in.add_special_tokens);
+    }
+  }
+  const std::string param = in.prompt_ids
+                                ? (in.endpoint == Endpoint::kGenerate ? "prompt_ids" : "prompt")
+                                : (in.messages ? "messages" : "prompt");
+  if (out.ids.empty()) throw bad_request(param, "the prompt has no tokens");
+  for (int32_t id : out.ids) {
+    if (id < 0 || id >= cfg.vocab) {
+      throw bad_request(param, "token id " + std::to_string(id) + " is outside the vocabulary (" +
+                                   std::to_string(cfg.vocab) + " tokens)");
+    }
+  }
+  return out;
+}
+
+}  // namespace dlx::http

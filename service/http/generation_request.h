@@ -1,0 +1,53 @@
+// Parsing and validation of the three generation endpoints' bodies (OpenAI completions, OpenAI
+// chat completions, native /v1/generate) into one typed request, and its resolution against a
+// loaded model into the decoding parameters and prompt ids a job runs with. Every problem is
+// an error naming the parameter (HTTP 400).
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/decode/decode_params.h"
+#include "service/jobs/job.h"
+#include "service/jobs/model_registry.h"
+
+namespace dlx::http {
+
+struct GenerationInput {
+  Endpoint endpoint = Endpoint::kGenerate;
+  std::string model;
+  std::optional<std::string> prompt;               // completions, generate
+  std::optional<std::vector<int32_t>> prompt_ids;  // generate; completions' token-array prompt
+  std::optional<nlohmann::json> messages;          // chat
+  bool add_special_tokens = true;                  // text prompts (generate may turn it off)
+  nlohmann::json diffusion = nlohmann::json::object();
+  std::optional<int> max_tokens;
+  std::optional<double> temperature, top_p;
+  std::optional<int64_t> seed;
+  std::vector<std::string> stop;
+  StreamMode stream = StreamMode::kNone;
+};
+
+// Throws ApiError / Error (400) naming the offending parameter.
+GenerationInput parse_generation_input(Endpoint endpoint, const nlohmann::json& body);
+
+// Decoding parameters for this request: the family's defaults, then the OpenAI fields
+// (max_tokens -> gen_length, temperature, top_p, seed), then the `diffusion` object. When only
+// the length changed, the family's shape is kept (one block for Dream, a block length that
+// divides gen_length, one token per step where that is the default).
+DecodeParams resolve_decode_params(const ModelConfig& config, const GenerationInput& in);
+
+struct ResolvedPrompt {
+  std::vector<int32_t> ids;
+  std::optional<std::string> text;  // the prompt or the rendered chat, for the log
+};
+// Tokenizes (or takes prompt_ids), checks every id against the vocabulary.
+ResolvedPrompt resolve_prompt(const LoadedModel& model, const GenerationInput& in);
+
+// Parses a JSON body; throws (400) when it is not a JSON object.
+nlohmann::json parse_body(const std::string& body);
+
+}  // namespace dlx::http

@@ -1,0 +1,229 @@
+#include "service/http/responses.h"
+
+#include <span>
+
+namespace dlx::http {
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kDone = "data: [DONE]\n\n";
+
+int64_t created_s(const JobRequest& r) {
+  return r.created_unix_ms / 1000;
+}
+
+json usage_json(const JobRequest& r, const JobOutcome& o) {
+  const int64_t prompt = static_cast<int64_t>(r.prompt_ids.size());
+  const int64_t completion = static_cast<int64_t>(o.output_ids.size());
+  return {{"prompt_tokens", prompt},
+          {"completion_tokens", completion},
+          {"total_tokens", prompt + completion},
+          {"forward_calls", o.forward_calls}};
+}
+
+json timings_json(const JobOutcome& o) {
+  const double tps =
+      o.run_ms > 0 ? 1000.0 * static_cast<double>(o.output_ids.size()) / o.run_ms : 0;
+  return {{"queue_ms", o.queue_ms},
+          {"run_ms", o.run_ms},
+          {"forward_ms", o.forward_ms},
+          {"ms_per_forward", o.forward_calls ? o.forward_ms / o.forward_calls : 0.0},
+          {"tokens_per_second", tps}};
+}
+
+json parse_or_null(const std::optional<std::string>& s) {
+  if (!s) return nullptr;
+  return json::parse(*s, nullptr, /*allow_exceptions=*/false);
+}
+
+std::string sse(const json& j) {
+  return "data: " + dump(j) + "\n\n";
+}
+std::string sse(const char* event, const json& j) {
+  return std::string("event: ") + event + "\ndata: " + dump(j) + "\n\n";
+}
+
+json native_result(const JobRequest& r, const JobOutcome& o) {
+  return {{"id", r.id},
+          {"object", "generation"},
+          {"created", created_s(r)},
+          {"model", r.model->name},
+          {"output_ids", o.output_ids},
+          {"text", o.text ? json(*o.text) : json(nullptr)},
+          {"finish_reason", o.finish_reason},
+          {"forward_calls", o.forward_calls},
+          {"usage", usage_json(r, o)},
+          {"timings", timings_json(o)},
+          {"diffusion", to_json(r.params)}};
+}
+
+// OpenAI chunk streams (text_completion / chat.completion.chunk).
+class OpenAIStream : public StreamFormat {
+ public:
+  explicit OpenAIStream(const JobRequest& r) : r_(r), chat_(r.endpoint == Endpoint::kChat) {}
+
+  std::string open() override {
+    if (!chat_) return "";
+    return sse(chunk(json{{"role", "assistant"}, {"content", ""}}, nullptr));
+  }
+  std::string event(const JobEvent& e) override {
+    if (e.kind != JobEvent::Kind::kText || e.text.empty()) return "";
+    return chat_ ? sse(chunk(json{{"content", e.text}}, nullptr)) : sse(chunk(e.text, nullptr));
+  }
+  std::string close(const JobOutcome& o) override {
+    if (o.status != "ok") return sse(error_json(o.error)) + kDone;
+    json last = chat_ ? chunk(json::object(), o.finish_reason) : chunk("", o.finish_reason);
+    last["usage"] = usage_json(r_, o);
+    return sse(last) + kDone;
+  }
+
+ private:
+  // delta: chat delta object, or completion text.
+  json chunk(const json& delta, const json& finish_reason) const {
+    json choice = {{"index", 0}, {"finish_reason", finish_reason}};
+    if (chat_) {
+      choice["delta"] = delta;
+    } else {
+      choice["text"] = delta;
+      choice["logprobs"] = nullptr;
+    }
+    return {{"id", r_.id},
+            {"object", chat_ ? "chat.completion.chunk" : "text_completion"},
+            {"created", created_s(r_)},
+            {"model", r_.model->name},
+            {"choices", json::array({choice})}};
+  }
+  const JobRequest& r_;
+  const bool chat_;
+};
+
+// Native streams: "append" (final text as it grows) and "denoise" (every forward).
+class NativeStream : public StreamFormat {
+ public:
+  explicit NativeStream(const JobRequest& r) : r_(r) {}
+
+  std::string open() override {
+    return sse("start", {{"type", "start"},
+                         {"id", r_.id},
+                         {"object", "generation.start"},
+                         {"created", created_s(r_)},
+                         {"model", r_.model->name},
+                         {"mode", r_.stream == StreamMode::kDenoise ? "denoise" : "append"},
+                         {"prompt_tokens", r_.prompt_ids.size()},
+                         {"diffusion", to_json(r_.params)}});
+  }
+  std::string event(const JobEvent& e) override {
+    if (e.kind == JobEvent::Kind::kText) {
+      return sse("delta", {{"type", "delta"}, {"ids", e.ids}, {"text", e.text}});
+    }
+    json j = {{"type", "step"},
+              {"step", e.step},
+              {"block", e.block},
+              {"positions", e.positions},
+              {"tokens", e.tokens},
+              {"confidences", e.confidences},
+              {"masks_remaining", e.masks_remaining},
+              {"forward_ms", e.forward_ms}};
+    if (const auto& tok = r_.model->tokenizer) {
+      json pieces = json::array();
+      for (int32_t t : e.tokens) pieces.push_back(tok->decode(std::span<const int32_t>(&t, 1)));
+      j["pieces"] = std::move(pieces);
+    }
+    return sse("step", j);
+  }
+  std::string close(const JobOutcome& o) override {
+    if (o.status != "ok") {
+      json j = error_json(o.error);
+      j["type"] = "error";
+      j["id"] = r_.id;
+      return sse("error", j) + kDone;
+    }
+    json j = native_result(r_, o);
+    j["type"] = "result";
+    return sse("result", j) + kDone;
+  }
+
+ private:
+  const JobRequest& r_;
+};
+
+}  // namespace
+
+std::string dump(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+json model_object(const db::ModelRow& row) {
+  return {{"id", row.name},
+          {"object", "model"},
+          {"created", row.created_at / 1000},
+          {"owned_by", "diffulex"},
+          {"family", row.family},
+          {"dtype", row.dtype},
+          {"parameters", row.parameters},
+          {"file_bytes", row.file_bytes},
+          {"config_sha256", row.config_sha256},
+          {"path", row.path},
+          {"status", row.status},
+          {"error", row.error ? json(*row.error) : json(nullptr)}};
+}
+
+json generation_object(const db::GenerationRow& g) {
+  const auto& s = g.start;
+  const auto& f = g.finish;
+  return {{"id", s.id},
+          {"object", "generation.log"},
+          {"model", s.model},
+          {"endpoint", s.endpoint},
+          {"status", f.status},
+          {"params", parse_or_null(s.params)},
+          {"prompt", s.prompt ? json(*s.prompt) : json(nullptr)},
+          {"prompt_ids", parse_or_null(s.prompt_ids)},
+          {"output_text", f.output_text ? json(*f.output_text) : json(nullptr)},
+          {"output_ids", parse_or_null(f.output_ids)},
+          {"prompt_tokens", s.prompt_tokens},
+          {"completion_tokens", f.completion_tokens ? json(*f.completion_tokens) : json(nullptr)},
+          {"forward_calls", f.forward_calls ? json(*f.forward_calls) : json(nullptr)},
+          {"finish_reason", f.finish_reason ? json(*f.finish_reason) : json(nullptr)},
+          {"timings", parse_or_null(f.timings)},
+          {"error", f.error ? json(*f.error) : json(nullptr)},
+          {"created_at", s.created_at},
+          {"finished_at", f.finished_at ? json(f.finished_at) : json(nullptr)}};
+}
+
+json result_object(const JobRequest& r, const JobOutcome& o) {
+  const std::string text = o.text.value_or("");
+  switch (r.endpoint) {
+    case Endpoint::kCompletions:
+      return {{"id", r.id},
+              {"object", "text_completion"},
+              {"created", created_s(r)},
+              {"model", r.model->name},
+              {"choices", json::array({{{"index", 0},
+                                        {"text", text},
+                                        {"logprobs", nullptr},
+                                        {"finish_reason", o.finish_reason}}})},
+              {"usage", usage_json(r, o)}};
+    case Endpoint::kChat:
+      return {{"id", r.id},
+              {"object", "chat.completion"},
+              {"created", created_s(r)},
+              {"model", r.model->name},
+              {"choices", json::array({{{"index", 0},
+                                        {"message", {{"role", "assistant"}, {"content", text}}},
+                                        {"logprobs", nullptr},
+                                        {"finish_reason", o.finish_reason}}})},
+              {"usage", usage_json(r, o)}};
+    case Endpoint::kGenerate:
+      break;
+  }
+  return native_result(r, o);
+}
+
+std::unique_ptr<StreamFormat> make_stream_format(const JobRequest& r) {
+  if (r.stream == StreamMode::kOpenAI) return std::make_unique<OpenAIStream>(r);
+  return std::make_unique<NativeStream>(r);
+}
+
+}  // namespace dlx::http

@@ -1,0 +1,49 @@
+// Router: our own routing table on top of cpp-httplib, so that an unknown path is 404, a known
+// path with the wrong method is 405 (with Allow), the API key is checked in one place, every
+// exception goes through the one error translator, and metrics get a route label.
+#pragma once
+
+#include <httplib.h>
+
+#include <functional>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "service/http/api_error.h"
+
+namespace dlx::http {
+
+using RouteHandler =
+    std::function<void(const httplib::Request&, httplib::Response&, const std::smatch&)>;
+
+class Router {
+ public:
+  explicit Router(std::vector<std::string> api_keys) : api_keys_(std::move(api_keys)) {}
+
+  // `pattern` uses {name} for one path segment, e.g. "/v1/models/{name}/load". `open`
+  // routes need no API key.
+  void add(const std::string& method, const std::string& pattern, RouteHandler handler,
+           bool open = false);
+
+  void dispatch(const httplib::Request& req, httplib::Response& res) const;
+  // The route pattern serving this request ("unmatched" when none), for metrics labels.
+  std::string label(const std::string& method, const std::string& path) const;
+
+ private:
+  struct Route {
+    std::string method, pattern;
+    std::regex re;
+    RouteHandler handler;
+    bool open;
+  };
+  bool authorized(const httplib::Request& req) const;
+
+  std::vector<std::string> api_keys_;
+  std::vector<Route> routes_;
+};
+
+void send_json(httplib::Response& res, int status, const nlohmann::json& body);
+void send_error(httplib::Response& res, const ErrorInfo& e);
+
+}  // namespace dlx::http

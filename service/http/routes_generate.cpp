@@ -1,0 +1,194 @@
+// Routes that generate: POST /v1/completions, /v1/chat/completions (OpenAI) and /v1/generate
+// (native). The HTTP thread validates everything, queues a job, then either waits for it or
+// streams its events as SSE; a client that goes away cancels the job.
+#include <chrono>
+#include <memory>
+
+#include "engine/decode/decode_params.h"
+#include "service/http/connection_probe.h"
+#include "service/http/generation_request.h"
+#include "service/http/responses.h"
+#include "service/http/service.h"
+
+namespace dlx::http {
+namespace {
+
+using nlohmann::json;
+using std::chrono::milliseconds;
+
+// How often a waiting handler looks at its client and the deadline. A cancel reaches the
+// worker before its next forward, so this bounds the extra work a departed client costs.
+constexpr milliseconds kPollInterval{50};
+
+const char* id_prefix(Endpoint e) {
+  switch (e) {
+    case Endpoint::kCompletions:
+      return "cmpl-";
+    case Endpoint::kChat:
+      return "chatcmpl-";
+    case Endpoint::kGenerate:
+      return "gen-";
+  }
+  return "gen-";
+}
+
+const char* stream_name(StreamMode m) {
+  switch (m) {
+    case StreamMode::kNone:
+      return "none";
+    case StreamMode::kOpenAI:
+      return "openai";
+    case StreamMode::kAppend:
+      return "append";
+    case StreamMode::kDenoise:
+      return "denoise";
+  }
+  return "none";
+}
+
+class InFlight {
+ public:
+  explicit InFlight(std::atomic<int>& n) : n_(n) { ++n_; }
+  ~InFlight() { --n_; }
+
+ private:
+  std::atomic<int>& n_;
+};
+
+// Builds the job: validation happens here, on the HTTP thread, before anything is queued.
+std::shared_ptr<Job> make_job(Service& s, Endpoint ep, const httplib::Request& req) {
+  const json body = parse_body(req.body);
+  const GenerationInput in = parse_generation_input(ep, body);
+  std::shared_ptr<const LoadedModel> lm = s.models.acquire(in.model);
+  const ModelConfig& cfg = lm->model->config();
+  ResolvedPrompt prompt = resolve_prompt(*lm, in);
+  DecodeParams params = resolve_decode_params(cfg, in);
+  validate(params, cfg, static_cast<int>(prompt.ids.size()));
+
+  JobRequest r;
+  r.id = s.ids.next(id_prefix(ep));
+  r.endpoint = ep;
+  r.model = std::move(lm);
+  r.prompt_ids = std::move(prompt.ids);
+  r.prompt_text = std::move(prompt.text);
+  r.params = params;
+  r.log_params = {{"diffusion", to_json(params)}, {"stream", stream_name(in.stream)}};
+  if (!in.stop.empty()) r.log_params["stop"] = in.stop;
+  r.stop = in.stop;
+  r.stream = in.stream;
+  r.accepted = SteadyClock::now();
+  r.deadline = r.accepted + std::chrono::duration_cast<SteadyClock::duration>(
+                                std::chrono::duration<double>(s.cfg.request_timeout_s));
+  r.created_unix_ms = unix_ms();
+  return std::make_shared<Job>(std::move(r));
+}
+
+void check_deadline(Job& job) {
+  if (SteadyClock::now() > job.req().deadline) job.cancel(CancelReason::kTimeout);
+}
+
+void wait_and_respond(Service& s, const std::shared_ptr<Job>& job, const httplib::Request& req,
+                      httplib::Response& res) {
+  InFlight guard(s.in_flight);
+  const ConnectionProbe probe(req.remote_addr, req.remote_port, req.local_port);
+  std::vector<JobEvent> ignored;
+  while (!job->wait(ignored, kPollInterval)) {
+    ignored.clear();
+    if (probe.client_gone()) job->cancel(CancelReason::kClient);
+    check_deadline(*job);
+  }
+  const JobOutcome& o = job->outcome();
+  if (o.status == "ok") {
+    send_json(res, 200, result_object(job->req(), o));
+  } else {
+    send_error(res, o.error);
+  }
+}
+
+// State of one SSE response, shared by httplib's content provider and its releaser.
+struct StreamState {
+  std::shared_ptr<Job> job;
+  std::unique_ptr<StreamFormat> format;
+  Service* service = nullptr;
+  bool opened = false, finished = false;
+  std::vector<JobEvent> events;
+
+  // One call of the content provider: send what is ready. False ends the response.
+  bool pump(httplib::DataSink& sink) {
+    std::string out;
+    if (!opened) {
+      out = format->open();
+      opened = true;
+    }
+    events.clear();
+    const bool done = job->wait(events, kPollInterval);
+    if (!sink.is_writable()) {  // peeks at the socket: false once the client has gone
+      job->cancel(CancelReason::kClient);
+      return false;
+    }
+    check_deadline(*job);
+    for (const auto& e : events) out += format->event(e);
+    if (done) out += format->close(job->outcome());
+    if (!out.empty() && !sink.write(out.data(), out.size())) {
+      job->cancel(CancelReason::kClient);
+      return false;
+    }
+    if (done) {
+      finished = true;
+      sink.done();
+    }
+    return true;
+  }
+};
+
+void stream_response(Service& s, const std::shared_ptr<Job>& job, httplib::Response& res) {
+  auto st = std::make_shared<StreamState>();
+  st->job = job;
+  st->format = make_stream_format(job->req());
+  st->service = &s;
+  ++s.in_flight;
+  res.status = 200;
+  res.set_header("Cache-Control", "no-cache");
+  res.set_header("X-Accel-Buffering", "no");  // proxies must not buffer the stream
+  res.set_chunked_content_provider(
+      "text/event-stream", [st](size_t, httplib::DataSink& sink) { return st->pump(sink); },
+      [st](bool) {
+        // Runs when the response is done or abandoned (write error, server stopping).
+        if (!st->finished) st->job->cancel(CancelReason::kClient);
+        --st->service->in_flight;
+      });
+}
+
+void handle(Service& s, Endpoint ep, const httplib::Request& req, httplib::Response& res) {
+  if (s.draining) {
+    throw ApiError(503, "service_unavailable", "shutting_down", "the server is shutting down");
+  }
+  std::shared_ptr<Job> job = make_job(s, ep, req);
+  if (!s.scheduler.try_submit(job)) {
+    s.metrics.rejected_queue_full();
+    throw ApiError(429, "rate_limit_error", "queue_full",
+                   "the generation queue is full (" + std::to_string(s.cfg.max_queue) +
+                       " waiting, --max-queue); retry later",
+                   "", s.scheduler.retry_after_seconds());
+  }
+  if (job->req().stream == StreamMode::kNone) {
+    wait_and_respond(s, job, req, res);
+  } else {
+    stream_response(s, job, res);
+  }
+}
+
+}  // namespace
+
+void add_generation_routes(Router& router, Service& s) {
+  const std::pair<const char*, Endpoint> routes[] = {{"/v1/completions", Endpoint::kCompletions},
+                                                     {"/v1/chat/completions", Endpoint::kChat},
+                                                     {"/v1/generate", Endpoint::kGenerate}};
+  for (const auto& [path, ep] : routes) {
+    router.add("POST", path,
+               [&s, ep = ep](const httplib::Request& req, httplib::Response& res,
+                             const std::smatch&) { handle(s, ep, req, res); });
+  }
+}
+
+}  // namespace dlx::http

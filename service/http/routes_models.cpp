@@ -1,0 +1,71 @@
+// Routes of the model registry: list, show, register (inside --models-dir only), delete,
+// load, unload.
+#include "service/http/generation_request.h"
+#include "service/http/responses.h"
+#include "service/http/service.h"
+
+namespace dlx::http {
+namespace {
+
+using nlohmann::json;
+
+void refuse_when_draining(const Service& s) {
+  if (s.draining) {
+    throw ApiError(503, "service_unavailable", "shutting_down", "the server is shutting down");
+  }
+}
+
+}  // namespace
+
+void add_model_routes(Router& router, Service& s) {
+  router.add("GET", "/v1/models",
+             [&s](const httplib::Request&, httplib::Response& res, const std::smatch&) {
+               json data = json::array();
+               for (const auto& row : s.models.list()) data.push_back(model_object(row));
+               send_json(res, 200, {{"object", "list"}, {"data", data}});
+             });
+
+  router.add("GET", "/v1/models/{name}",
+             [&s](const httplib::Request&, httplib::Response& res, const std::smatch& m) {
+               send_json(res, 200, model_object(s.models.info(m[1])));
+             });
+
+  router.add("POST", "/v1/models",
+             [&s](const httplib::Request& req, httplib::Response& res, const std::smatch&) {
+               refuse_when_draining(s);
+               const json body = parse_body(req.body);
+               for (auto it = body.begin(); it != body.end(); ++it) {
+                 if (it.key() != "name" && it.key() != "path") {
+                   throw bad_request(it.key(), "unknown key (expected name and path)");
+                 }
+               }
+               if (!body.contains("name") || !body["name"].is_string()) {
+                 throw bad_request("name", "is required (a string)");
+               }
+               if (!body.contains("path") || !body["path"].is_string()) {
+                 throw bad_request("path", "is required (a folder inside --models-dir)");
+               }
+               send_json(res, 201,
+                         model_object(s.models.register_model(body["name"], body["path"])));
+             });
+
+  router.add("DELETE", "/v1/models/{name}",
+             [&s](const httplib::Request&, httplib::Response& res, const std::smatch& m) {
+               const std::string name = m[1];
+               s.models.remove(name);
+               send_json(res, 200, {{"id", name}, {"object", "model"}, {"deleted", true}});
+             });
+
+  router.add("POST", "/v1/models/{name}/load",
+             [&s](const httplib::Request&, httplib::Response& res, const std::smatch& m) {
+               refuse_when_draining(s);
+               send_json(res, 200, model_object(s.models.load(m[1])));
+             });
+
+  router.add("POST", "/v1/models/{name}/unload",
+             [&s](const httplib::Request&, httplib::Response& res, const std::smatch& m) {
+               send_json(res, 200, model_object(s.models.unload(m[1])));
+             });
+}
+
+}  // namespace dlx::http

@@ -1,0 +1,27 @@
+// ServeConfig: every setting of `diffulex serve`, with its default, in one place.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace dlx::http {
+
+struct ServeConfig {
+  std::string host = "127.0.0.1";
+  int port = 8080;  // 0: any free port (printed at startup)
+  std::string db_path = "diffulex.db";
+  std::vector<std::string> models;    // --model DIR or NAME=DIR, loaded at startup
+  std::string models_dir;             // root for POST /v1/models; empty disables it
+  std::vector<std::string> api_keys;  // empty: no authentication
+  int max_queue = 16;                 // jobs waiting for a worker before 429
+  int workers = 1;                    // generation worker threads
+  int threads = 0;                    // compute threads of the backend (0 = all cores)
+  std::string device = "auto";
+  std::string web_dir;  // playground files from disk (development); empty: the embedded copy
+  size_t max_body_bytes = 1 << 20;
+  double request_timeout_s = 300;  // per generation, from acceptance to the last token
+  double shutdown_grace_s = 10;    // SIGTERM: time in-flight work gets before it is cancelled
+};
+
+}  // namespace dlx::http

@@ -1,0 +1,255 @@
+#include "service/http/server.h"
+
+#include <httplib.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <cstdio>
+#include <ctime>
+#include <optional>
+#include <thread>
+
+#include "engine/util/error.h"
+#include "service/db/db.h"
+#include "service/db/generation_log.h"
+#include "service/http/responses.h"
+#include "service/http/router.h"
+#include "service/http/service.h"
+#include "service/http/web_routes.h"
+#include "service/jobs/job_runner.h"
+#include "service/jobs/model_registry.h"
+#include "service/jobs/scheduler.h"
+#include "service/metrics/metrics.h"
+
+namespace dlx::http {
+namespace {
+
+// Start of the request this HTTP thread is serving (set before routing, read by the logger).
+thread_local std::optional<SteadyClock::time_point> t_request_start;
+
+std::string describe_status(int status, size_t max_body) {
+  switch (status) {
+    case 413:
+      return "the request body is larger than the limit of " + std::to_string(max_body) +
+             " bytes (--max-body-bytes)";
+    case 414:
+      return "the request URI is too long";
+    case 400:
+      return "malformed HTTP request";
+    default:
+      return "HTTP error " + std::to_string(status);
+  }
+}
+
+}  // namespace
+
+std::string IdGenerator::next(const std::string& prefix) {
+  uint64_t a, b;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    a = rng_();
+    b = rng_();
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%016llx%08llx", static_cast<unsigned long long>(a),
+                static_cast<unsigned long long>(b & 0xffffffffu));
+  return prefix + buf;
+}
+
+void block_shutdown_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);  // a client closing mid-write is an error return, not a kill
+}
+
+struct Server::Impl {
+  ServeConfig cfg;
+  db::Db db;
+  db::GenerationLog log;
+  Metrics metrics;
+  ModelRegistry models;
+  JobRunner runner;
+  Scheduler scheduler;
+  Service service;
+  Router router;
+  httplib::Server http;
+
+  explicit Impl(ServeConfig c)
+      : cfg(std::move(c)),
+        db(cfg.db_path),
+        log(db),
+        models(db, metrics, RegistryOptions{cfg.models_dir, cfg.device, cfg.threads}),
+        runner(metrics, log),
+        scheduler(cfg.workers, cfg.max_queue, [this](Job& j) { runner.run(j); }),
+        service{cfg, db, log, metrics, models, scheduler, {}, {}, {}},
+        router(cfg.api_keys) {}
+
+  void configure_http();
+  void shutdown(int signal_number, std::atomic<bool>& second_signal);
+};
+
+void Server::Impl::configure_http() {
+  add_admin_routes(router, service);
+  add_model_routes(router, service);
+  add_generation_routes(router, service);
+  add_web_routes(router, cfg.web_dir);
+
+  // Every method goes to our router, which knows 404 from 405.
+  auto dispatch = [this](const httplib::Request& req, httplib::Response& res) {
+    router.dispatch(req, res);
+  };
+  http.Get(".*", dispatch);
+  http.Post(".*", dispatch);
+  http.Put(".*", dispatch);
+  http.Patch(".*", dispatch);
+  http.Delete(".*", dispatch);
+  http.Options(".*", dispatch);
+
+  // Each streaming or waiting request holds an HTTP thread, so there are enough threads for
+  // every queued and running job plus headroom for cheap requests (health, metrics, 429s).
+  const size_t threads = static_cast<size_t>(cfg.max_queue + cfg.workers + 32);
+  http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  http.set_payload_max_length(cfg.max_body_bytes);
+  // Headers and body (and each SSE event) are separate writes: with Nagle's algorithm a
+  // keep-alive client's delayed ACK would hold every response back ~40 ms.
+  http.set_tcp_nodelay(true);
+
+  http.set_pre_routing_handler([](const httplib::Request&, httplib::Response&) {
+    t_request_start = SteadyClock::now();
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
+  // Errors httplib raises itself (413 body too large, malformed requests) get our error shape.
+  http.set_error_handler(
+      httplib::Server::HandlerWithResponse([this](const httplib::Request&, httplib::Response& res) {
+        if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+        const int status = res.status;
+        send_error(res, error_info(status, "invalid_request_error",
+                                   status == 413 ? "request_too_large" : "bad_request",
+                                   describe_status(status, cfg.max_body_bytes)));
+        return httplib::Server::HandlerResponse::Handled;
+      }));
+  http.set_exception_handler([](const httplib::Request&, httplib::Response& res,
+                                std::exception_ptr ep) { send_error(res, to_error_info(ep)); });
+  // While draining, tell clients to close their connections: httplib keeps an idle keep-alive
+  // connection (and so the shutdown) waiting up to its 5 s keep-alive timeout otherwise.
+  http.set_post_routing_handler([this](const httplib::Request&, httplib::Response& res) {
+    if (service.draining) res.set_header("Connection", "close");
+  });
+  // Called after the last byte of every response (streams included).
+  http.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+    double seconds = 0;
+    if (t_request_start) {
+      seconds = std::chrono::duration<double>(SteadyClock::now() - *t_request_start).count();
+      t_request_start.reset();
+    }
+    metrics.request(router.label(req.method, req.path), res.status, seconds);
+  });
+}
+
+Server::Server(ServeConfig cfg) {
+  impl_ = std::make_unique<Impl>(std::move(cfg));
+  const int interrupted = impl_->db.mark_interrupted(unix_ms());
+  if (interrupted > 0) {
+    std::fprintf(stderr,
+                 "diffulex serve: %d generation(s) were still running when the previous server "
+                 "stopped; marked interrupted\n",
+                 interrupted);
+  }
+  for (const auto& spec : impl_->cfg.models) impl_->models.add_startup_model(spec);
+  impl_->models.restore();
+  impl_->configure_http();
+}
+
+Server::~Server() = default;
+
+int Server::run() {
+  Impl& m = *impl_;
+  int port = m.cfg.port;
+  if (port == 0) {
+    port = m.http.bind_to_any_port(m.cfg.host);
+  } else if (!m.http.bind_to_port(m.cfg.host, port)) {
+    port = -1;
+  }
+  if (port <= 0) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "cannot listen on " + m.cfg.host + ":" + std::to_string(m.cfg.port) +
+                    " (address in use, or not an address of this machine)",
+                "port");
+  }
+  std::printf("diffulex serve: listening on http://%s:%d\n", m.cfg.host.c_str(), port);
+  std::fflush(stdout);
+
+  m.models.start();  // weights load in the background; /health says 503 until they are in
+  std::thread listener([&m] { m.http.listen_after_bind(); });
+
+  // Signals: the first starts a graceful shutdown, a second cancels in-flight work at once.
+  std::mutex mu;
+  std::condition_variable cv;
+  int signal_number = 0;
+  std::atomic<bool> stop_signals{false}, second_signal{false};
+  std::thread signals([&] {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    const timespec tick{0, 200 * 1000 * 1000};
+    while (!stop_signals) {
+      const int sig = sigtimedwait(&set, nullptr, &tick);
+      if (sig <= 0) continue;
+      std::lock_guard<std::mutex> lock(mu);
+      if (signal_number == 0) {
+        signal_number = sig;
+        cv.notify_all();
+      } else {
+        second_signal = true;
+        m.scheduler.cancel_all(CancelReason::kShutdown);
+      }
+    }
+  });
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return signal_number != 0; });
+  }
+  m.shutdown(signal_number, second_signal);
+  m.http.stop();
+  listener.join();
+  stop_signals = true;
+  signals.join();
+  m.scheduler.stop();
+  m.models.stop();
+  m.log.stop();
+  std::fprintf(stderr, "diffulex serve: stopped\n");
+  return 0;
+}
+
+void Server::Impl::shutdown(int signal_number, std::atomic<bool>& second_signal) {
+  std::fprintf(stderr,
+               "diffulex serve: %s received: no new work; in-flight generations get %.0f s to "
+               "finish\n",
+               signal_number == SIGINT ? "SIGINT" : "SIGTERM", cfg.shutdown_grace_s);
+  service.draining = true;
+  scheduler.close();
+  const auto grace = std::chrono::duration_cast<SteadyClock::duration>(
+      std::chrono::duration<double>(cfg.shutdown_grace_s));
+  if (!second_signal && !scheduler.wait_idle(SteadyClock::now() + grace)) {
+    std::fprintf(stderr,
+                 "diffulex serve: grace period over: cancelling %d running and %d queued "
+                 "generation(s)\n",
+                 scheduler.active(), scheduler.queue_depth());
+  }
+  // Cancelled jobs stop before their next forward and record 'cancelled'.
+  scheduler.cancel_all(CancelReason::kShutdown);
+  scheduler.wait_idle(SteadyClock::now() + std::chrono::seconds(30));
+  // Let handlers hand the final results / errors to their clients before the sockets close.
+  const auto until = SteadyClock::now() + std::chrono::seconds(2);
+  while (service.in_flight > 0 && SteadyClock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  log.flush();
+}
+
+}  // namespace dlx::http
