@@ -1,0 +1,337 @@
+// RunView: one run's panel. The canvas has one cell per generated position; masked cells are
+// placeholders until a "denoise" step event commits them, the latest step's cells are
+// highlighted, and after the run every step can be replayed with the slider.
+
+const MAX_LABEL = 12;  // characters of a token piece shown in a cell (the tooltip has all)
+
+// A token piece as cell text: whitespace made visible, long pieces shortened.
+function cellText(piece) {
+  if (piece === undefined || piece === null) return "?";
+  if (piece === "") return "∅";
+  let t = piece.replace(/\n/g, "↵").replace(/\t/g, "⇥");
+  if (/^ +$/.test(t)) t = t.replace(/ /g, "·");
+  else t = t.replace(/^ /, "·");  // a leading space starts a word: show it as a faint dot
+  return t.length > MAX_LABEL ? `${t.slice(0, MAX_LABEL - 1)}…` : t;
+}
+
+function fmt(n, digits = 1) {
+  if (n === null || n === undefined || !Number.isFinite(n)) return "–";
+  return n.toLocaleString(undefined, { maximumFractionDigits: digits, minimumFractionDigits: 0 });
+}
+
+// A short summary of effective decoding parameters for the panel header.
+function paramSummary(d) {
+  if (!d) return [];
+  const parts = [`gen ${d.gen_length}`, d.block_length ? `block ${d.block_length}` : "one block"];
+  if (d.steps !== null && d.steps !== undefined) parts.push(`steps ${d.steps}`);
+  if (d.block_steps !== null && d.block_steps !== undefined) parts.push(`block_steps ${d.block_steps}`);
+  const noBudget = (d.steps === null || d.steps === undefined) &&
+                   (d.block_steps === null || d.block_steps === undefined);
+  if (noBudget && d.commit !== "threshold") parts.push("1 token/step");
+  parts.push(`commit ${d.commit}`);
+  if (d.commit !== "schedule") parts.push(`threshold ${d.threshold}`);
+  parts.push(`conf ${d.confidence}`, `cache ${d.cache}`);
+  if (d.sub_block_length) parts.push(`sub-block ${d.sub_block_length}`);
+  parts.push(d.temperature > 0 ? `T ${d.temperature}` : "greedy");
+  return parts;
+}
+
+export class RunView {
+  constructor(container, template, tag) {
+    const node = template.content.firstElementChild.cloneNode(true);
+    container.append(node);
+    this.el = node;
+    this.el.dataset.run = tag.toLowerCase();
+    this.q = (sel) => node.querySelector(sel);
+    this.q(".run-tag").textContent = tag;
+    this.canvas = this.q(".canvas");
+    this.slider = this.q(".replay-slider");
+    this.playButton = this.q(".replay-play");
+    this.slider.addEventListener("input", () => this.showReplay(Number(this.slider.value)));
+    this.playButton.addEventListener("click", () => this.togglePlay());
+    this.reset();
+  }
+
+  remove() {
+    this.stopPlay();
+    this.el.remove();
+  }
+
+  setState(state, text) {
+    this.el.dataset.state = state;
+    this.q(".run-status").textContent = text;
+  }
+
+  reset() {
+    this.stopPlay();
+    if (this.frame) cancelAnimationFrame(this.frame);
+    this.frame = null;
+    this.queue = [];  // step events not drawn yet
+    this.pendingResult = null;
+    this.committedCount = 0;
+    this.events = [];
+    this.cells = [];
+    this.commitStep = [];  // per position: index of the event that committed it (-1: masked)
+    this.tokens = [];
+    this.pieces = [];
+    this.confidences = [];
+    this.outputLength = null;  // set by the result: positions from here on are after the end
+    this.result = null;
+    this.generationId = null;
+    this.canvas.replaceChildren();
+    this.q(".run-params").replaceChildren();
+    this.q(".stats").replaceChildren();
+    this.q(".output").hidden = true;
+    this.q(".run-error").hidden = true;
+    this.slider.disabled = true;
+    this.playButton.disabled = true;
+    this.slider.max = 0;
+    this.slider.value = 0;
+    this.q(".replay-label").textContent = "replay";
+    this.setStep(0);
+    this.setState("idle", "Ready");
+  }
+
+  // ---- live run ----
+
+  start(info) {
+    this.reset();
+    this.generationId = info.id;
+    this.el.dataset.generationId = info.id;
+    this.setState("running", "Denoising…");
+    const chips = this.q(".run-params");
+    for (const p of paramSummary(info.diffusion)) {
+      const chip = document.createElement("span");
+      chip.className = "chip";
+      chip.textContent = p;
+      chips.append(chip);
+    }
+    this.resize(info.diffusion ? info.diffusion.gen_length : 0);
+  }
+
+  resize(n) {
+    while (this.cells.length < n) {
+      const i = this.cells.length;
+      const cell = document.createElement("span");
+      cell.className = "cell masked";
+      cell.dataset.pos = i;
+      cell.title = `position ${i}: masked`;
+      this.canvas.append(cell);
+      this.cells.push(cell);
+      this.commitStep.push(-1);
+      this.tokens.push(null);
+      this.pieces.push(null);
+      this.confidences.push(null);
+    }
+    while (this.cells.length > n) {
+      this.cells.pop().remove();
+      this.commitStep.pop();
+      this.tokens.pop();
+      this.pieces.pop();
+      this.confidences.pop();
+    }
+  }
+
+  // Events are queued and drawn on animation frames: a fast model delivers a whole run in one
+  // network read, and drawing each frame's share (an eighth of the backlog, at least one step)
+  // keeps the denoising visible while lagging the stream by well under a second.
+  step(e) {
+    this.queue.push(e);
+    this.schedule();
+  }
+
+  finish(result) {
+    this.pendingResult = result;
+    this.schedule();
+  }
+
+  schedule() {
+    if (document.hidden) {  // no frames in a background tab: draw at once
+      this.drain(Infinity);
+      return;
+    }
+    if (this.frame) return;
+    this.frame = requestAnimationFrame(() => {
+      this.frame = null;
+      this.drain(Math.max(1, Math.ceil(this.queue.length / 8)));
+      if (this.queue.length > 0 || this.pendingResult) this.schedule();
+    });
+  }
+
+  drain(n) {
+    const batch = this.queue.splice(0, n);
+    for (const e of batch) this.applyStep(e);
+    if (batch.length > 0) this.render(this.events.length);
+    if (this.queue.length === 0 && this.pendingResult) {
+      const result = this.pendingResult;
+      this.pendingResult = null;
+      this.applyResult(result);
+    }
+  }
+
+  applyStep(e) {
+    const index = this.events.length;
+    this.events.push(e);
+    // The region's length: LLaDA/Dream's is gen_length; block-aligned families end it at a
+    // block boundary, which the first event reveals (committed + masks_remaining).
+    const total = this.committedCount + e.positions.length + e.masks_remaining;
+    if (index === 0 || total > this.cells.length) this.resize(total);
+    e.positions.forEach((pos, k) => {
+      if (pos >= this.cells.length) this.resize(pos + 1);
+      if (this.commitStep[pos] < 0) this.committedCount++;
+      this.commitStep[pos] = index;
+      this.tokens[pos] = e.tokens[k];
+      this.pieces[pos] = e.pieces ? e.pieces[k] : null;
+      this.confidences[pos] = e.confidences ? e.confidences[k] : null;
+    });
+  }
+
+  applyResult(result) {
+    this.result = result;
+    const ids = result.output_ids || [];
+    this.outputLength = ids.length;
+    // Positions the result fills but no step reported (should not happen; keeps the canvas true).
+    ids.forEach((id, pos) => {
+      if (pos >= this.cells.length) this.resize(pos + 1);
+      if (this.commitStep[pos] < 0) {
+        this.commitStep[pos] = Math.max(0, this.events.length - 1);
+        this.tokens[pos] = id;
+      }
+    });
+    const n = this.events.length;
+    this.slider.max = n;
+    this.slider.value = n;
+    this.slider.disabled = n === 0;
+    this.playButton.disabled = n === 0;
+    this.render(n);
+    this.setState("done", result.finish_reason === "stop" ? "Done · end token" : "Done · length");
+    this.showStats(result);
+    const out = this.q(".output");
+    out.hidden = false;
+    this.q(".output-text").textContent =
+      result.text !== null && result.text !== undefined ? result.text : `ids: ${ids.join(", ")}`;
+  }
+
+  fail(message) {
+    this.drain(Infinity);  // show what did arrive
+    this.stopPlay();
+    this.setState("error", "Failed");
+    const box = this.q(".run-error");
+    box.hidden = false;
+    box.textContent = message;
+  }
+
+  cancelled() {
+    this.drain(Infinity);
+    this.setState("cancelled", "Stopped");
+  }
+
+  showStats(r) {
+    const usage = r.usage || {};
+    const t = r.timings || {};
+    const forwards = r.forward_calls || usage.forward_calls || 0;
+    const tokens = usage.completion_tokens !== undefined ? usage.completion_tokens : (r.output_ids || []).length;
+    const rows = [
+      ["tokens/s", fmt(t.tokens_per_second)],
+      ["forward calls", fmt(forwards, 0)],
+      ["tokens / forward", forwards ? fmt(tokens / forwards, 2) : "–"],
+      ["tokens", fmt(tokens, 0)],
+      ["time", t.run_ms !== undefined ? `${fmt(t.run_ms, 0)} ms` : "–"],
+      ["ms / forward", fmt(t.ms_per_forward, 2)],
+    ];
+    const dl = this.q(".stats");
+    dl.replaceChildren();
+    for (const [k, v] of rows) {
+      const div = document.createElement("div");
+      div.dataset.stat = k;
+      const dt = document.createElement("dt");
+      dt.textContent = k;
+      const dd = document.createElement("dd");
+      dd.textContent = v;
+      div.append(dt, dd);
+      dl.append(div);
+    }
+  }
+
+  tokensPerSecond() {
+    return this.result && this.result.timings ? this.result.timings.tokens_per_second : null;
+  }
+
+  // ---- drawing ----
+
+  setStep(n) {
+    const el = this.q(".step-count");
+    el.textContent = String(n);
+    el.dataset.step = String(n);
+  }
+
+  // Draws the canvas as it was after `upto` step events; the cells of event upto-1 are the
+  // latest. Once the result is in, positions after the output's end are marked as such.
+  render(upto) {
+    const latest = upto - 1;
+    let committed = 0;
+    for (let pos = 0; pos < this.cells.length; pos++) {
+      const cell = this.cells[pos];
+      const s = this.commitStep[pos];
+      const isCommitted = s >= 0 && s < upto;
+      const afterEnd = this.outputLength !== null && pos >= this.outputLength && upto >= this.events.length;
+      let cls = "cell";
+      if (afterEnd) cls += " ended";
+      else if (!isCommitted) cls += " masked";
+      else cls += s === latest ? " committed latest" : " committed";
+      if (cell.className !== cls) cell.className = cls;
+      if (isCommitted) {
+        committed++;
+        const piece = this.pieces[pos];
+        const text = cellText(piece === null ? `#${this.tokens[pos]}` : piece);
+        if (cell.textContent !== text) cell.textContent = text;
+        const conf = this.confidences[pos];
+        cell.style.setProperty("--conf", conf === null ? 0 : Math.max(0, Math.min(1, conf)));
+        cell.title = `position ${pos} · token ${this.tokens[pos]}` +
+          (piece !== null ? ` ${JSON.stringify(piece)}` : "") +
+          ` · step ${s + 1}` + (conf !== null ? ` · confidence ${conf.toFixed(3)}` : "");
+      } else {
+        if (cell.textContent !== "") cell.textContent = "";
+        cell.title = afterEnd ? `position ${pos}: past the end of the output` : `position ${pos}: masked`;
+      }
+    }
+    const stepNo = upto > 0 && this.events[upto - 1] ? this.events[upto - 1].step + 1 : 0;
+    this.setStep(stepNo);
+    const total = this.cells.length;
+    this.q(".committed-count").textContent = `${committed} / ${total}`;
+    this.q(".progress-bar").style.width = total ? `${(100 * committed) / total}%` : "0%";
+  }
+
+  // ---- replay ----
+
+  showReplay(k) {
+    this.render(k);
+    const n = this.events.length;
+    this.q(".replay-label").textContent = k === n ? `step ${k} of ${n} (final)` : `step ${k} of ${n}`;
+  }
+
+  togglePlay() {
+    if (this.timer) {
+      this.stopPlay();
+      return;
+    }
+    const n = this.events.length;
+    if (n === 0) return;
+    let k = Number(this.slider.value) >= n ? 0 : Number(this.slider.value);
+    // About three seconds for a whole replay, never slower than 8 steps a second.
+    const interval = Math.max(15, Math.min(125, 3000 / n));
+    this.playButton.textContent = "Pause";
+    this.timer = setInterval(() => {
+      k++;
+      this.slider.value = k;
+      this.showReplay(k);
+      if (k >= n) this.stopPlay();
+    }, interval);
+  }
+
+  stopPlay() {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    if (this.playButton) this.playButton.textContent = "Play";
+  }
+}
