@@ -1,8 +1,10 @@
 # Embeds the files of a folder into a C++ source: {path relative to the folder -> bytes}, so the
-# binary carries them (the web playground). Pure CMake (no Python, no xxd):
+# binary carries them (OpenCL kernels, SQL migrations, the web playground). Pure CMake (no
+# Python, no xxd):
 #   cmake -DDIR=web -DOUT=web_assets.cpp -DHEADER=service/http/web_assets.h
 #         -DNAMESPACE=dlx::http -DFUNCTION=embedded_web_assets "-DPATTERNS=*.html|*.js" -P embed_files.cmake
-# The header declares `struct EmbeddedAsset { std::string_view path, data; }` and the function.
+# HEADER declares `const std::vector<EmbeddedFile>& FUNCTION();` (engine/util/embedded_file.h);
+# the files come sorted by path, each followed by a NUL byte that `data` does not count.
 string(REPLACE "|" ";" patterns "${PATTERNS}")
 set(globs "")
 foreach(p IN LISTS patterns)
@@ -31,8 +33,8 @@ namespace ${NAMESPACE} {
 namespace {
 ${arrays}}  // namespace
 
-const std::vector<EmbeddedAsset>& ${FUNCTION}() {
-  static const std::vector<EmbeddedAsset> files = {
+const std::vector<EmbeddedFile>& ${FUNCTION}() {
+  static const std::vector<EmbeddedFile> files = {
 ${entries}  };
   return files;
 }

@@ -9,7 +9,7 @@ namespace dlx::db {
 std::vector<Migration> ordered_migrations(const std::vector<EmbeddedFile>& files) {
   std::vector<Migration> out;
   for (const auto& f : files) {
-    const std::string name = f.name;
+    const std::string name(f.path);
     const bool ok = name.size() > 9 && std::isdigit(static_cast<unsigned char>(name[0])) &&
                     std::isdigit(static_cast<unsigned char>(name[1])) &&
                     std::isdigit(static_cast<unsigned char>(name[2])) &&
@@ -21,7 +21,7 @@ std::vector<Migration> ordered_migrations(const std::vector<EmbeddedFile>& files
     Migration m;
     m.version = std::stoi(name.substr(0, 4));
     m.name = name;
-    m.sql = f.sql;
+    m.sql = f.data;
     if (m.version != static_cast<int>(out.size()) + 1) {
       throw Error(ErrorCode::kInternal, "migration '" + name + "' should be number " +
                                             std::to_string(out.size() + 1) +

@@ -6,12 +6,9 @@
 #include <string_view>
 #include <vector>
 
-namespace dlx::db {
+#include "engine/util/embedded_file.h"
 
-struct EmbeddedFile {
-  const char* name;      // "0001_init.sql"
-  std::string_view sql;  // file contents
-};
+namespace dlx::db {
 
 // Every migrations/*.sql file, sorted by name (generated source).
 const std::vector<EmbeddedFile>& embedded_migrations();

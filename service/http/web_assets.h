@@ -2,16 +2,12 @@
 // cmake/embed_files.cmake; the generated web_assets.cpp defines embedded_web_assets().
 #pragma once
 
-#include <string_view>
 #include <vector>
+
+#include "engine/util/embedded_file.h"
 
 namespace dlx::http {
 
-struct EmbeddedAsset {
-  std::string_view path;  // relative to web/, e.g. "app.js"
-  std::string_view data;
-};
-
-const std::vector<EmbeddedAsset>& embedded_web_assets();
+const std::vector<EmbeddedFile>& embedded_web_assets();
 
 }  // namespace dlx::http

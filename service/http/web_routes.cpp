@@ -70,7 +70,7 @@ void send_asset(const httplib::Request& req, httplib::Response& res, const std::
 
 // Each embedded file, plus "/" for index.html.
 void add_embedded(Router& router) {
-  for (const EmbeddedAsset& a : embedded_web_assets()) {
+  for (const EmbeddedFile& a : embedded_web_assets()) {
     const auto type = web_content_type(a.path);
     if (!type) continue;
     const std::string name(a.path);

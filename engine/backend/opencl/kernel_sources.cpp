@@ -29,8 +29,8 @@ std::string kernel_source(const std::string& name) {
     ss << in.rdbuf();
     return ss.str();
   }
-  for (size_t i = 0; i < kEmbeddedKernelCount; ++i) {
-    if (name == kEmbeddedKernels[i].name) return kEmbeddedKernels[i].source;
+  for (const EmbeddedFile& f : embedded_kernels()) {
+    if (f.path == name + ".cl") return std::string(f.data);
   }
   throw BackendError(ErrorCode::kInternal, "opencl: no embedded kernel file '" + name + ".cl'");
 }

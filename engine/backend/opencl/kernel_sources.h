@@ -3,19 +3,15 @@
 // rebuild).
 #pragma once
 
-#include <cstddef>
 #include <string>
 #include <vector>
 
+#include "engine/util/embedded_file.h"
+
 namespace dlx::ocl {
 
-struct EmbeddedKernel {
-  const char* name;    // file name without ".cl"
-  const char* source;  // file contents
-};
-// Defined in the generated kernels_cl_table.cpp.
-extern const EmbeddedKernel kEmbeddedKernels[];
-extern const size_t kEmbeddedKernelCount;
+// Every kernels_cl/*.cl file ("rmsnorm.cl", ...); defined in the generated kernels_cl_table.cpp.
+const std::vector<EmbeddedFile>& embedded_kernels();
 
 // Source of kernels_cl/<name>.cl. Throws BackendError when it cannot be found.
 std::string kernel_source(const std::string& name);
