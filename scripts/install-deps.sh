@@ -14,6 +14,8 @@ PACKAGES=(
   ocl-icd-opencl-dev opencl-c-headers libclblast-dev pocl-opencl-icd clinfo
   # tests
   libgtest-dev libgmock-dev python3 curl
+  # browser test of the web playground (headless, driven through chromedriver)
+  chromium chromium-driver
 )
 
 missing=()
