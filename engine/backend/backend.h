@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -14,9 +15,9 @@
 namespace dlx {
 
 struct AttentionParams {
-  int heads = 0;      // H query heads
-  int kv_heads = 0;   // KV heads; query head h uses kv head h / (H / KV)
-  int head_dim = 0;   // hd
+  int heads = 0;       // H query heads
+  int kv_heads = 0;    // KV heads; query head h uses kv head h / (H / KV)
+  int head_dim = 0;    // hd
   int64_t q_pos0 = 0;  // absolute position of query row 0
   int64_t n_keys = 0;  // keys are absolute positions [0, n_keys)
   int block_size = 0;  // 0: every query sees every key; B: query q sees key k iff q/B >= k/B
@@ -25,11 +26,11 @@ struct AttentionParams {
 
 // One row of logits summarised for the sampler (Backend::row_argmax_prob).
 struct RowTop {
-  int32_t id = -1;     // argmax over the row, `exclude_id` left out; ties go to the lower id
-  int32_t id2 = -1;    // the runner-up, same rules (-1 when the row has one candidate)
-  float logit = 0;     // logit of `id`
-  float prob = 0;      // softmax probability of `id` over the FULL row (excluded id included)
-  float prob2 = 0;     // same for `id2` (0 when id2 = -1); prob - prob2 is the margin
+  int32_t id = -1;        // argmax over the row, `exclude_id` left out; ties go to the lower id
+  int32_t id2 = -1;       // the runner-up, same rules (-1 when the row has one candidate)
+  float logit = 0;        // logit of `id`
+  float prob = 0;         // softmax probability of `id` over the FULL row (excluded id included)
+  float prob2 = 0;        // same for `id2` (0 when id2 = -1); prob - prob2 is the margin
   float neg_entropy = 0;  // sum over the row of p * log(p + 1e-10)
 };
 
@@ -43,7 +44,7 @@ class Backend {
   virtual Tensor upload_weight(const HostTensor& src, int64_t rows, int64_t cols) = 0;
   // Uploads host f32 data as a weight (tables the model computes itself, e.g. RoPE).
   virtual Tensor upload_f32(const float* data, int64_t rows, int64_t cols) = 0;
-  virtual Tensor alloc(int64_t rows, int64_t cols) = 0;  // f32, uninitialised
+  virtual Tensor alloc(int64_t rows, int64_t cols) = 0;   // f32, uninitialised
   virtual void write(Tensor& dst, const float* src) = 0;  // host -> device, dst.numel() floats
   virtual void read(const Tensor& src, float* dst) = 0;   // device -> host
   virtual void copy(const Tensor& src, Tensor& dst) = 0;  // same shape
@@ -74,6 +75,16 @@ class Backend {
   // entropy. out.size() must equal logits.rows. Only these few numbers per row cross to the
   // host, not the whole [rows, V] block.
   virtual void row_argmax_prob(const Tensor& logits, int32_t exclude_id, std::span<RowTop> out);
+
+  // --- host work between forwards (the sampler) on the backend's CPU threads ---
+  virtual int host_threads() const { return 1; }
+  // Calls fn(begin, end) on disjoint chunks covering [0, n), at least `grain` items each but
+  // the last; blocks until all are done. Sequential unless the backend has a thread pool.
+  virtual void host_parallel_for(int64_t n, int64_t grain,
+                                 const std::function<void(int64_t, int64_t)>& fn) {
+    if (n > 0) fn(0, n);
+    (void)grain;
+  }
 };
 
 // The host reduction behind row_argmax_prob (double precision), for one row of n logits.

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <memory>
 #include <numeric>
 
 #include "engine/decode/sampler.h"
@@ -56,9 +57,12 @@ class Denoiser {
     sub_ = p.sub_block_length.value_or(B_);
     const int units = B_ / sub_;
     if (p.commit != CommitRule::kThreshold) {
-      if (p.steps) budget_ = *p.steps / (n_blocks_ * units);
-      else if (p.block_steps) budget_ = *p.block_steps / units;
-      else budget_ = sub_;  // one token per step
+      if (p.steps)
+        budget_ = *p.steps / (n_blocks_ * units);
+      else if (p.block_steps)
+        budget_ = *p.block_steps / units;
+      else
+        budget_ = sub_;  // one token per step
       if (p.schedule == Schedule::kTimestep) {
         timesteps_ = linspace_f32(1.0f, static_cast<float>(p.eps), budget_ + 1);
       } else {
@@ -122,7 +126,8 @@ class Denoiser {
   // for absolute rows [r0, r1). Keeps row `block0 - 1` aside when computed (for shifted
   // families whose later spans start at the block).
   void forward(int s0, int s1, int n_keys, int mask_block, int r0, int r1) {
-    if (opt_.cancel && opt_.cancel->load()) throw Error(ErrorCode::kCancelled, "generation cancelled");
+    if (opt_.cancel && opt_.cancel->load())
+      throw Error(ErrorCode::kCancelled, "generation cancelled");
     r0 = std::max(r0, s0);
     r1 = std::min(r1, s1);
     if (r1 < r0) r1 = r0;
@@ -166,7 +171,8 @@ class Denoiser {
   const float* row(int r) const {
     if (r >= rows0_ && r < rows1_) return logits_ + size_t(r - rows0_) * c_.vocab;
     if (r == saved_row_index_) return saved_row_.data();
-    throw Error(ErrorCode::kInternal, "decoder: logits row " + std::to_string(r) + " not available");
+    throw Error(ErrorCode::kInternal,
+                "decoder: logits row " + std::to_string(r) + " not available");
   }
 
   // Logits row that scores position `pos`: row pos-1 for shifted families (position 0 reuses
@@ -203,6 +209,36 @@ class Denoiser {
     if (shift_) commit_greedy(b1);
   }
 
+  // scored_ = every masked position of [u0, u1) with its candidate. Rows are independent, so
+  // without randomness they are scored on the backend's host threads (one Sampler, with its
+  // scratch, per chunk); a sampler that draws from the RNG runs in position order.
+  void score_masks(int u0, int u1) {
+    scored_.clear();
+    for (int q = u0; q < u1; ++q) {
+      if (is_mask(q)) scored_.push_back({q, Candidate{}});
+    }
+    const int64_t n = static_cast<int64_t>(scored_.size());
+    const bool uses_rng = p_.temperature > 0 || p_.confidence == ConfidenceKind::kRandom;
+    const int threads = std::min<int64_t>(model_.backend().host_threads(), n);
+    if (uses_rng || threads <= 1) {
+      for (Scored& s : scored_) s.cand = sampler_.pick(row(score_row(s.pos)), rng_);
+      return;
+    }
+    while (static_cast<int>(chunk_samplers_.size()) < threads - 1) {
+      chunk_samplers_.push_back(std::make_unique<Sampler>(p_, c_.vocab, c_.mask_id));
+    }
+    score_rows_.clear();  // looked up here: row() may throw, which a pool thread must not
+    for (const Scored& s : scored_) score_rows_.push_back(row(score_row(s.pos)));
+    const int64_t grain = (n + threads - 1) / threads;  // chunk i = [i * grain, ...)
+    model_.backend().host_parallel_for(n, grain, [&](int64_t begin, int64_t end) {
+      const int64_t chunk = begin / grain;
+      Sampler& s = chunk == 0 ? sampler_ : *chunk_samplers_[chunk - 1];
+      for (int64_t i = begin; i < end; ++i) {
+        scored_[i].cand = s.pick(score_rows_[i], rng_);  // greedy: rng_ is not touched
+      }
+    });
+  }
+
   void commit_greedy(int pos) {
     Candidate cand = greedy_.pick(row(score_row(pos)), rng_);
     std::vector<Scored> chosen{{pos, cand}};
@@ -214,16 +250,20 @@ class Denoiser {
     const int r0 = score_row(u0), r1 = score_row(u1 - 1) + 1;
     switch (p_.cache) {
       case CacheMode::kNone:
-        if (causal_) forward(0, b1, b1, B_, r0, r1);
-        else forward(0, L_, L_, 0, r0, r1);
+        if (causal_)
+          forward(0, b1, b1, B_, r0, r1);
+        else
+          forward(0, L_, L_, 0, r0, r1);
         break;
       case CacheMode::kBlock:
         if (cache_len_ != b0) throw Error(ErrorCode::kInternal, "decoder: block cache out of step");
         forward(b0, b1, b1, B_, r0, r1);
         break;
       case CacheMode::kPrefix:
-        if (!block_started_) forward(0, L_, L_, 0, r0, r1);
-        else forward(b0, L_, L_, 0, r0, r1);
+        if (!block_started_)
+          forward(0, L_, L_, 0, r0, r1);
+        else
+          forward(b0, L_, L_, 0, r0, r1);
         break;
       case CacheMode::kDual:
         if (causal_) {
@@ -265,10 +305,7 @@ class Denoiser {
         }
       }
       step_forward(b0, b1, u0, u1);
-      scored_.clear();
-      for (int q = u0; q < u1; ++q) {
-        if (is_mask(q)) scored_.push_back({q, sampler_.pick(row(score_row(q)), rng_)});
-      }
+      score_masks(u0, u1);
       // Best first; equal confidences by position, lower first.
       std::stable_sort(scored_.begin(), scored_.end(), [](const Scored& a, const Scored& b) {
         return a.cand.confidence > b.cand.confidence;
@@ -347,6 +384,8 @@ class Denoiser {
   Sampler sampler_;
   DecodeParams greedy_params_;
   Sampler greedy_;
+  std::vector<std::unique_ptr<Sampler>> chunk_samplers_;  // score_masks' chunks 1, 2, ...
+  std::vector<const float*> score_rows_;
   Rng rng_;
   std::vector<Scored> scored_;
   const float* logits_ = nullptr;
@@ -367,7 +406,8 @@ GenerateResult generate(const Model& model, std::span<const int32_t> prompt,
   for (int32_t id : prompt) {
     if (id < 0 || id >= c.vocab) {
       throw_invalid_argument("prompt", "token id " + std::to_string(id) +
-                                           " is outside the vocabulary of " + std::to_string(c.vocab));
+                                           " is outside the vocabulary of " +
+                                           std::to_string(c.vocab));
     }
   }
   Denoiser d(model, prompt, params, options);

@@ -38,10 +38,13 @@ class Sampler {
   Candidate pick(const float* logits, Rng& rng);
 
  private:
+  bool pick_greedy_prob(const float* logits, Candidate& c) const;
+
   const DecodeParams& p_;
   int vocab_;
   int32_t mask_id_;
-  std::vector<double> probs_;  // [V] scratch
+  bool fast_greedy_;
+  std::vector<double> probs_;   // [V] scratch
   std::vector<int32_t> order_;  // [V] scratch for top-k / top-p
 };
 

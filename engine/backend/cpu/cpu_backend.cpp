@@ -175,6 +175,12 @@ class CpuBackend final : public Backend {
     for (int64_t i = 0; i < x.numel(); ++i) a[i] += b[i];
   }
 
+  int host_threads() const override { return pool_.size(); }
+  void host_parallel_for(int64_t n, int64_t grain,
+                         const std::function<void(int64_t, int64_t)>& fn) override {
+    pool_.parallel_for(n, grain, fn);
+  }
+
  private:
   ThreadPool pool_;
   cpu::MatmulMode matmul_mode_;  // from DLX_CPU_MATMUL when the backend is created
