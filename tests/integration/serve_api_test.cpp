@@ -2,7 +2,9 @@
 // endpoints, the generation log, every error status and the API key.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
+#include <thread>
 
 #include "tests/integration/serve_harness.h"
 
@@ -61,7 +63,14 @@ TEST_F(ServeApi, HealthAndMetrics) {
   EXPECT_EQ(json::parse(h->body), json({{"status", "ok"}}));
 
   generate_ok({{"model", "llada"}, {"prompt_ids", kPrompt}, {"diffusion", {{"gen_length", 8}}}});
+  // A request is counted after its last byte is sent, which can be just after the client has
+  // read it: poll briefly for the count.
+  const std::string counted = "dlx_http_requests_total{endpoint=\"/v1/generate\",code=\"200\"} 1";
   auto m = client->Get("/metrics");
+  for (int i = 0; i < 100 && m && m->body.find(counted) == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    m = client->Get("/metrics");
+  }
   ASSERT_TRUE(m);
   EXPECT_EQ(m->status, 200);
   EXPECT_NE(m->get_header_value("Content-Type").find("text/plain"), std::string::npos);
