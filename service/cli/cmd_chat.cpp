@@ -268,19 +268,21 @@ int cmd_chat(int argc, char** argv, int first) {
   options.insert("system");
   Args a(argc, argv, first, options, {"help", "plain"});
   if (a.flag("help")) {
-    std::cout << "usage: diffulex chat --model DIR [--weights FILE] [--device auto|cpu|opencl[:N]] "
-                 "[--threads N] [--system TEXT] [--plain] [--KEY VALUE ...]\n"
-                 "An interactive conversation through the model's chat template, with the family's "
-                 "default decoding unless --KEY flags (README: Decoding) change it.\n"
-                 "When stdin or stdout is not a terminal (or with --plain) only plain text is "
-                 "printed: each reply and a newline on stdout, statistics on stderr.\n"
-              << kHelp;
+    std::cout
+        << "usage: diffulex chat [--model DIR] [--weights FILE] [--device auto|cpu|opencl[:N]] "
+           "[--threads N] [--system TEXT] [--plain] [--KEY VALUE ...]\n"
+           "An interactive conversation through the model's chat template, with the family's "
+           "default decoding unless --KEY flags (README: Decoding) change it. Without "
+           "--model: the bundled demo model ($DIFFULEX_MODEL overrides it).\n"
+           "When stdin or stdout is not a terminal (or with --plain) only plain text is "
+           "printed: each reply and a newline on stdout, statistics on stderr.\n"
+        << kHelp;
     return 0;
   }
   LoadedModel lm = load_model_from_args(a, /*need_tokenizer=*/true);
   if (lm.tokenizer->config().chat_template.empty()) {
     throw Error(ErrorCode::kInvalidArgument,
-                a.str("model") +
+                lm.dir +
                     ": the tokenizer has no chat_template, so chat cannot build prompts "
                     "(use diffulex generate --prompt)",
                 "model");

@@ -22,10 +22,14 @@ std::string key_to_flag(std::string k) {
 }
 
 nlohmann::json step_json(const StepEvent& e) {
-  return {{"step", e.step},           {"block", e.block},
-          {"positions", e.positions}, {"tokens", e.tokens},
-          {"confidences", e.confidences}, {"masks_remaining", e.masks_remaining},
-          {"span_tokens", e.span_tokens}, {"forward_ms", e.forward_ms}};
+  return {{"step", e.step},
+          {"block", e.block},
+          {"positions", e.positions},
+          {"tokens", e.tokens},
+          {"confidences", e.confidences},
+          {"masks_remaining", e.masks_remaining},
+          {"span_tokens", e.span_tokens},
+          {"forward_ms", e.forward_ms}};
 }
 
 }  // namespace
@@ -38,10 +42,11 @@ int cmd_generate(int argc, char** argv, int first) {
   options.insert({"prompt-ids", "prompt"});
   Args a(argc, argv, first, options, {"help", "json", "trace", "chat"});
   if (a.flag("help")) {
-    std::cout << "usage: diffulex generate --model DIR [--weights FILE] (--prompt-ids 1,2,3 | "
+    std::cout << "usage: diffulex generate [--model DIR] [--weights FILE] (--prompt-ids 1,2,3 | "
                  "--prompt TEXT [--chat])\n"
                  "       [--device auto|cpu|opencl[:N]] [--threads N] [--json] [--trace] "
                  "[--KEY VALUE ...]\n"
+                 "Without --model: the bundled demo model ($DIFFULEX_MODEL overrides it).\n"
                  "decoding keys (README: Decoding):";
     for (const auto& k : decode_param_keys()) std::cout << " --" << key_to_flag(k);
     std::cout << "\n";
@@ -88,14 +93,14 @@ int cmd_generate(int argc, char** argv, int first) {
   GenerateResult r = generate(model, prompt, params, go);
 
   if (json) {
-    nlohmann::json j = {{"output_ids", r.output_ids},
-                        {"forward_calls", r.forward_calls},
-                        {"forward_tokens", r.forward_tokens},
-                        {"finish_reason", r.finish_reason},
-                        {"prompt_tokens", prompt.size()},
-                        {"params", to_json(params)},
-                        {"timings",
-                         {{"load_ms", lm.load_ms}, {"total_ms", r.total_ms}, {"step_ms", r.step_ms}}}};
+    nlohmann::json j = {
+        {"output_ids", r.output_ids},
+        {"forward_calls", r.forward_calls},
+        {"forward_tokens", r.forward_tokens},
+        {"finish_reason", r.finish_reason},
+        {"prompt_tokens", prompt.size()},
+        {"params", to_json(params)},
+        {"timings", {{"load_ms", lm.load_ms}, {"total_ms", r.total_ms}, {"step_ms", r.step_ms}}}};
     if (lm.tokenizer) {
       TextStreamer s(*lm.tokenizer, model.config());
       j["text"] = s.finish(r.output_ids);
@@ -110,7 +115,8 @@ int cmd_generate(int argc, char** argv, int first) {
   }
   if (!json) {
     const double secs = r.total_ms / 1000.0;
-    std::fprintf(stderr, "%zu tokens, %d forward calls (%.2f tokens/forward), %.1f ms, %.1f tokens/s, "
+    std::fprintf(stderr,
+                 "%zu tokens, %d forward calls (%.2f tokens/forward), %.1f ms, %.1f tokens/s, "
                  "finish: %s\n",
                  r.output_ids.size(), r.forward_calls,
                  r.forward_calls ? double(r.output_ids.size()) / r.forward_calls : 0.0, r.total_ms,

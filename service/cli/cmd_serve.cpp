@@ -3,8 +3,10 @@
 #include <filesystem>
 #include <iostream>
 
+#include "engine/util/error.h"
 #include "service/cli/args.h"
 #include "service/cli/commands.h"
+#include "service/cli/model_loader.h"
 #include "service/http/server.h"
 
 namespace dlx::cli {
@@ -25,7 +27,9 @@ int cmd_serve(int argc, char** argv, int first) {
         << "] [--request-timeout " << c.request_timeout_s << "] [--shutdown-grace "
         << c.shutdown_grace_s << "]\n"
         << "Serves the OpenAI-compatible and native API over HTTP (see README, \"HTTP service\").\n"
-        << "--port 0 picks a free port. The API key may also come from DIFFULEX_API_KEY.\n";
+        << "--port 0 picks a free port. The API key may also come from DIFFULEX_API_KEY.\n"
+        << "Without --model and --models-dir it serves the bundled demo model ($DIFFULEX_MODEL\n"
+        << "overrides it).\n";
     return 0;
   }
   c.host = a.str("host", c.host);
@@ -36,6 +40,14 @@ int cmd_serve(int argc, char** argv, int first) {
   if (c.db_path.empty()) throw UsageError("--db must name a file");
   c.models = a.all("model");
   c.models_dir = a.str("models-dir");
+  // Nothing to serve given: the bundled demo model (or $DIFFULEX_MODEL).
+  if (c.models.empty() && c.models_dir.empty()) {
+    try {
+      c.models.push_back(default_model_dir());
+    } catch (const Error& e) {
+      std::cerr << "diffulex serve: " << e.what() << "; serving without models\n";
+    }
+  }
   if (!c.models_dir.empty()) {
     std::error_code ec;
     if (!std::filesystem::is_directory(c.models_dir, ec)) {

@@ -2,20 +2,50 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
+#include <vector>
 
 #include "engine/backend/backend_factory.h"
 #include "engine/util/error.h"
 
 namespace dlx::cli {
+namespace {
+
+// The demo model trained by tools/train_demo_model.py and committed under models/.
+constexpr const char* kDefaultModelName = "dlx-demo-llada";
+
+}  // namespace
 
 const std::set<std::string>& model_options() {
   static const std::set<std::string> opts = {"model", "weights", "device", "threads"};
   return opts;
 }
 
+std::string default_model_dir() {
+  namespace fs = std::filesystem;
+  if (const char* env = std::getenv("DIFFULEX_MODEL"); env && *env) return env;
+  std::vector<fs::path> candidates;
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    candidates.push_back(exe.parent_path().parent_path() / "share/diffulex/models" /
+                         kDefaultModelName);
+  }
+  candidates.push_back(fs::path(DLX_SOURCE_MODELS_DIR) / kDefaultModelName);
+  std::string tried;
+  for (const fs::path& c : candidates) {
+    if (fs::is_regular_file(c / "config.json", ec)) return c.string();
+    tried += (tried.empty() ? "" : ", ") + c.string();
+  }
+  throw Error(ErrorCode::kNotFound,
+              "no model given and the bundled demo model is not at " + tried +
+                  ": pass --model DIR or set DIFFULEX_MODEL",
+              "model");
+}
+
 LoadedModel load_model_from_args(const Args& a, bool need_tokenizer) {
-  const std::string dir = a.required("model");
+  const std::string dir = a.has("model") ? a.str("model") : default_model_dir();
   const int64_t threads = a.integer("threads", 0);
   if (threads < 0) throw UsageError("--threads must be >= 0 (0 = all cores)");
   const auto t0 = std::chrono::steady_clock::now();
@@ -24,14 +54,17 @@ LoadedModel load_model_from_args(const Args& a, bool need_tokenizer) {
   LoadOptions lo;
   lo.weights = a.str("weights");
   LoadedModel out;
-  out.model = load_with_fallback(backend, static_cast<int>(threads), &note,
-                                 [&](std::shared_ptr<Backend> b) { return Model::load(dir, b, lo); });
+  out.dir = dir;
+  out.model =
+      load_with_fallback(backend, static_cast<int>(threads), &note,
+                         [&](std::shared_ptr<Backend> b) { return Model::load(dir, b, lo); });
   if (!note.empty()) std::fprintf(stderr, "diffulex: falling back to CPU: %s\n", note.c_str());
   if (std::filesystem::exists(std::filesystem::path(dir) / "tokenizer.json")) {
     out.tokenizer = Tokenizer::load(dir);
   } else if (need_tokenizer) {
-    throw Error(ErrorCode::kNotFound, dir + ": no tokenizer.json, so text prompts cannot be "
-                                            "used (pass --prompt-ids)");
+    throw Error(ErrorCode::kNotFound, dir +
+                                          ": no tokenizer.json, so text prompts cannot be "
+                                          "used (pass --prompt-ids)");
   }
   out.load_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();

@@ -1,0 +1,136 @@
+// demo_quality: the speed-vs-quality table of the bundled demo model. Exact-answer accuracy on
+// the held-out synthetic prompts (tests/bench/demo_heldout.jsonl, never seen in training) and
+// forward calls per output token, for the fixed schedule and threshold decoding at 0.9 / 0.7 /
+// 0.5, each without a cache and with the prefix and dual caches. Prints a markdown table.
+// Numbers are reported, never asserted.
+//
+//   demo_quality [--model DIR] [--prompts FILE] [--threads N] [--limit N]
+//                [--gen-length 16] [--block-length 8]
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "engine/backend/backend_factory.h"
+#include "engine/decode/decode_params.h"
+#include "engine/model/model.h"
+#include "engine/util/error.h"
+#include "tests/bench/demo_task.h"
+
+namespace {
+
+struct Setting {
+  std::string name;
+  dlx::CommitRule commit;
+  double threshold;
+  dlx::CacheMode cache;
+};
+
+struct Row {
+  int correct = 0, n = 0;
+  long forwards = 0, tokens = 0;
+  double ms = 0;
+};
+
+int run(int argc, char** argv) {
+  std::string model_dir = DLX_SOURCE_DIR "/models/dlx-demo-llada";
+  std::string prompts = DLX_SOURCE_DIR "/tests/bench/demo_heldout.jsonl";
+  int threads = 0, limit = 0, gen_length = 16, block_length = 8;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string k = argv[i], v = argv[i + 1];
+    if (k == "--model")
+      model_dir = v;
+    else if (k == "--prompts")
+      prompts = v;
+    else if (k == "--threads")
+      threads = std::atoi(v.c_str());
+    else if (k == "--limit")
+      limit = std::atoi(v.c_str());
+    else if (k == "--gen-length")
+      gen_length = std::atoi(v.c_str());
+    else if (k == "--block-length")
+      block_length = std::atoi(v.c_str());
+    else {
+      std::fprintf(stderr, "demo_quality: unknown option %s\n", k.c_str());
+      return 2;
+    }
+  }
+  std::vector<std::pair<std::string, std::string>> tasks;
+  std::ifstream in(prompts);
+  if (!in) {
+    std::fprintf(stderr, "demo_quality: cannot read %s\n", prompts.c_str());
+    return 1;
+  }
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty()) continue;
+    const auto j = nlohmann::json::parse(line);
+    tasks.emplace_back(j.at("prompt").get<std::string>(), j.at("answer").get<std::string>());
+    if (limit > 0 && static_cast<int>(tasks.size()) == limit) break;
+  }
+
+  auto backend = dlx::make_backend("cpu", threads, nullptr);
+  const auto model = dlx::Model::load(model_dir, backend, {});
+  const auto tok = dlx::Tokenizer::load(model_dir);
+
+  using dlx::CacheMode;
+  using dlx::CommitRule;
+  std::vector<Setting> settings;
+  for (const auto& [cname, cache] :
+       {std::pair{"none", CacheMode::kNone}, std::pair{"prefix", CacheMode::kPrefix},
+        std::pair{"dual", CacheMode::kDual}}) {
+    settings.push_back({"schedule (1 token/step)", CommitRule::kSchedule, 0.9, cache});
+    for (double t : {0.9, 0.7, 0.5}) {
+      char name[32];
+      std::snprintf(name, sizeof(name), "threshold %.1f", t);
+      settings.push_back({name, CommitRule::kThreshold, t, cache});
+    }
+    (void)cname;
+  }
+
+  std::printf("demo model %s, %zu held-out prompts, gen_length %d, block_length %d, greedy\n\n",
+              model_dir.c_str(), tasks.size(), gen_length, block_length);
+  std::printf(
+      "| decoding | cache | accuracy | forward calls | output tokens | forwards/token "
+      "| tokens/forward | ms/prompt |\n|---|---|---|---|---|---|---|---|\n");
+  for (const Setting& s : settings) {
+    dlx::DecodeParams p = dlx::default_decode_params(model->config());
+    p.gen_length = gen_length;
+    p.block_length = block_length;
+    p.steps.reset();  // one token per step
+    p.commit = s.commit;
+    p.threshold = s.threshold;
+    p.cache = s.cache;
+    p.temperature = 0;
+    p.seed = 0;
+    Row r;
+    for (const auto& [prompt, answer] : tasks) {
+      const dlx::demo::TaskOutcome o = dlx::demo::run_task(*model, *tok, prompt, p);
+      r.correct += o.text == answer;
+      r.n += 1;
+      r.forwards += o.result.forward_calls;
+      r.tokens += static_cast<long>(o.result.output_ids.size());
+      r.ms += o.result.total_ms;
+    }
+    const char* cache = s.cache == CacheMode::kNone     ? "none"
+                        : s.cache == CacheMode::kPrefix ? "prefix"
+                                                        : "dual";
+    std::printf("| %s | %s | %.1f%% (%d/%d) | %ld | %ld | %.2f | %.2f | %.1f |\n", s.name.c_str(),
+                cache, 100.0 * r.correct / r.n, r.correct, r.n, r.forwards, r.tokens,
+                static_cast<double>(r.forwards) / r.tokens,
+                static_cast<double>(r.tokens) / r.forwards, r.ms / r.n);
+    std::fflush(stdout);
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "demo_quality: %s\n", e.what());
+    return 1;
+  }
+}
