@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
 # Installs every system package DiffuLex Edge needs on Debian 12 (bookworm).
 # The only place that lists them. Noninteractive and idempotent: safe to run again.
+#   install-deps.sh                  build, test and run here (the default; README, CI)
+#   install-deps.sh --container      podman & co. for scripts/container-test.sh, nothing else
+#   install-deps.sh --image-build    docker/Dockerfile build stage: PACKAGES less dev tools, + ccache
+#   install-deps.sh --image-runtime [--pocl]   runtime stage: the libraries diffulex loads
+#   install-deps.sh --train          tools/train_demo_model.py (torch, regex, OpenBLAS, fortunes)
 set -euo pipefail
 
 PACKAGES=(
@@ -17,6 +22,38 @@ PACKAGES=(
   # browser test of the web playground (headless, driven through chromedriver)
   chromium chromium-driver
 )
+
+# Not needed to compile and run the unit tests in the image (PoCL alone pulls in LLVM).
+IMAGE_BUILD_SKIP=(git ca-certificates sqlite3 pocl-opencl-icd clinfo python3 curl chromium
+  chromium-driver)
+# Shared libraries the built diffulex links (`ldd`); their dependencies come with them.
+RUNTIME_PACKAGES=(libpcre2-8-0 libutf8proc2 libcpp-httplib0.11 libsqlite3-0 libssl3
+  ocl-icd-libopencl1 libclblast1)
+# scripts/container-test.sh: rootful podman with runc (crun fails here), debootstrap for the
+# base image, curl for its HTTP requests.
+CONTAINER_PACKAGES=(podman runc debootstrap curl)
+# tools/train_demo_model.py: Debian's torch uses the generic reference BLAS (~5 GFLOP/s here)
+# unless OpenBLAS provides libblas.so.3 (~150 GFLOP/s); fortunes is its text.
+TRAIN_PACKAGES=(python3-torch python3-regex libopenblas0-pthread fortunes)
+
+mode="${1:-}"
+case "$mode" in
+  "") ;;
+  --container) PACKAGES=("${CONTAINER_PACKAGES[@]}") ;;
+  --train) PACKAGES=("${TRAIN_PACKAGES[@]}") ;;
+  --image-build)
+    keep=()
+    for p in "${PACKAGES[@]}"; do
+      [[ " ${IMAGE_BUILD_SKIP[*]} " == *" $p "* ]] || keep+=("$p")
+    done
+    PACKAGES=("${keep[@]}" ccache)  # its cache mount outlives image layers
+    ;;
+  --image-runtime)
+    PACKAGES=("${RUNTIME_PACKAGES[@]}")
+    [ "${2:-}" != "--pocl" ] || PACKAGES+=(pocl-opencl-icd)
+    ;;
+  *) echo "install-deps: unknown option '$mode' (see the header of $0)" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${PACKAGES[@]}"; do
