@@ -8,7 +8,7 @@ set -euo pipefail
 IMAGE="docker.io/library/debian:bookworm-slim"
 SUITE="bookworm"
 
-if [ "${1:-}" != "--force" ] && podman image exists "$IMAGE" 2>/dev/null; then
+if [ "${1:-}" != "--force" ] && timeout 60 podman image exists "$IMAGE" 2>/dev/null; then
   echo "container-base: $IMAGE exists (cached)"
   exit 0
 fi
@@ -51,14 +51,20 @@ mirror="$(awk -v s="$SUITE" '$2 == s { print $1; exit }' <<<"$sources")"
 keyring=/usr/share/keyrings/debian-archive-keyring.gpg
 [ -f "$keyring" ] || cannot "$keyring is missing (apt-get install debian-archive-keyring)"
 
+# A quick look at the mirror first: debootstrap's own retries take many minutes to give up.
+if [[ "$mirror" == http* ]] && ! timeout 60 wget -q -T 20 -t 2 -O /dev/null \
+    "$mirror/dists/$SUITE/InRelease"; then
+  cannot "the Debian mirror $mirror does not answer"
+fi
+
 work="$(mktemp -d /var/tmp/dlx-rootfs.XXXXXX)"
 trap 'rm -rf "$work"' EXIT
 root="$work/rootfs"
 echo "container-base: debootstrap --variant=minbase $SUITE from $mirror"
-if ! debootstrap --variant=minbase --keyring="$keyring" "$SUITE" "$root" "$mirror" \
+if ! timeout --kill-after=10 900 debootstrap --variant=minbase --keyring="$keyring" "$SUITE" "$root" "$mirror" \
     >"$work/debootstrap.log" 2>&1; then
   tail -n 20 "$work/debootstrap.log" >&2
-  cannot "debootstrap failed (mirror $mirror unreachable?)"
+  cannot "debootstrap failed or took over 15 minutes (mirror $mirror unreachable or slow?)"
 fi
 
 # The same sources as this machine (updates and security included), and the official slim
@@ -79,6 +85,6 @@ printf 'APT::Install-Recommends "false";\nAPT::Install-Suggests "false";\n' \
   >"$root/etc/apt/apt.conf.d/99-no-recommends"
 
 tar --numeric-owner -C "$root" -c . |
-  podman import --quiet --change 'CMD ["bash"]' --message "debootstrap $SUITE minbase from $mirror" \
+  timeout --kill-after=10 600 podman import --quiet --change 'CMD ["bash"]' --message "debootstrap $SUITE minbase from $mirror" \
     - "$IMAGE" >/dev/null
-echo "container-base: imported $IMAGE ($(podman image inspect --format '{{.Size}}' "$IMAGE") bytes)"
+echo "container-base: imported $IMAGE ($(timeout 60 podman image inspect --format '{{.Size}}' "$IMAGE") bytes)"
