@@ -20,11 +20,14 @@ by <|eot_id|> and <|endoftext|> padding up to the canvas length, and every canva
 import argparse
 import collections
 import glob
+import hashlib
 import json
 import math
 import os
 import random
+import shlex
 import struct
+import sys
 import time
 import unicodedata
 
@@ -43,6 +46,10 @@ CHAT_TEMPLATE = (
     "trim + '<|eot_id|>' %}{% if loop.index0 == 0 %}{% set content = bos_token + content %}"
     "{% endif %}{{ content }}{% endfor %}{% if add_generation_prompt %}"
     "{{ '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{% endif %}")
+LIST_LENGTH = 4  # digits in a copy / reverse / sort list
+CANVAS_WEIGHTS = [8, 3, 3, 1, 0.2]
+SYNTHETIC_SHARE = 0.6  # of rows in 32+ canvases; 16-token canvases hold only synthetic tasks
+CHAT_FORTUNES = 300
 FORTUNE_REQUESTS = ["Tell me a fortune.", "Tell me a fortune", "Give me a fortune.",
                     "Say something wise.", "Tell me a joke.", "Fortune, please."]
 
@@ -93,16 +100,21 @@ def read_fortunes():
 
 def synthetic(rng):
     """One synthetic task: (prompt text, exact answer)."""
+    # Fixed-width operands and lists: LLaDA has no absolute positions (RoPE only), so where an
+    # answer digit must look in the prompt is learned per prompt length. With one width per
+    # task the model learns the tasks in minutes; 3-5 digit lists took many times longer.
     kind = rng.random()
-    if kind < 0.4:
-        a, b = rng.randint(0, 99), rng.randint(0, 99)
+    if kind < 0.3:
+        a, b = rng.randint(10, 99), rng.randint(10, 99)
         return f"{a}+{b}=", str(a + b)
-    digits = [str(rng.randint(0, 9)) for _ in range(rng.randint(3, 6))]
-    if kind < 0.6:
-        return "copy: " + " ".join(digits), " ".join(digits)
+    # Digit strings without separators: each digit is one token (the split regex isolates
+    # digits), so a list of n digits is n tokens and every answer fits an 8-token canvas.
+    digits = [str(rng.randint(0, 9)) for _ in range(LIST_LENGTH)]
+    if kind < 0.5:
+        return "copy: " + "".join(digits), "".join(digits)
     if kind < 0.8:
-        return "reverse: " + " ".join(digits), " ".join(reversed(digits))
-    return "sort: " + " ".join(digits), " ".join(sorted(digits))
+        return "reverse: " + "".join(digits), "".join(reversed(digits))
+    return "sort: " + "".join(digits), "".join(sorted(digits))
 
 
 def held_out_set(seed, n):
@@ -308,6 +320,21 @@ def write_safetensors(path, tensors, metadata):
             f.write(b)
 
 
+def load_weights(model, path):
+    """Fills `model` from a model.safetensors this script wrote (F32, our tensor names)."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    n = struct.unpack("<Q", raw[:8])[0]
+    header, base = json.loads(raw[8:8 + n]), 8 + n
+    for name, t in model.tensors().items():
+        e = header.get(name)
+        if e is None or e["dtype"] != "F32" or e["shape"] != list(t.shape):
+            raise SystemExit(f"{path}: {name} missing or of another shape: wrong --init-from?")
+        a, b = e["data_offsets"]
+        data = torch.frombuffer(bytearray(raw[base + a:base + b]), dtype=torch.float32)
+        t.data.copy_(data.view(*e["shape"]))
+
+
 # ----------------------------------------------------------------------------------------------
 # Examples and batches
 
@@ -324,20 +351,23 @@ class Examples:
             ids = tok.encode(f)
             if len(ids) <= 60:
                 self.fortunes.append(ids)
+        # Chat replies to "Tell me a fortune." come from a fixed few hundred short fortunes: a
+        # model this small can learn those well enough to answer with recognisable text, where
+        # all 14k would only teach it their average.
+        short = [f for f in self.fortunes if len(f) <= 28]
+        self.chat_fortunes = random.Random(seed + 2).sample(short, min(CHAT_FORTUNES, len(short)))
 
     def one(self, canvas):
         """(prompt ids, canvas ids) with the canvas exactly `canvas` long."""
         r = self.rng.random()
-        if r < 0.75 or canvas < 24:
+        if r < SYNTHETIC_SHARE or canvas < 24:
             while True:
                 p, a = synthetic(self.rng)
                 if p not in self.held:
                     break
             prompt, answer, end = self.tok.chat_prompt(p), self.tok.encode(a), [self.eot]
-        elif r < 0.9:
-            f = self.rng.choice(self.fortunes)
-            while len(f) + 1 > canvas:
-                f = self.rng.choice(self.fortunes)
+        elif r < SYNTHETIC_SHARE + (1 - SYNTHETIC_SHARE) / 2:
+            f = self.rng.choice(self.chat_fortunes)
             prompt = self.tok.chat_prompt(self.rng.choice(FORTUNE_REQUESTS))
             answer, end = f, [self.eot]
         else:  # plain continuation of a fortune's first words
@@ -348,9 +378,9 @@ class Examples:
         return prompt, body + [self.eos] * (canvas - len(body))
 
     def batch(self, size):
-        # Mostly short canvases (the tasks' answers fit in 16); longer ones teach the end-token
+        # Mostly short canvases (every task answer fits in 8); longer ones teach the end-token
         # padding far from the prompt, as the engine's default 128-token canvas needs.
-        canvas = self.rng.choices([16, 32, 64, 128], weights=[16, 6, 3, 1])[0]
+        canvas = self.rng.choices([8, 16, 32, 64, 128], weights=CANVAS_WEIGHTS)[0]
         rows = [self.one(canvas) for _ in range(size)]
         T = max(len(p) for p, _ in rows) + canvas
         ids = torch.full((size, T), self.eos, dtype=torch.long)
@@ -363,13 +393,22 @@ class Examples:
         return ids, keys, target, canvas
 
 
+LOSS = "mean"
+DEFAULT_CANVAS = 32
+
+
 def diffusion_loss(model, ids, keys, target, canvas, eps=1e-3):
     B = ids.shape[0]
-    t = (1 - eps) * torch.rand(B, 1) + eps
+    # Stratified ("low-discrepancy") t: one draw per 1/B slice of [0, 1), rows shuffled. The same
+    # expected loss as i.i.d. t, with far less variance from the few rows whose 1/t is large.
+    u = (torch.arange(B, dtype=torch.float32)[torch.randperm(B)] + torch.rand(B)) / B
+    t = ((1 - eps) * u + eps)[:, None]
     masked = (torch.rand(ids.shape) < t) & target
     noisy = torch.where(masked, torch.full_like(ids, MASK_ID), ids)
     logits = model(noisy, keys)
     ce = F.cross_entropy(logits[masked], ids[masked], reduction="none")
+    if LOSS == "mean":
+        return ce.mean()
     w = (1.0 / t).expand_as(ids)[masked]
     return (ce * w).sum() / (B * canvas)
 
@@ -377,22 +416,87 @@ def diffusion_loss(model, ids, keys, target, canvas, eps=1e-3):
 MASK_ID = -1
 
 
+def task_kind(prompt):
+    return prompt.split(":")[0] if ":" in prompt else "add"
+
+
+@torch.no_grad()
+def evaluate(model, tok, held, canvas=16):
+    """Held-out exact-answer accuracy per task, decoded like the engine's fixed schedule: one
+    block, one token per step, the most confident masked position first, greedy."""
+    model.eval()
+    inv = {i: s for s, i in tok.vocab.items()}
+    byte_of = {c: b for b, c in BYTE_CHARS.items()}
+    prompts = [tok.chat_prompt(p) for p, _ in held]
+    P = max(len(p) for p in prompts)
+    B = len(prompts)
+    ids = torch.full((B, P + canvas), MASK_ID, dtype=torch.long)
+    keys = torch.zeros(B, P + canvas, dtype=torch.bool)
+    for i, p in enumerate(prompts):  # right-aligned prompts would shift RoPE; left-align + mask
+        ids[i, :len(p)] = torch.tensor(p)
+        keys[i, :len(p) + canvas] = True
+    pos = torch.tensor([[len(p) + j for j in range(canvas)] for p in prompts])
+    for _ in range(canvas):
+        canv = ids.gather(1, pos)
+        probs = model(ids, keys).gather(1, pos[:, :, None].expand(-1, -1, tok.size)).softmax(-1)
+        conf, pred = probs.max(-1)
+        conf = conf.masked_fill(canv != MASK_ID, -1.0)
+        j = conf.argmax(-1)
+        rows = torch.arange(B)
+        ids[rows, pos[rows, j]] = pred[rows, j]
+    ends = {tok.special["<|eot_id|>"], tok.special["<|endoftext|>"]}
+    per = collections.defaultdict(lambda: [0, 0])
+    for i, (p, a) in enumerate(held):
+        out = []
+        for t in ids[i, pos[i]].tolist():
+            if t in ends:
+                break
+            out.append(t)
+        text = bytes(byte_of[c] for t in out if t in inv for c in inv[t]).decode("utf-8", "replace")
+        per[task_kind(p)][0] += text.strip() == a
+        per[task_kind(p)][1] += 1
+    model.train()
+    total = sum(c for c, _ in per.values()) / len(held)
+    return total, {k: round(c / n, 3) for k, (c, n) in sorted(per.items())}
+
+
 def main():
+    global MASK_ID, LOSS, SYNTHETIC_SHARE, CANVAS_WEIGHTS
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", required=True)
-    ap.add_argument("--steps", type=int, default=3000)
+    ap.add_argument("--steps", type=int, default=3200)
     ap.add_argument("--batch", type=int, default=64)
-    ap.add_argument("--lr", type=float, default=2e-3)
-    ap.add_argument("--d-model", type=int, default=192)
+    ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--d-model", type=int, default=128)
     ap.add_argument("--layers", type=int, default=4)
     ap.add_argument("--heads", type=int, default=4)
     ap.add_argument("--mlp", type=int, default=512)
+    ap.add_argument("--rope-theta", type=float, default=100.0,
+                    help="small: sharper relative positions over the few tokens a task spans")
     ap.add_argument("--merges", type=int, default=1000)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--held-out", default="tests/bench/demo_heldout.jsonl")
+    ap.add_argument("--eval-every", type=int, default=500)
+    ap.add_argument("--loss", choices=["elbo", "mean"], default=LOSS)
+    ap.add_argument("--synthetic-share", type=float, default=SYNTHETIC_SHARE)
+    ap.add_argument("--canvas-weights", default=",".join(map(str, CANVAS_WEIGHTS)))
+    ap.add_argument("--eval-canvas", type=int, default=32)
+    ap.add_argument("--init-from", default="",
+                    help="start from the weights and tokenizer of a model folder this script wrote "
+                         "(a second training stage); its card's commands are carried over")
+    ap.add_argument("--merges-cache", default="",
+                    help="reuse the BPE merges of an earlier run with the same seed (JSON file)")
+    ap.add_argument("--max-minutes", type=float, default=0,
+                    help="stop early (and say so) after this long; 0 = run every step")
     args = ap.parse_args()
-    global MASK_ID
+    if os.environ.get("OPENBLAS_NUM_THREADS") != str(args.threads):
+        # OpenBLAS starts one thread per core whatever torch.set_num_threads says, and only reads
+        # this variable when it loads: two runs side by side would otherwise oversubscribe.
+        os.environ["OPENBLAS_NUM_THREADS"] = str(args.threads)
+        os.execv(sys.executable, [sys.executable] + sys.argv)
+    LOSS, SYNTHETIC_SHARE = args.loss, args.synthetic_share
+    CANVAS_WEIGHTS = [float(w) for w in args.canvas_weights.split(",")]
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
     t0 = time.time()
@@ -402,13 +506,33 @@ def main():
     rng = random.Random(args.seed)
     bpe_text = fortunes + [p + " " + a for p, a in (synthetic(rng) for _ in range(2000))] + \
         FORTUNE_REQUESTS + ["user", "assistant"]
-    tok = Tokenizer(train_bpe(bpe_text, args.merges))
+    merges, key = None, hashlib.sha1(
+        "\0".join([str(args.merges)] + bpe_text).encode()).hexdigest()
+    if args.merges_cache and os.path.exists(args.merges_cache):
+        with open(args.merges_cache) as f:
+            cached = json.load(f)
+        if cached["key"] == key:
+            merges = [tuple(m) for m in cached["merges"]]
+    if args.init_from:  # a second stage keeps the first stage's tokenizer
+        with open(os.path.join(args.init_from, "tokenizer.json"), encoding="utf-8") as f:
+            merges = [tuple(m) for m in json.load(f)["model"]["merges"]]
+    if merges is None:
+        merges = train_bpe(bpe_text, args.merges)
+        if args.merges_cache:
+            with open(args.merges_cache, "w") as f:
+                json.dump({"key": key, "merges": merges}, f)
+    tok = Tokenizer(merges)
     MASK_ID = tok.special["<|mdm_mask|>"]
     print(f"{len(fortunes)} fortunes, vocab {tok.size}, tokenizer {time.time() - t0:.0f} s",
           flush=True)
 
     ex = Examples(tok, fortunes, held, args.seed)
-    model = LLaDA(tok.size, args.d_model, args.layers, args.heads, args.mlp, 10000.0, 1e-5)
+    model = LLaDA(tok.size, args.d_model, args.layers, args.heads, args.mlp, args.rope_theta, 1e-5)
+    args.earlier_card = ""
+    if args.init_from:  # read now: a second stage may write into the same folder
+        load_weights(model, os.path.join(args.init_from, "model.safetensors"))
+        with open(os.path.join(args.init_from, "README.md"), encoding="utf-8") as f:
+            args.earlier_card = f.read()
     n_params = sum(p.numel() for p in model.parameters())
     print(f"{n_params / 1e6:.2f} M parameters", flush=True)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.98), weight_decay=0.01)
@@ -416,7 +540,14 @@ def main():
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / args.steps))))
     avg = None
+    history = []
+    args.stopped_at = None
     for step in range(args.steps):
+        if args.max_minutes and time.time() - t0 > 60 * args.max_minutes:
+            args.stopped_at = step
+            print(f"WARNING: --max-minutes {args.max_minutes} reached: stopped after {step} of "
+                  f"{args.steps} steps, so this run does not reproduce the full schedule", flush=True)
+            break
         ids, keys, target, canvas = ex.batch(args.batch)
         loss = diffusion_loss(model, ids, keys, target, canvas)
         opt.zero_grad(set_to_none=True)
@@ -427,11 +558,18 @@ def main():
         avg = loss.item() if avg is None else 0.98 * avg + 0.02 * loss.item()
         if step % 25 == 0 or step == args.steps - 1:
             print(f"step {step} loss {avg:.3f} canvas {canvas} {time.time() - t0:.0f} s", flush=True)
+        if args.eval_every and (step + 1) % args.eval_every == 0 or step == args.steps - 1:
+            acc, per = evaluate(model, tok, held[:100], args.eval_canvas)
+            history.append({"step": step + 1, "loss": round(avg, 4), "held_out_accuracy": acc,
+                            "per_task": per, "seconds": round(time.time() - t0)})
+            print(f"eval step {step + 1}: held-out accuracy {acc:.3f} {per}", flush=True)
+            if step != args.steps - 1:  # a usable model folder at every evaluation
+                save(args, tok, model, held, n_params, time.time() - t0, history)
 
-    save(args, tok, model, held, n_params, time.time() - t0)
+    save(args, tok, model, held, n_params, time.time() - t0, history)
 
 
-def save(args, tok, model, held, n_params, seconds):
+def save(args, tok, model, held, n_params, seconds, history):
     os.makedirs(args.out, exist_ok=True)
     s = tok.special
     V = tok.size
@@ -440,13 +578,16 @@ def save(args, tok, model, held, n_params, seconds):
         "block_type": "llama", "d_model": args.d_model, "n_layers": args.layers,
         "n_heads": args.heads, "n_kv_heads": args.heads, "mlp_hidden_size": args.mlp,
         "mlp_ratio": args.mlp / args.d_model, "vocab_size": V, "embedding_size": V,
-        "max_sequence_length": 512, "rope": True, "rope_theta": 10000.0, "rms_norm_eps": 1e-5,
+        "max_sequence_length": 512, "rope": True, "rope_theta": args.rope_theta, "rms_norm_eps": 1e-5,
         "layer_norm_type": "rms", "include_bias": False, "include_qkv_bias": False,
         "weight_tying": False, "mask_token_id": s["<|mdm_mask|>"],
         "eos_token_id": s["<|endoftext|>"], "pad_token_id": s["<|endoftext|>"],
         "bos_token_id": s["<|startoftext|>"], "torch_dtype": "float32",
     }
-    gen = {"bos_token_id": s["<|startoftext|>"], "eos_token_id": s["<|endoftext|>"]}
+    # max_new_tokens: the engine's default canvas for this model. Every task answer and chat
+    # fortune fits in 32 tokens, the canvas lengths it saw most.
+    gen = {"bos_token_id": s["<|startoftext|>"], "eos_token_id": s["<|endoftext|>"],
+           "max_new_tokens": DEFAULT_CANVAS}
     tok_cfg = {"tokenizer_class": "PreTrainedTokenizerFast", "model_max_length": 512,
                "bos_token": "<|startoftext|>", "eos_token": "<|eot_id|>",
                "pad_token": "<|endoftext|>", "mask_token": "<|mdm_mask|>",
@@ -463,7 +604,90 @@ def save(args, tok, model, held, n_params, seconds):
     with open(args.held_out, "w") as f:
         for p, a in held:
             f.write(json.dumps({"prompt": p, "answer": a}) + "\n")
+    write_card(args, tok, held, n_params, seconds, history)
     print(f"wrote {args.out} ({n_params / 1e6:.2f} M parameters) in {seconds:.0f} s", flush=True)
+
+
+def write_card(args, tok, held, n_params, seconds, history):
+    """README.md of the model folder: what it is, its data and licence, how it was made."""
+    size = os.path.getsize(os.path.join(args.out, "model.safetensors"))
+    # The command as run, with --out naming the folder as committed (models/<name>) and without
+    # --held-out (the file's content depends on --seed only; the default path is the one used).
+    argv, rest = [], sys.argv[1:]
+    while rest:
+        a, rest = rest[0], rest[1:]
+        if a in ("--out", "--held-out") and rest:
+            value, rest = rest[0], rest[1:]
+            if a == "--out":
+                argv += [a, "models/" + os.path.basename(os.path.normpath(value))]
+        else:
+            argv.append(a)
+    cmd = "/usr/bin/python3 tools/train_demo_model.py " + " ".join(map(shlex.quote, argv))
+    earlier, history_rows = "", ""
+    if args.earlier_card:  # the first stage's commands and evaluations come first
+        prev = args.earlier_card
+        block = prev.split("```sh\n", 1)[1].split("```", 1)[0].splitlines()
+        earlier = "".join(line + "\n" for line in block if line.startswith("/usr/bin/python3"))
+        table = prev.split("| step | loss |", 1)[1].splitlines()[2:]
+        history_rows = "".join("| stage 1: " + row[2:] + "\n" for row in table if row.startswith("| "))
+    rows = "\n".join(
+        f"| {h['step']} | {h['loss']:.3f} | {100 * h['held_out_accuracy']:.0f}% | "
+        + " / ".join(f"{100 * h['per_task'].get(k, 0):.0f}%" for k in ("add", "copy", "reverse", "sort"))
+        + f" | {h['seconds']} |" for h in history)
+    early = "" if args.stopped_at is None else (
+        f"**Stopped by --max-minutes after {args.stopped_at} of {args.steps} steps.**\n\n")
+    card = f"""# dlx-demo-llada
+
+DiffuLex Edge's bundled demo model: a {n_params / 1e6:.2f} M-parameter masked-diffusion language
+model in the LLaDA architecture (bidirectional attention, RMSNorm, RoPE, SwiGLU; d_model
+{args.d_model}, {args.layers} layers, {args.heads} heads, MLP {args.mlp}), float32 weights
+({size / 1e6:.1f} MB), its own byte-level BPE tokenizer ({tok.size} tokens) and LLaDA's chat
+template. `max_new_tokens` {DEFAULT_CANVAS} in generation_config.json is its default canvas.
+
+It is a toy that runs anywhere in milliseconds, trained in {seconds / 60:.0f} minutes on 2 CPU
+cores: it answers four synthetic tasks through the chat template, and it replies to "Tell me a
+fortune." with (mostly recalled, sometimes blended) short fortunes. Nothing else it writes is
+meant to be true.
+
+| task (user turn) | answer |
+|---|---|
+| `12+35=` (two numbers 0-99) | `47` |
+| `copy: 7044` (3-5 digits) | `7044` |
+| `reverse: 1234` | `4321` |
+| `sort: 5391` | `1359` |
+| `Tell me a fortune.` | a short fortune |
+| plain text (no chat template) | a fortune-like continuation |
+
+## Data and licence
+
+- The fortune collection of Debian's `fortunes` package (/usr/share/games/fortunes, not the
+  offensive set): BSD licence, /usr/share/doc/fortunes/copyright.
+- Synthetic tasks generated by the training script; {len(held)} held-out prompts
+  (tests/bench/demo_heldout.jsonl) are never trained on.
+
+The weights are derived from that data alone and are distributed under the same BSD terms.
+
+## How it was made
+
+```sh
+scripts/install-deps.sh --train
+{earlier}{cmd}
+```
+
+Seeded (seed {args.seed}): the same command gives the same tokenizer, data order and, up to
+floating-point reduction order, the same weights. Objective: LLaDA's masked-diffusion SFT loss
+(prompt never masked, reply + `<|eot_id|>` + `<|endoftext|>` padding to the canvas, every canvas
+position masked with probability t ~ U(0, 1)), averaged over masked positions.
+
+{early}Held-out accuracy during training (first 100 held-out prompts, greedy, one token per step,
+{args.eval_canvas}-token canvas; the engine's numbers are in the repository README):
+
+| step | loss | accuracy | add / copy / reverse / sort | seconds |
+|---|---|---|---|---|
+{history_rows}{rows}
+"""
+    with open(os.path.join(args.out, "README.md"), "w") as f:
+        f.write(card)
 
 
 if __name__ == "__main__":

@@ -100,11 +100,14 @@ const std::vector<std::string>& decode_param_keys() {
 
 DecodeParams default_decode_params(const ModelConfig& c) {
   DecodeParams p;
-  p.gen_length = 128;
+  // generation_config's max_new_tokens, where the model ships one, is its own canvas length
+  // (the demo model's is 32); 128 is what the reference scripts use.
+  p.gen_length = c.gen_max_new_tokens > 0 ? c.gen_max_new_tokens : 128;
   p.stop_at_eos = true;  // output up to the end token is the same as decoding the whole canvas
   switch (c.spec->family) {
     case Family::kLLaDA:  // ML-GSAI/LLaDA generate.py main(): blocks of 32, one token per step
-      p.block_length = 32;  // steps unset: one token per step
+      // steps unset: one token per step; a canvas that 32 does not tile is one block.
+      p.block_length = p.gen_length % 32 == 0 ? 32 : p.gen_length;
       p.schedule = Schedule::kUniform;
       p.confidence = ConfidenceKind::kProb;
       p.commit = CommitRule::kSchedule;

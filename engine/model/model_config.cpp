@@ -289,6 +289,7 @@ ModelConfig load_model_config(const std::string& dir) {
     c.gen_top_p = gr.number("top_p", -1);
     c.gen_top_k = count("top_k");
     c.gen_steps = count("steps");
+    c.gen_max_new_tokens = count("max_new_tokens");
     c.gen_eps = gr.number("eps", -1);
     if (g.contains("alg") && g["alg"].is_string()) c.gen_alg = g["alg"].get<std::string>();
   }

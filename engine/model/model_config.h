@@ -38,6 +38,7 @@ struct ModelConfig {
   int gen_top_k = -1;
   double gen_top_p = -1;
   int gen_steps = -1;
+  int gen_max_new_tokens = -1;  // the model's default canvas length (gen_length)
   double gen_eps = -1;
   std::string gen_alg;
 

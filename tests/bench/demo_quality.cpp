@@ -5,7 +5,7 @@
 // Numbers are reported, never asserted.
 //
 //   demo_quality [--model DIR] [--prompts FILE] [--threads N] [--limit N]
-//                [--gen-length 16] [--block-length 8]
+//                [--gen-length N] [--block-length B]     (default: the model's own defaults)
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -27,8 +27,17 @@ struct Setting {
   dlx::CacheMode cache;
 };
 
+// The task a held-out prompt belongs to: "copy: 123" -> copy, "12+35=" -> add.
+int task_index(const std::string& prompt) {
+  if (prompt.rfind("copy:", 0) == 0) return 1;
+  if (prompt.rfind("reverse:", 0) == 0) return 2;
+  if (prompt.rfind("sort:", 0) == 0) return 3;
+  return 0;
+}
+
 struct Row {
   int correct = 0, n = 0;
+  int task_correct[4] = {}, task_n[4] = {};
   long forwards = 0, tokens = 0;
   double ms = 0;
 };
@@ -36,7 +45,7 @@ struct Row {
 int run(int argc, char** argv) {
   std::string model_dir = DLX_SOURCE_DIR "/models/dlx-demo-llada";
   std::string prompts = DLX_SOURCE_DIR "/tests/bench/demo_heldout.jsonl";
-  int threads = 0, limit = 0, gen_length = 16, block_length = 8;
+  int threads = 0, limit = 0, gen_length = 0, block_length = -1;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
     if (k == "--model")
@@ -76,25 +85,25 @@ int run(int argc, char** argv) {
   using dlx::CacheMode;
   using dlx::CommitRule;
   std::vector<Setting> settings;
-  for (const auto& [cname, cache] :
-       {std::pair{"none", CacheMode::kNone}, std::pair{"prefix", CacheMode::kPrefix},
-        std::pair{"dual", CacheMode::kDual}}) {
+  for (const CacheMode cache : {CacheMode::kNone, CacheMode::kPrefix, CacheMode::kDual}) {
     settings.push_back({"schedule (1 token/step)", CommitRule::kSchedule, 0.9, cache});
     for (double t : {0.9, 0.7, 0.5}) {
       char name[32];
       std::snprintf(name, sizeof(name), "threshold %.1f", t);
       settings.push_back({name, CommitRule::kThreshold, t, cache});
     }
-    (void)cname;
   }
 
+  const dlx::DecodeParams defaults = dlx::default_decode_params(model->config());
+  if (gen_length <= 0) gen_length = defaults.gen_length;
+  if (block_length < 0) block_length = defaults.block_length;
   std::printf("demo model %s, %zu held-out prompts, gen_length %d, block_length %d, greedy\n\n",
               model_dir.c_str(), tasks.size(), gen_length, block_length);
   std::printf(
-      "| decoding | cache | accuracy | forward calls | output tokens | forwards/token "
-      "| tokens/forward | ms/prompt |\n|---|---|---|---|---|---|---|---|\n");
+      "| decoding | cache | accuracy | add / copy / reverse / sort | forward calls | output tokens "
+      "| forwards/token | tokens/forward | ms/prompt |\n|---|---|---|---|---|---|---|---|---|\n");
   for (const Setting& s : settings) {
-    dlx::DecodeParams p = dlx::default_decode_params(model->config());
+    dlx::DecodeParams p = defaults;
     p.gen_length = gen_length;
     p.block_length = block_length;
     p.steps.reset();  // one token per step
@@ -106,8 +115,11 @@ int run(int argc, char** argv) {
     Row r;
     for (const auto& [prompt, answer] : tasks) {
       const dlx::demo::TaskOutcome o = dlx::demo::run_task(*model, *tok, prompt, p);
-      r.correct += o.text == answer;
+      const bool ok = o.text == answer;
+      r.correct += ok;
       r.n += 1;
+      r.task_correct[task_index(prompt)] += ok;
+      r.task_n[task_index(prompt)] += 1;
       r.forwards += o.result.forward_calls;
       r.tokens += static_cast<long>(o.result.output_ids.size());
       r.ms += o.result.total_ms;
@@ -115,9 +127,16 @@ int run(int argc, char** argv) {
     const char* cache = s.cache == CacheMode::kNone     ? "none"
                         : s.cache == CacheMode::kPrefix ? "prefix"
                                                         : "dual";
-    std::printf("| %s | %s | %.1f%% (%d/%d) | %ld | %ld | %.2f | %.2f | %.1f |\n", s.name.c_str(),
-                cache, 100.0 * r.correct / r.n, r.correct, r.n, r.forwards, r.tokens,
-                static_cast<double>(r.forwards) / r.tokens,
+    std::string per_task;
+    for (int k = 0; k < 4; ++k) {
+      char cell[16];
+      std::snprintf(cell, sizeof(cell), "%s%.0f%%", k ? " / " : "",
+                    r.task_n[k] ? 100.0 * r.task_correct[k] / r.task_n[k] : 0.0);
+      per_task += cell;
+    }
+    std::printf("| %s | %s | %.1f%% (%d/%d) | %s | %ld | %ld | %.2f | %.2f | %.1f |\n",
+                s.name.c_str(), cache, 100.0 * r.correct / r.n, r.correct, r.n, per_task.c_str(),
+                r.forwards, r.tokens, static_cast<double>(r.forwards) / r.tokens,
                 static_cast<double>(r.tokens) / r.forwards, r.ms / r.n);
     std::fflush(stdout);
   }

@@ -381,11 +381,41 @@ def scenario(b, server, artifacts):
     check(not severe, f"browser console errors: {severe}")
 
 
+def demo_scenario(b, server, artifacts):
+    """The bundled demo model in chat mode: what a new user does first. Its replies are the
+    tasks' true answers (computed here) and a fortune in words."""
+    b.cmd("POST", "/url", {"url": server.url + "/"})
+    wait_for("the health badge to say ready",
+             lambda: b.js("return document.getElementById('health').dataset.state") == "ok", 20)
+    b.click("#mode [data-mode='chat']")
+    for prompt, want in (("sort: 5391", "".join(sorted("5391"))), ("79+32=", str(79 + 32)),
+                         ("reverse: 4588", "4588"[::-1])):
+        b.click("#new-chat")  # one user turn each: the tasks are single-turn
+        b.js("document.getElementById('prompt').value = ''")
+        b.type("#prompt", prompt)
+        b.click("#generate")
+        s = wait_run_finished(b, "a")
+        log(f"demo {prompt!r}: {s['output']!r} in {s['forwards']} forwards")
+        check(s["output"].strip() == want, f"{prompt!r} gave {s['output']!r}, want {want!r}")
+    b.click("#new-chat")
+    b.js("document.getElementById('prompt').value = ''")
+    b.type("#prompt", "Tell me a fortune.")
+    b.click("#generate")
+    s = wait_run_finished(b, "a")
+    log(f"demo fortune: {s['output']!r}")
+    words = re.findall(r"[A-Za-z]+", s["output"])
+    check(len(words) >= 3, f"the fortune has no words: {s['output']!r}")
+    time.sleep(0.5)
+    b.screenshot(os.path.join(artifacts, "playground-demo.png"))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--binary", required=True)
     ap.add_argument("--model", required=True)
     ap.add_argument("--artifacts", required=True)
+    ap.add_argument("--demo", action="store_true",
+                    help="the bundled demo model: chat-mode task answers and a fortune")
     args = ap.parse_args()
 
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -403,7 +433,7 @@ def main():
         log(f"server at {server.url}")
         browser = Browser(chromium, chromedriver, os.path.join(tmp, "profile"),
                           os.path.join(args.artifacts, "chromedriver.log"))
-        scenario(browser, server, args.artifacts)
+        (demo_scenario if args.demo else scenario)(browser, server, args.artifacts)
         log("PASS")
         return 0
     except Failure as e:

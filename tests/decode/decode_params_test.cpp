@@ -105,6 +105,24 @@ TEST(DecodeParams, FamilyDefaultsAreValid) {
   EXPECT_EQ(effective_block_length(d), 8);
 }
 
+// generation_config.json's max_new_tokens is the model's own default canvas; LLaDA keeps blocks
+// of 32 where they tile it and makes any other canvas one block.
+TEST(DecodeParams, MaxNewTokensSetsTheDefaultCanvas) {
+  ModelConfig c = config("llada");
+  EXPECT_EQ(default_decode_params(c).gen_length, 128);  // the fixture ships no max_new_tokens
+  for (auto [max_new, block] : {std::pair{32, 32}, std::pair{64, 32}, std::pair{24, 24}}) {
+    c.gen_max_new_tokens = max_new;
+    const DecodeParams p = default_decode_params(c);
+    EXPECT_EQ(p.gen_length, max_new);
+    EXPECT_EQ(p.block_length, block) << max_new;
+    EXPECT_NO_THROW(validate(p, c, 8)) << max_new;
+  }
+  ModelConfig d = config("dream");
+  d.gen_max_new_tokens = 48;
+  EXPECT_EQ(default_decode_params(d).gen_length, 48);
+  EXPECT_EQ(effective_block_length(default_decode_params(d)), 48);
+}
+
 TEST(DecodeParamsValidate, EachErrorNamesItsParameter) {
   ModelConfig llada = config("llada"), sdar = config("sdar"), fdl = config("fast_dllm_v2");
   DecodeParams base = default_decode_params(llada);
