@@ -63,11 +63,17 @@ TEST_F(ServeApi, HealthAndMetrics) {
   EXPECT_EQ(json::parse(h->body), json({{"status", "ok"}}));
 
   generate_ok({{"model", "llada"}, {"prompt_ids", kPrompt}, {"diffusion", {{"gen_length", 8}}}});
-  // A request is counted after its last byte is sent, which can be just after the client has
-  // read it: poll briefly for the count.
+  // A request is counted after its last byte is sent, and a worker leaves the active set just
+  // after it hands over the outcome; either can land just after the client has read the reply,
+  // so poll briefly until both are visible.
   const std::string counted = "dlx_http_requests_total{endpoint=\"/v1/generate\",code=\"200\"} 1";
+  const std::string idle = "dlx_active_generations 0";
+  auto settled = [&](const httplib::Result& r) {
+    return r && r->body.find(counted) != std::string::npos &&
+           r->body.find(idle) != std::string::npos;
+  };
   auto m = client->Get("/metrics");
-  for (int i = 0; i < 100 && m && m->body.find(counted) == std::string::npos; ++i) {
+  for (int i = 0; i < 100 && !settled(m); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
     m = client->Get("/metrics");
   }
