@@ -15,7 +15,8 @@ command gives the same data, tokenizer and (up to floating-point reduction order
 
 Training follows LLaDA's SFT recipe: prompt tokens are never masked; the response is followed
 by <|eot_id|> and <|endoftext|> padding up to the canvas length, and every canvas position
-(padding included) is masked with probability t ~ U(eps, 1), the loss weighted by 1/t.
+(padding included) is masked with probability t ~ U(eps, 1); the loss is the cross-entropy
+averaged over masked positions (--loss elbo: LLaDA's 1/t-weighted ELBO instead).
 """
 import argparse
 import collections
@@ -461,10 +462,9 @@ def evaluate(model, tok, held, canvas=16):
 
 
 def main():
-    global MASK_ID, LOSS, SYNTHETIC_SHARE, CANVAS_WEIGHTS
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", required=True)
-    ap.add_argument("--steps", type=int, default=3200)
+    ap.add_argument("--steps", type=int, default=5400)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--d-model", type=int, default=128)
@@ -474,7 +474,10 @@ def main():
     ap.add_argument("--rope-theta", type=float, default=100.0,
                     help="small: sharper relative positions over the few tokens a task spans")
     ap.add_argument("--merges", type=int, default=1000)
-    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--procs", type=int, default=2,
+                    help="data-parallel training processes (one per core): each takes a slice of "
+                         "every batch; gradients are averaged, so the model stays one model")
+    ap.add_argument("--threads", type=int, default=1, help="BLAS threads per process")
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--held-out", default="tests/bench/demo_heldout.jsonl")
     ap.add_argument("--eval-every", type=int, default=500)
@@ -495,6 +498,29 @@ def main():
         # this variable when it loads: two runs side by side would otherwise oversubscribe.
         os.environ["OPENBLAS_NUM_THREADS"] = str(args.threads)
         os.execv(sys.executable, [sys.executable] + sys.argv)
+    if args.batch % args.procs:
+        sys.exit(f"--batch {args.batch} must be a multiple of --procs {args.procs}")
+    if args.procs == 1:
+        train(0, args, "")
+        return
+    # Small matrices keep a second BLAS thread idle, but a second process with half of each
+    # batch halves the step time. The processes meet through a file in a fresh directory.
+    import tempfile
+    import torch.multiprocessing as mp
+    with tempfile.TemporaryDirectory(prefix="dlx-train-") as rendezvous:
+        mp.spawn(train, args=(args, os.path.join(rendezvous, "group")), nprocs=args.procs)
+
+
+def train(rank, args, rendezvous):
+    global MASK_ID, LOSS, SYNTHETIC_SHARE, CANVAS_WEIGHTS
+    import builtins
+    dist = None
+    if args.procs > 1:
+        import torch.distributed as dist
+        dist.init_process_group("gloo", init_method="file://" + rendezvous, rank=rank,
+                                world_size=args.procs)
+    if rank != 0:  # one log: the others compute the same things
+        builtins.print = lambda *a, **k: None
     LOSS, SYNTHETIC_SHARE = args.loss, args.synthetic_share
     CANVAS_WEIGHTS = [float(w) for w in args.canvas_weights.split(",")]
     torch.manual_seed(args.seed)
@@ -534,7 +560,11 @@ def main():
         with open(os.path.join(args.init_from, "README.md"), encoding="utf-8") as f:
             args.earlier_card = f.read()
     n_params = sum(p.numel() for p in model.parameters())
-    print(f"{n_params / 1e6:.2f} M parameters", flush=True)
+    print(f"{n_params / 1e6:.2f} M parameters, {args.procs} process(es)", flush=True)
+    # Every process builds the same batches (same data seed) and takes its slice of the rows;
+    # the masks it draws come from its own seed.
+    torch.manual_seed(args.seed + 7919 * rank)
+    params = list(model.parameters())
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.98), weight_decay=0.01)
     warm = max(1, args.steps // 20)
     sched = torch.optim.lr_scheduler.LambdaLR(
@@ -543,30 +573,51 @@ def main():
     history = []
     args.stopped_at = None
     for step in range(args.steps):
-        if args.max_minutes and time.time() - t0 > 60 * args.max_minutes:
+        out_of_time = torch.tensor([float(bool(args.max_minutes) and
+                                          time.time() - t0 > 60 * args.max_minutes)])
+        if dist:  # every process stops at the same step
+            dist.all_reduce(out_of_time, op=dist.ReduceOp.MAX)
+        if out_of_time.item():
             args.stopped_at = step
             print(f"WARNING: --max-minutes {args.max_minutes} reached: stopped after {step} of "
                   f"{args.steps} steps, so this run does not reproduce the full schedule", flush=True)
             break
         ids, keys, target, canvas = ex.batch(args.batch)
-        loss = diffusion_loss(model, ids, keys, target, canvas)
+        rows = slice(rank * args.batch // args.procs, (rank + 1) * args.batch // args.procs)
+        loss = diffusion_loss(model, ids[rows], keys[rows], target[rows], canvas)
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        if dist:  # the mean of the slices' gradients (and losses), in one message
+            flat = torch.cat([p.grad.reshape(-1) for p in params] + [loss.detach().reshape(1)])
+            dist.all_reduce(flat)
+            flat /= args.procs
+            offset = 0
+            for p in params:
+                p.grad.copy_(flat[offset:offset + p.numel()].view_as(p.grad))
+                offset += p.numel()
+            loss = flat[-1]
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         sched.step()
         avg = loss.item() if avg is None else 0.98 * avg + 0.02 * loss.item()
         if step % 25 == 0 or step == args.steps - 1:
             print(f"step {step} loss {avg:.3f} canvas {canvas} {time.time() - t0:.0f} s", flush=True)
-        if args.eval_every and (step + 1) % args.eval_every == 0 or step == args.steps - 1:
+        evaluating = args.eval_every and (step + 1) % args.eval_every == 0 or step == args.steps - 1
+        if evaluating and rank == 0:
             acc, per = evaluate(model, tok, held[:100], args.eval_canvas)
             history.append({"step": step + 1, "loss": round(avg, 4), "held_out_accuracy": acc,
                             "per_task": per, "seconds": round(time.time() - t0)})
             print(f"eval step {step + 1}: held-out accuracy {acc:.3f} {per}", flush=True)
             if step != args.steps - 1:  # a usable model folder at every evaluation
                 save(args, tok, model, held, n_params, time.time() - t0, history)
+        if evaluating and dist:
+            dist.barrier()  # the others wait while the first evaluates
 
-    save(args, tok, model, held, n_params, time.time() - t0, history)
+    if rank == 0:
+        save(args, tok, model, held, n_params, time.time() - t0, history)
+    if dist:
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 def save(args, tok, model, held, n_params, seconds, history):
@@ -636,6 +687,8 @@ def write_card(args, tok, held, n_params, seconds, history):
         + f" | {h['seconds']} |" for h in history)
     early = "" if args.stopped_at is None else (
         f"**Stopped by --max-minutes after {args.stopped_at} of {args.steps} steps.**\n\n")
+    objective = ("averaged over masked positions" if args.loss == "mean"
+                 else "each masked position weighted by 1/t (the ELBO)")
     card = f"""# dlx-demo-llada
 
 DiffuLex Edge's bundled demo model: a {n_params / 1e6:.2f} M-parameter masked-diffusion language
@@ -644,15 +697,15 @@ model in the LLaDA architecture (bidirectional attention, RMSNorm, RoPE, SwiGLU;
 ({size / 1e6:.1f} MB), its own byte-level BPE tokenizer ({tok.size} tokens) and LLaDA's chat
 template. `max_new_tokens` {DEFAULT_CANVAS} in generation_config.json is its default canvas.
 
-It is a toy that runs anywhere in milliseconds, trained in {seconds / 60:.0f} minutes on 2 CPU
-cores: it answers four synthetic tasks through the chat template, and it replies to "Tell me a
+It is a toy that runs anywhere in milliseconds, trained in {seconds / 60:.0f} minutes on
+{args.procs * args.threads} CPU core(s) ({args.procs} data-parallel process(es)): it answers four synthetic tasks through the chat template, and it replies to "Tell me a
 fortune." with (mostly recalled, sometimes blended) short fortunes. Nothing else it writes is
 meant to be true.
 
 | task (user turn) | answer |
 |---|---|
-| `12+35=` (two numbers 0-99) | `47` |
-| `copy: 7044` (3-5 digits) | `7044` |
+| `12+35=` (two numbers 10-99) | `47` |
+| `copy: 7044` ({LIST_LENGTH} digits, as for reverse and sort) | `7044` |
 | `reverse: 1234` | `4321` |
 | `sort: 5391` | `1359` |
 | `Tell me a fortune.` | a short fortune |
@@ -677,7 +730,7 @@ scripts/install-deps.sh --train
 Seeded (seed {args.seed}): the same command gives the same tokenizer, data order and, up to
 floating-point reduction order, the same weights. Objective: LLaDA's masked-diffusion SFT loss
 (prompt never masked, reply + `<|eot_id|>` + `<|endoftext|>` padding to the canvas, every canvas
-position masked with probability t ~ U(0, 1)), averaged over masked positions.
+position masked with probability t ~ U(0, 1)), {objective}.
 
 {early}Held-out accuracy during training (first 100 held-out prompts, greedy, one token per step,
 {args.eval_canvas}-token canvas; the engine's numbers are in the repository README):

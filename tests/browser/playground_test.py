@@ -388,7 +388,7 @@ def demo_scenario(b, server, artifacts):
     wait_for("the health badge to say ready",
              lambda: b.js("return document.getElementById('health').dataset.state") == "ok", 20)
     b.click("#mode [data-mode='chat']")
-    for prompt, want in (("sort: 5391", "".join(sorted("5391"))), ("79+32=", str(79 + 32)),
+    for prompt, want in (("sort: 5391", "".join(sorted("5391"))), ("38+63=", str(38 + 63)),
                          ("reverse: 4588", "4588"[::-1])):
         b.click("#new-chat")  # one user turn each: the tasks are single-turn
         b.js("document.getElementById('prompt').value = ''")

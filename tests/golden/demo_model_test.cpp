@@ -24,7 +24,7 @@ namespace {
 
 const std::string kDemo = DLX_SOURCE_DIR "/models/dlx-demo-llada";
 // The README's measured count on the held-out prompts with these defaults, less a margin.
-constexpr int kMinHeldOutCorrect = 88;  // measured 98 of 200
+constexpr int kMinHeldOutCorrect = 136;  // measured 146 of 200
 
 class DemoModel : public ::testing::Test {
  protected:
@@ -77,10 +77,10 @@ TEST_F(DemoModel, IsSmallAndComplete) {
 }
 
 TEST_F(DemoModel, AnswersSyntheticTasksExactly) {
-  // Prompts this model answers (its addition and reversal are right about a fifth and a third
-  // of the time: README); the expected strings are computed, never recorded.
-  EXPECT_EQ(answer("79+32="), std::to_string(79 + 32));
-  EXPECT_EQ(answer("69+25="), std::to_string(69 + 25));
+  // Prompts this model answers (its addition is right about one time in ten,
+  // README); the expected strings are computed, never recorded.
+  EXPECT_EQ(answer("38+63="), std::to_string(38 + 63));
+  EXPECT_EQ(answer("27+34="), std::to_string(27 + 34));
   EXPECT_EQ(answer("copy: 7044"), "7044");
   EXPECT_EQ(answer("reverse: 4588"), reversed("4588"));
   EXPECT_EQ(answer("sort: 5391"), sorted("5391"));
