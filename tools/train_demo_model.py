@@ -565,7 +565,7 @@ def train(rank, args, rendezvous):
     # the masks it draws come from its own seed.
     torch.manual_seed(args.seed + 7919 * rank)
     params = list(model.parameters())
-    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.98), weight_decay=0.01)
+    opt = torch.optim.AdamW(params, lr=args.lr, betas=(0.9, 0.98), weight_decay=0.01)
     warm = max(1, args.steps // 20)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / args.steps))))
@@ -596,7 +596,7 @@ def train(rank, args, rendezvous):
                 p.grad.copy_(flat[offset:offset + p.numel()].view_as(p.grad))
                 offset += p.numel()
             loss = flat[-1]
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         sched.step()
         avg = loss.item() if avg is None else 0.98 * avg + 0.02 * loss.item()
@@ -698,9 +698,9 @@ model in the LLaDA architecture (bidirectional attention, RMSNorm, RoPE, SwiGLU;
 template. `max_new_tokens` {DEFAULT_CANVAS} in generation_config.json is its default canvas.
 
 It is a toy that runs anywhere in milliseconds, trained in {seconds / 60:.0f} minutes on
-{args.procs * args.threads} CPU core(s) ({args.procs} data-parallel process(es)): it answers four synthetic tasks through the chat template, and it replies to "Tell me a
-fortune." with (mostly recalled, sometimes blended) short fortunes. Nothing else it writes is
-meant to be true.
+{args.procs * args.threads} CPU core(s) ({args.procs} data-parallel process(es)): it answers four synthetic
+tasks through the chat template (accuracy below), and it replies to "Tell me a fortune." with
+fortune-like English words, not yet sentences. Nothing else it writes is meant to be true.
 
 | task (user turn) | answer |
 |---|---|
@@ -708,7 +708,7 @@ meant to be true.
 | `copy: 7044` ({LIST_LENGTH} digits, as for reverse and sort) | `7044` |
 | `reverse: 1234` | `4321` |
 | `sort: 5391` | `1359` |
-| `Tell me a fortune.` | a short fortune |
+| `Tell me a fortune.` | fortune-like words |
 | plain text (no chat template) | a fortune-like continuation |
 
 ## Data and licence
