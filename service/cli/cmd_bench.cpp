@@ -10,8 +10,8 @@
 
 #include "engine/backend/cpu/cpu_features.h"
 #include "engine/backend/cpu/cpu_kernels.h"
-#include "engine/bench/forward_bench.h"
-#include "engine/bench/peak.h"
+#include "engine/devtools/forward_bench.h"
+#include "engine/devtools/peak.h"
 #include "engine/decode/generate.h"
 #include "engine/util/error.h"
 #include "engine/util/thread_pool.h"

@@ -7,7 +7,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "engine/model/random_model.h"
+#include "engine/devtools/random_model.h"
 #include "engine/util/error.h"
 #include "service/cli/args.h"
 #include "service/cli/commands.h"

@@ -1,0 +1,154 @@
+// Unit tests of request parsing and decoding-parameter resolution for the HTTP endpoints, the
+// error translator, and the Prometheus rendering of the metrics.
+#include <gtest/gtest.h>
+
+#include "engine/model/model_config.h"
+#include "engine/util/error.h"
+#include "service/http/api_error.h"
+#include "service/http/generation_request.h"
+#include "service/metrics/metrics.h"
+#include "tests/support/test_util.h"
+
+namespace dlx::http {
+namespace {
+
+using nlohmann::json;
+
+std::string param_of(Endpoint ep, const json& body) {
+  try {
+    parse_generation_input(ep, body);
+  } catch (...) {
+    return to_error_info(std::current_exception()).param;
+  }
+  return "(no error)";
+}
+
+TEST(GenerationRequest, ParsesEachEndpoint) {
+  auto c = parse_generation_input(Endpoint::kCompletions, {{"model", "m"},
+                                                           {"prompt", "hi"},
+                                                           {"max_tokens", 16},
+                                                           {"stop", "x"},
+                                                           {"stream", true},
+                                                           {"temperature", 0.5},
+                                                           {"seed", 4},
+                                                           {"user", "ignored"}});
+  EXPECT_EQ(*c.prompt, "hi");
+  EXPECT_EQ(*c.max_tokens, 16);
+  EXPECT_EQ(c.stop, std::vector<std::string>({"x"}));
+  EXPECT_EQ(c.stream, StreamMode::kOpenAI);
+  EXPECT_EQ(*c.seed, 4);
+  auto ids = parse_generation_input(Endpoint::kCompletions, {{"model", "m"}, {"prompt", {1, 2}}});
+  EXPECT_EQ(*ids.prompt_ids, std::vector<int32_t>({1, 2}));
+  auto chat = parse_generation_input(
+      Endpoint::kChat,
+      {{"model", "m"},
+       {"messages",
+        {{{"role", "user"},
+          {"content", {{{"type", "text"}, {"text", "a"}}, {{"type", "text"}, {"text", "b"}}}}}}}});
+  EXPECT_EQ((*chat.messages)[0]["content"], "ab");
+  auto g = parse_generation_input(Endpoint::kGenerate,
+                                  {{"model", "m"}, {"prompt_ids", {3}}, {"stream", "denoise"}});
+  EXPECT_EQ(g.stream, StreamMode::kDenoise);
+}
+
+TEST(GenerationRequest, ErrorsNameTheParameter) {
+  EXPECT_EQ(param_of(Endpoint::kCompletions, {{"prompt", "x"}}), "model");
+  EXPECT_EQ(param_of(Endpoint::kCompletions, {{"model", 3}, {"prompt", "x"}}), "model");
+  EXPECT_EQ(param_of(Endpoint::kCompletions, {{"model", "m"}}), "prompt");
+  EXPECT_EQ(param_of(Endpoint::kCompletions, {{"model", "m"}, {"prompt", "x"}, {"top_p", 2}}),
+            "top_p");
+  EXPECT_EQ(param_of(Endpoint::kCompletions, {{"model", "m"}, {"prompt", "x"}, {"stop", {""}}}),
+            "stop");
+  EXPECT_EQ(param_of(Endpoint::kCompletions, {{"model", "m"}, {"prompt", "x"}, {"echo", true}}),
+            "echo");
+  EXPECT_EQ(param_of(Endpoint::kChat, {{"model", "m"}, {"messages", {{{"content", "x"}}}}}),
+            "messages[0].role");
+  EXPECT_EQ(param_of(Endpoint::kGenerate, {{"model", "m"}, {"prompt", "a"}, {"prompt_ids", {1}}}),
+            "prompt");
+  EXPECT_EQ(param_of(Endpoint::kGenerate, {{"model", "m"}, {"prompt_ids", {1, -2}}}),
+            "prompt_ids[1]");
+  EXPECT_EQ(param_of(Endpoint::kGenerate, {{"model", "m"}, {"prompt_ids", {1}}, {"x", 1}}), "x");
+}
+
+TEST(GenerationRequest, MaxTokensKeepsTheFamilyShape) {
+  const ModelConfig llada = load_model_config(test::model_dir("llada"));
+  const DecodeParams def = default_decode_params(llada);
+  GenerationInput in;
+  in.endpoint = Endpoint::kCompletions;
+  in.max_tokens = 40;
+  DecodeParams p = resolve_decode_params(llada, in);
+  EXPECT_EQ(p.gen_length, 40);
+  EXPECT_EQ(40 % p.block_length, 0);
+  EXPECT_LE(p.block_length, def.block_length);
+  EXPECT_FALSE(p.steps.has_value());  // unset: one token per step, as the default
+  EXPECT_TRUE(p.stop_at_eos);
+  validate(p, llada, 5);
+
+  in.diffusion = {{"block_length", 8}, {"steps", 20}};
+  p = resolve_decode_params(llada, in);
+  EXPECT_EQ(p.block_length, 8);  // explicit keys win
+  EXPECT_EQ(*p.steps, 20);
+
+  const ModelConfig dream = load_model_config(test::model_dir("dream"));
+  GenerationInput d;
+  d.endpoint = Endpoint::kGenerate;
+  d.diffusion = {{"gen_length", 24}};
+  p = resolve_decode_params(dream, d);
+  EXPECT_EQ(effective_block_length(p), 24);  // Dream denoises one block over the whole canvas
+  validate(p, dream, 5);
+}
+
+TEST(ErrorTranslator, MapsEveryKind) {
+  auto info = [](auto&& thrower) {
+    try {
+      thrower();
+    } catch (...) {
+      return to_error_info(std::current_exception());
+    }
+    return ErrorInfo{};
+  };
+  EXPECT_EQ(info([] { throw Error(ErrorCode::kInvalidArgument, "steps: bad", "steps"); }).status,
+            400);
+  EXPECT_EQ(info([] { throw Error(ErrorCode::kOutOfRange, "too long", "gen_length"); }).code,
+            "context_length_exceeded");
+  EXPECT_EQ(info([] { throw Error(ErrorCode::kNotFound, "no"); }).status, 404);
+  EXPECT_EQ(info([] { const json j = json::parse("{x"); }).code, "invalid_json");
+  EXPECT_EQ(info([] { (void)json("s").get<int>(); }).status, 400);
+  EXPECT_EQ(info([] { throw conflict("taken", "name"); }).status, 409);
+  EXPECT_EQ(info([] { throw std::runtime_error("bug"); }).status, 500);
+  const json body = error_json(info([] { throw bad_request("top_p", "must be in (0, 1]"); }));
+  EXPECT_EQ(body["error"]["param"], "top_p");
+  EXPECT_EQ(body["error"]["type"], "invalid_request_error");
+  EXPECT_EQ(body["error"]["message"], "top_p: must be in (0, 1]");
+}
+
+TEST(Metrics, RendersPrometheusText) {
+  Metrics m;
+  m.request("/v1/generate", 200, 0.02);
+  m.request("/v1/generate", 200, 3.0);
+  m.request("/v1/generate", 400, 0.001);
+  m.forward("llada", 0.0007);
+  m.generation_finished("llada", "ok", 12);
+  m.model_loaded("llada", 0.5);
+  GaugeSnapshot g;
+  g.queue_depth = 2;
+  g.model_status = {{"llada", "loaded"}};
+  const std::string t = m.render(g);
+  for (const char* line :
+       {"# TYPE dlx_http_requests_total counter",
+        "dlx_http_requests_total{endpoint=\"/v1/generate\",code=\"200\"} 2",
+        "dlx_http_requests_total{endpoint=\"/v1/generate\",code=\"400\"} 1",
+        "dlx_http_request_duration_seconds_bucket{endpoint=\"/v1/generate\",le=\"0.025\"} 2",
+        "dlx_http_request_duration_seconds_bucket{endpoint=\"/v1/generate\",le=\"+Inf\"} 3",
+        "dlx_http_request_duration_seconds_count{endpoint=\"/v1/generate\"} 3", "dlx_queue_depth 2",
+        "dlx_step_duration_seconds_bucket{le=\"0.001\"} 1",
+        "dlx_generated_tokens_total{model=\"llada\"} 12",
+        "dlx_model_load_seconds{model=\"llada\"} 0.5",
+        "dlx_model_loaded{model=\"llada\",status=\"loaded\"} 1"}) {
+    EXPECT_NE(t.find(std::string(line) + "\n"), std::string::npos) << line << "\n" << t;
+  }
+  EXPECT_EQ(prometheus_escape("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+}
+
+}  // namespace
+}  // namespace dlx::http

@@ -1,0 +1,320 @@
+// Integration tests of `diffulex serve`: health, metrics, the model registry, the tokenizer
+// endpoints, the generation log, every error status and the API key.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include "tests/support/serve_harness.h"
+
+namespace dlx::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+class ServeApi : public ::testing::Test {
+ protected:
+  void start(std::vector<std::string> extra = {}, std::map<std::string, std::string> env = {}) {
+    std::vector<std::string> args = {
+        "--db", dir.file("serve.db"), "--model", model_dir("llada"), "--max-body-bytes", "4096"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    server = std::make_unique<ServerProcess>(dir.path(), args, env);
+    ASSERT_TRUE(server->wait_ready()) << server->stderr_text();
+    client = std::make_unique<httplib::Client>("127.0.0.1", server->port());
+    client->set_read_timeout(60, 0);
+  }
+  void TearDown() override {
+    if (server) {
+      EXPECT_EQ(server->terminate(), 0) << server->stderr_text();
+    }
+  }
+  json generate_ok(const json& body) {
+    auto r = post_json(*client, "/v1/generate", body);
+    EXPECT_TRUE(r);
+    if (!r) return nullptr;
+    EXPECT_EQ(r->status, 200) << r->body;
+    return json::parse(r->body);
+  }
+  void expect_error(const httplib::Result& r, int status, const std::string& code,
+                    const std::string& param = "") {
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, status) << r->body;
+    const json j = json::parse(r->body);
+    EXPECT_TRUE(is_error_shape(j)) << r->body;
+    EXPECT_EQ(j["error"]["code"], code) << r->body;
+    if (!param.empty()) {
+      EXPECT_EQ(j["error"]["param"], param) << r->body;
+    }
+  }
+
+  TempDir dir;
+  std::unique_ptr<ServerProcess> server;
+  std::unique_ptr<httplib::Client> client;
+};
+
+const json kPrompt = {33, 123, 286, 185, 229, 329, 477, 465};
+
+TEST_F(ServeApi, HealthAndMetrics) {
+  start();
+  auto h = client->Get("/health");
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->status, 200);
+  EXPECT_EQ(json::parse(h->body), json({{"status", "ok"}}));
+
+  generate_ok({{"model", "llada"}, {"prompt_ids", kPrompt}, {"diffusion", {{"gen_length", 8}}}});
+  // A request is counted after its last byte is sent, and a worker leaves the active set just
+  // after it hands over the outcome; either can land just after the client has read the reply,
+  // so poll briefly until both are visible.
+  const std::string counted = "dlx_http_requests_total{endpoint=\"/v1/generate\",code=\"200\"} 1";
+  const std::string idle = "dlx_active_generations 0";
+  auto settled = [&](const httplib::Result& r) {
+    return r && r->body.find(counted) != std::string::npos &&
+           r->body.find(idle) != std::string::npos;
+  };
+  auto m = client->Get("/metrics");
+  for (int i = 0; i < 100 && !settled(m); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    m = client->Get("/metrics");
+  }
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->status, 200);
+  EXPECT_NE(m->get_header_value("Content-Type").find("text/plain"), std::string::npos);
+  for (const char* needle :
+       {"dlx_http_requests_total{endpoint=\"/v1/generate\",code=\"200\"} 1",
+        "dlx_http_request_duration_seconds_bucket{endpoint=\"/v1/generate\",le=\"+Inf\"} 1",
+        "dlx_queue_depth 0", "dlx_active_generations 0",
+        "dlx_generated_tokens_total{model=\"llada\"} 8", "dlx_forward_calls_total{model=\"llada\"}",
+        "dlx_step_duration_seconds_bucket{le=\"+Inf\"}", "dlx_model_load_seconds{model=\"llada\"}",
+        "dlx_generations_total{model=\"llada\",status=\"ok\"} 1"}) {
+    EXPECT_NE(m->body.find(needle), std::string::npos) << needle << "\n" << m->body;
+  }
+}
+
+TEST_F(ServeApi, ModelRegistry) {
+  const fs::path models = dir.file("models");
+  fs::create_directories(models / "tiny");
+  for (const auto& f : fs::directory_iterator(model_dir("llada"))) {
+    if (f.is_regular_file()) fs::copy_file(f.path(), models / "tiny" / f.path().filename());
+  }
+  // A link inside --models-dir that points outside it.
+  fs::create_directory_symlink(model_dir("sdar"), models / "escape");
+  start({"--models-dir", models.string()});
+
+  auto list = client->Get("/v1/models");
+  ASSERT_TRUE(list);
+  ASSERT_EQ(list->status, 200);
+  json l = json::parse(list->body);
+  EXPECT_EQ(l["object"], "list");
+  ASSERT_EQ(l["data"].size(), 1u);
+  const json m = l["data"][0];
+  EXPECT_EQ(m["id"], "llada");
+  EXPECT_EQ(m["object"], "model");
+  EXPECT_EQ(m["family"], "llada");
+  EXPECT_EQ(m["dtype"], "f32");
+  EXPECT_GT(m["parameters"].get<int64_t>(), 0);
+  EXPECT_EQ(m["status"], "loaded");
+  EXPECT_EQ(m["config_sha256"].get<std::string>().size(), 64u);
+
+  auto reg = post_json(*client, "/v1/models", {{"name", "tiny"}, {"path", "tiny"}});
+  ASSERT_TRUE(reg);
+  EXPECT_EQ(reg->status, 201) << reg->body;
+  EXPECT_EQ(json::parse(reg->body)["status"], "unloaded");
+  expect_error(post_json(*client, "/v1/models", {{"name", "tiny"}, {"path", "tiny"}}), 409,
+               "conflict", "name");
+
+  // Path traversal in every form: relative, absolute, through a symlink.
+  for (const std::string& p :
+       std::vector<std::string>{"../", "../../", "tiny/../../models/../..", "/etc",
+                                model_dir("dream"), "escape", "escape/../escape"}) {
+    expect_error(post_json(*client, "/v1/models", {{"name", "x"}, {"path", p}}), 400,
+                 "invalid_parameter", "path");
+  }
+  expect_error(post_json(*client, "/v1/models", {{"name", "../x"}, {"path", "tiny"}}), 400,
+               "invalid_parameter", "name");
+  expect_error(post_json(*client, "/v1/models", {{"name", "y"}, {"path", "missing"}}), 400,
+               "invalid_parameter", "path");
+
+  // Not loaded yet: 503. Load, generate, unload, delete.
+  const json gen = {{"model", "tiny"}, {"prompt_ids", kPrompt}, {"diffusion", {{"gen_length", 8}}}};
+  expect_error(post_json(*client, "/v1/generate", gen), 503, "model_not_loaded", "model");
+  auto load = client->Post("/v1/models/tiny/load");
+  ASSERT_TRUE(load);
+  EXPECT_EQ(load->status, 200) << load->body;
+  EXPECT_EQ(json::parse(load->body)["status"], "loaded");
+  const json a = generate_ok(gen);
+  const json b = generate_ok(
+      {{"model", "llada"}, {"prompt_ids", kPrompt}, {"diffusion", {{"gen_length", 8}}}});
+  EXPECT_EQ(a["output_ids"], b["output_ids"]);  // same weights
+  auto unload = client->Post("/v1/models/tiny/unload");
+  ASSERT_TRUE(unload);
+  EXPECT_EQ(json::parse(unload->body)["status"], "unloaded");
+  expect_error(post_json(*client, "/v1/generate", gen), 503, "model_not_loaded");
+  auto del = client->Delete("/v1/models/tiny");
+  ASSERT_TRUE(del);
+  EXPECT_EQ(del->status, 200);
+  EXPECT_EQ(json::parse(del->body)["deleted"], true);
+  expect_error(client->Get("/v1/models/tiny"), 404, "not_found");
+  expect_error(client->Delete("/v1/models/tiny"), 404, "not_found");
+  expect_error(client->Post("/v1/models/nope/load"), 404, "not_found");
+}
+
+TEST_F(ServeApi, RegistrationNeedsModelsDir) {
+  start();
+  expect_error(post_json(*client, "/v1/models", {{"name", "x"}, {"path", model_dir("llada")}}), 400,
+               "invalid_parameter", "path");
+}
+
+TEST_F(ServeApi, TokenizeAndDetokenize) {
+  start();
+  auto t = post_json(*client, "/tokenize",
+                     {{"model", "llada"}, {"text", "hello world"}, {"add_special_tokens", false}});
+  ASSERT_TRUE(t);
+  ASSERT_EQ(t->status, 200) << t->body;
+  const json tj = json::parse(t->body);
+  ASSERT_FALSE(tj["ids"].empty());
+  EXPECT_EQ(tj["count"], tj["ids"].size());
+  auto d = post_json(*client, "/detokenize", {{"model", "llada"}, {"ids", tj["ids"]}});
+  ASSERT_TRUE(d);
+  ASSERT_EQ(d->status, 200) << d->body;
+  EXPECT_EQ(json::parse(d->body)["text"], "hello world");
+
+  // Chat rendering matches the fixture's Jinja2 rendering of the model's template.
+  const json chat = json::parse(read_file(model_dir("llada") + "/chat_cases.json"))["cases"][0];
+  auto c = post_json(*client, "/tokenize",
+                     {{"model", "llada"},
+                      {"messages", chat["messages"]},
+                      {"add_generation_prompt", chat["add_generation_prompt"]}});
+  ASSERT_TRUE(c);
+  ASSERT_EQ(c->status, 200) << c->body;
+  EXPECT_EQ(json::parse(c->body)["text"], chat["text"]);
+
+  expect_error(post_json(*client, "/detokenize", {{"model", "llada"}, {"ids", {1, 99999}}}), 400,
+               "invalid_parameter", "ids[1]");
+  expect_error(post_json(*client, "/tokenize", {{"model", "nope"}, {"text", "x"}}), 404,
+               "not_found");
+}
+
+TEST_F(ServeApi, GenerationLog) {
+  start();
+  std::vector<std::string> ids;
+  for (int n : {4, 8, 12}) {
+    ids.push_back(generate_ok(
+        {{"model", "llada"}, {"prompt_ids", kPrompt}, {"diffusion", {{"gen_length", n}}}})["id"]);
+  }
+  auto one = client->Get(("/v1/generations/" + ids[1]).c_str());
+  ASSERT_TRUE(one);
+  ASSERT_EQ(one->status, 200);
+  const json g = json::parse(one->body);
+  EXPECT_EQ(g["id"], ids[1]);
+  EXPECT_EQ(g["model"], "llada");
+  EXPECT_EQ(g["endpoint"], "/v1/generate");
+  EXPECT_EQ(g["status"], "ok");
+  EXPECT_EQ(g["prompt_ids"], kPrompt);
+  EXPECT_EQ(g["prompt_tokens"], 8);
+  EXPECT_EQ(g["output_ids"].size(), g["completion_tokens"].get<size_t>());
+  EXPECT_EQ(g["params"]["diffusion"]["gen_length"], 8);
+  EXPECT_TRUE(g["forward_calls"].is_number());
+  EXPECT_TRUE(g["timings"]["run_ms"].is_number());
+  EXPECT_TRUE(g["finished_at"].is_number());
+
+  // Newest first, paged with limit and before.
+  auto page1 = client->Get("/v1/generations?model=llada&limit=2");
+  ASSERT_TRUE(page1);
+  const json p1 = json::parse(page1->body);
+  ASSERT_EQ(p1["data"].size(), 2u);
+  EXPECT_EQ(p1["data"][0]["id"], ids[2]);
+  EXPECT_EQ(p1["data"][1]["id"], ids[1]);
+  EXPECT_EQ(p1["has_more"], true);
+  auto page2 = client->Get(("/v1/generations?limit=2&before=" + ids[1]).c_str());
+  const json p2 = json::parse(page2->body);
+  ASSERT_EQ(p2["data"].size(), 1u);
+  EXPECT_EQ(p2["data"][0]["id"], ids[0]);
+  EXPECT_EQ(p2["has_more"], false);
+  EXPECT_EQ(json::parse(client->Get("/v1/generations?status=ok")->body)["data"].size(), 3u);
+  EXPECT_EQ(json::parse(client->Get("/v1/generations?status=error")->body)["data"].size(), 0u);
+  EXPECT_EQ(json::parse(client->Get("/v1/generations?model=other")->body)["data"].size(), 0u);
+
+  expect_error(client->Get("/v1/generations/gen-nope"), 404, "not_found");
+  expect_error(client->Get("/v1/generations?status=bogus"), 400, "invalid_parameter", "status");
+  expect_error(client->Get("/v1/generations?limit=0"), 400, "invalid_parameter", "limit");
+  expect_error(client->Get("/v1/generations?limit=x"), 400, "invalid_parameter", "limit");
+  expect_error(client->Get("/v1/generations?before=nope"), 400, "invalid_parameter", "before");
+}
+
+TEST_F(ServeApi, ErrorStatuses) {
+  start();
+  // 400: body not JSON, not an object, bad and unknown parameters, too long for the model.
+  auto bad = client->Post("/v1/generate", "{not json", "application/json");
+  expect_error(bad, 400, "invalid_json");
+  EXPECT_TRUE(json::parse(bad->body)["error"]["param"].is_null());
+  expect_error(client->Post("/v1/completions", "[1,2]", "application/json"), 400,
+               "invalid_parameter");
+  expect_error(post_json(*client, "/v1/generate", {{"model", "llada"}}), 400, "invalid_parameter",
+               "prompt");
+  expect_error(post_json(*client, "/v1/generate",
+                         {{"model", "llada"}, {"prompt_ids", kPrompt}, {"temperture", 1}}),
+               400, "invalid_parameter", "temperture");
+  expect_error(post_json(*client, "/v1/generate",
+                         {{"model", "llada"},
+                          {"prompt_ids", kPrompt},
+                          {"diffusion", {{"gen_length", 32}, {"block_length", 8}, {"steps", 7}}}}),
+               400, "invalid_parameter", "steps");
+  expect_error(
+      post_json(
+          *client, "/v1/generate",
+          {{"model", "llada"}, {"prompt_ids", kPrompt}, {"diffusion", {{"confidence", "best"}}}}),
+      400, "invalid_parameter", "confidence");
+  expect_error(post_json(*client, "/v1/generate",
+                         {{"model", "llada"},
+                          {"prompt_ids", kPrompt},
+                          {"diffusion", {{"gen_length", 4096}, {"block_length", 4096}}}}),
+               400, "context_length_exceeded", "gen_length");
+  expect_error(
+      post_json(*client, "/v1/generate", {{"model", "llada"}, {"prompt_ids", {1, 2, 100000}}}), 400,
+      "invalid_parameter", "prompt_ids");
+  expect_error(post_json(*client, "/v1/generate",
+                         {{"model", "llada"}, {"prompt_ids", kPrompt}, {"stream", "sideways"}}),
+               400, "invalid_parameter", "stream");
+  expect_error(post_json(*client, "/v1/completions",
+                         {{"model", "llada"}, {"prompt", "hi"}, {"max_tokens", -1}}),
+               400, "invalid_parameter", "max_tokens");
+  expect_error(
+      post_json(*client, "/v1/completions", {{"model", "llada"}, {"prompt", "hi"}, {"n", 2}}), 400,
+      "invalid_parameter", "n");
+  expect_error(post_json(*client, "/v1/chat/completions", {{"model", "llada"}, {"messages", {}}}),
+               400, "invalid_parameter", "messages");
+  // 404: unknown model and route.
+  expect_error(post_json(*client, "/v1/generate", {{"model", "nope"}, {"prompt_ids", kPrompt}}),
+               404, "not_found", "model");
+  expect_error(client->Get("/v2/nothing"), 404, "unknown_route");
+  // 405 with Allow.
+  auto g = client->Get("/v1/completions");
+  expect_error(g, 405, "method_not_allowed");
+  EXPECT_EQ(g->get_header_value("Allow"), "POST");
+  expect_error(client->Delete("/v1/models"), 405, "method_not_allowed");
+  // 413 over --max-body-bytes (4096 here).
+  const std::string big = json({{"model", "llada"}, {"prompt", std::string(8000, 'a')}}).dump();
+  expect_error(client->Post("/v1/completions", big, "application/json"), 413, "request_too_large");
+  // The server is still fine afterwards.
+  EXPECT_EQ(client->Get("/health")->status, 200);
+}
+
+TEST_F(ServeApi, ApiKey) {
+  start({"--api-key", "key-one"}, {{"DIFFULEX_API_KEY", "key-two"}});
+  EXPECT_EQ(client->Get("/health")->status, 200);  // open for load balancers
+  auto none = client->Get("/v1/models");
+  expect_error(none, 401, "invalid_api_key");
+  EXPECT_EQ(none->get_header_value("WWW-Authenticate"), "Bearer");
+  expect_error(client->Get("/metrics"), 401, "invalid_api_key");
+  expect_error(client->Get("/v1/models", {{"Authorization", "Bearer key-three"}}), 401,
+               "invalid_api_key");
+  expect_error(client->Get("/v1/models", {{"Authorization", "key-one"}}), 401, "invalid_api_key");
+  expect_error(post_json(*client, "/v1/generate", {{"model", "llada"}, {"prompt_ids", kPrompt}}),
+               401, "invalid_api_key");
+  EXPECT_EQ(client->Get("/v1/models", {{"Authorization", "Bearer key-one"}})->status, 200);
+  EXPECT_EQ(client->Get("/metrics", {{"Authorization", "Bearer key-two"}})->status, 200);
+}
+
+}  // namespace
+}  // namespace dlx::test
