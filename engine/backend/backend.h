@@ -40,8 +40,10 @@ class Backend {
   virtual std::string name() const = 0;
 
   // --- memory ---
-  // Makes a weight available to the device. The CPU backend keeps pointing into the mmap.
-  virtual Tensor upload_weight(const HostTensor& src, int64_t rows, int64_t cols) = 0;
+  // Makes a weight [rows, cols] available to the device, to be multiplied with `precision`.
+  // The CPU backend keeps pointing into the mmap.
+  virtual Tensor upload_weight(const HostTensor& src, int64_t rows, int64_t cols,
+                               Precision precision) = 0;
   // Uploads host f32 data as a weight (tables the model computes itself, e.g. RoPE).
   virtual Tensor upload_f32(const float* data, int64_t rows, int64_t cols) = 0;
   virtual Tensor alloc(int64_t rows, int64_t cols) = 0;   // f32, uninitialised

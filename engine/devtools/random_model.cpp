@@ -8,6 +8,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "engine/formats/quant.h"
 #include "engine/formats/safetensors_writer.h"
 #include "engine/devtools/random_tokenizer.h"
 #include "engine/util/error.h"
@@ -394,26 +395,8 @@ void normals(uint64_t key, int64_t first, int64_t n, float stddev, float* out) {
 }
 
 void convert(const float* src, int64_t n, DType dtype, uint8_t* dst) {
-  switch (dtype) {
-    case DType::kF32:
-      std::memcpy(dst, src, n * sizeof(float));
-      return;
-    case DType::kBF16:
-      for (int64_t i = 0; i < n; ++i) {
-        const uint16_t h = f32_to_bf16(src[i]);
-        std::memcpy(dst + 2 * i, &h, 2);
-      }
-      return;
-    case DType::kF16:
-      for (int64_t i = 0; i < n; ++i) {
-        const uint16_t h = f32_to_f16(src[i]);
-        std::memcpy(dst + 2 * i, &h, 2);
-      }
-      return;
-    case DType::kI32:
-      break;
-  }
-  throw Error(ErrorCode::kInternal, "random model: integer weights");
+  if (dtype == DType::kI32) throw Error(ErrorCode::kInternal, "random model: integer weights");
+  quantize_row(dtype, src, n, dst);
 }
 
 void write_json(const fs::path& path, const json& j) {

@@ -8,8 +8,28 @@ size_t dtype_size(DType t) {
     case DType::kF16: return 2;
     case DType::kBF16: return 2;
     case DType::kI32: return 4;
+    case DType::kQ8_0:
+    case DType::kQ4_0: return 0;
   }
   return 0;
+}
+
+bool dtype_is_quantized(DType t) { return t == DType::kQ8_0 || t == DType::kQ4_0; }
+
+int64_t dtype_block_values(DType t) { return dtype_is_quantized(t) ? 32 : 1; }
+
+size_t dtype_block_bytes(DType t) {
+  switch (t) {
+    case DType::kQ8_0: return 34;
+    case DType::kQ4_0: return 18;
+    default: return dtype_size(t);
+  }
+}
+
+size_t dtype_row_bytes(DType t, int64_t cols) {
+  const int64_t per = dtype_block_values(t);
+  if (cols < 0 || cols % per != 0) return 0;
+  return static_cast<size_t>(cols / per) * dtype_block_bytes(t);
 }
 
 const char* dtype_name(DType t) {
@@ -18,6 +38,8 @@ const char* dtype_name(DType t) {
     case DType::kF16: return "f16";
     case DType::kBF16: return "bf16";
     case DType::kI32: return "i32";
+    case DType::kQ8_0: return "q8_0";
+    case DType::kQ4_0: return "q4_0";
   }
   return "?";
 }
@@ -27,6 +49,8 @@ bool parse_dtype(const std::string& s, DType* out) {
   else if (s == "F16" || s == "f16") *out = DType::kF16;
   else if (s == "BF16" || s == "bf16") *out = DType::kBF16;
   else if (s == "I32" || s == "i32") *out = DType::kI32;
+  else if (s == "Q8_0" || s == "q8_0") *out = DType::kQ8_0;
+  else if (s == "Q4_0" || s == "q4_0") *out = DType::kQ4_0;
   else return false;
   return true;
 }

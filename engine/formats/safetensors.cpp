@@ -69,7 +69,9 @@ SafetensorsFile::SafetensorsFile(const std::string& path)
     HostTensor ht;
     ht.name = name;
     ht.file = path;
-    if (!t["dtype"].is_string() || !parse_dtype(t["dtype"].get<std::string>(), &ht.dtype)) {
+    // Safetensors has no block-quantized types: those names are ours (GGUF), not its.
+    if (!t["dtype"].is_string() || !parse_dtype(t["dtype"].get<std::string>(), &ht.dtype) ||
+        dtype_is_quantized(ht.dtype)) {
       bad(path,
           where + "unknown dtype " + json_brief(t["dtype"]) + " (supported: F32, F16, BF16, I32)");
     }

@@ -26,8 +26,12 @@ const char* safetensors_dtype(DType t) {
       return "BF16";
     case DType::kI32:
       return "I32";
+    case DType::kQ8_0:
+    case DType::kQ4_0:
+      break;
   }
-  return "F32";
+  throw Error(ErrorCode::kInvalidArgument,
+              std::string("safetensors has no ") + dtype_name(t) + " type (write GGUF instead)");
 }
 
 }  // namespace

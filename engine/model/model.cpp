@@ -9,6 +9,31 @@
 
 namespace dlx {
 
+Precision default_precision(DType weights) {
+  // f32 products everywhere until the reduced-precision kernels' accuracy is measured
+  // against the goldens (README "Precision").
+  (void)weights;
+  return Precision::kExact;
+}
+
+const char* precision_name(Precision p) {
+  switch (p) {
+    case Precision::kExact: return "exact";
+    case Precision::kBF16: return "bf16";
+    case Precision::kInt8: return "int8";
+  }
+  return "?";
+}
+
+std::optional<Precision> parse_precision(const std::string& s) {
+  if (s == "auto" || s.empty()) return std::nullopt;
+  for (Precision p : {Precision::kExact, Precision::kBF16, Precision::kInt8}) {
+    if (s == precision_name(p)) return p;
+  }
+  throw Error(ErrorCode::kInvalidArgument,
+              "precision: '" + s + "' is not one of auto, exact, bf16, int8", "precision");
+}
+
 std::shared_ptr<Model> Model::load(const std::string& dir, std::shared_ptr<Backend> backend,
                                    const LoadOptions& opts) {
   std::shared_ptr<Model> m(new Model());
@@ -16,7 +41,7 @@ std::shared_ptr<Model> Model::load(const std::string& dir, std::shared_ptr<Backe
   m->backend_ = std::move(backend);
   m->store_ = std::make_unique<TensorStore>(TensorStore::open(dir, opts.weights));
   m->file_bytes_ = m->store_->total_bytes();
-  m->load_weights(*m->store_);
+  m->load_weights(*m->store_, opts);
 
   return m;
 }
@@ -50,7 +75,7 @@ void Model::rope_tables(int64_t positions, Tensor* cos, Tensor* sin) const {
 }
 
 // One visitor drives lookup, shape validation and upload of every weight.
-void Model::load_weights(const TensorStore& store) {
+void Model::load_weights(const TensorStore& store, const LoadOptions& opts) {
   const ModelConfig& c = config_;
   const TensorNames& n = c.spec->tensors;
   const std::string where = store.files().size() == 1 ? store.files()[0] : c.dir;
@@ -73,12 +98,16 @@ void Model::load_weights(const TensorStore& store) {
     if (t->dtype == DType::kI32) {
       throw Error(ErrorCode::kInvalidModel, t->file + ": tensor '" + name + "' is not floating point");
     }
+    // Vectors (norms, biases) are always read exactly.
+    const Precision prec = is_vector ? Precision::kExact
+                                     : opts.precision.value_or(default_precision(t->dtype));
     if (first && !is_vector) {
       weight_dtype_ = t->dtype;
+      precision_ = prec;
       first = false;
     }
     parameter_count_ += rows * cols;
-    return backend_->upload_weight(*t, rows, cols);
+    return backend_->upload_weight(*t, rows, cols, prec);
   };
 
   const int64_t D = c.hidden, V = c.vocab, F = c.intermediate, hd = c.head_dim;

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -47,7 +48,16 @@ struct ForwardSpan {
 
 struct LoadOptions {
   std::string weights;  // a safetensors file in (or outside) the folder; empty: the default
+  // How products with the weights are computed; empty: default_precision() of their dtype.
+  std::optional<Precision> precision;
 };
+
+// The precision a weight dtype is multiplied with by default (see Precision).
+Precision default_precision(DType weights);
+const char* precision_name(Precision p);  // "exact", "bf16", "int8"
+// "exact", "bf16", "int8", or "auto" (nullopt). Throws Error kInvalidArgument (param
+// "precision") for anything else.
+std::optional<Precision> parse_precision(const std::string& s);
 
 class Model {
  public:
@@ -59,6 +69,7 @@ class Model {
   const ArchSpec& spec() const { return *config_.spec; }
   Backend& backend() const { return *backend_; }
   DType weight_dtype() const { return weight_dtype_; }
+  Precision precision() const { return precision_; }  // of the matrix weights
   int64_t parameter_count() const { return parameter_count_; }
   uint64_t file_bytes() const { return file_bytes_; }
 
@@ -69,7 +80,7 @@ class Model {
 
  private:
   Model() = default;
-  void load_weights(const TensorStore& store);
+  void load_weights(const TensorStore& store, const LoadOptions& opts);
   // RoPE tables covering at least `positions` positions (grown on demand, never shrunk).
   void rope_tables(int64_t positions, Tensor* cos, Tensor* sin) const;
 
@@ -84,6 +95,7 @@ class Model {
   mutable std::mutex rope_mu_;
   mutable Tensor rope_cos_, rope_sin_;
   DType weight_dtype_ = DType::kF32;
+  Precision precision_ = Precision::kExact;
   int64_t parameter_count_ = 0;
   uint64_t file_bytes_ = 0;
 };

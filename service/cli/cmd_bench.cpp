@@ -70,14 +70,14 @@ int cmd_bench(int argc, char** argv, int first) {
   std::map<std::string, std::string> decode_flags;  // --gen-length -> gen_length
   for (const auto& k : decode_param_keys()) decode_flags[key_to_flag(k)] = k;
   std::set<std::string> options = model_options();
-  options.insert({"canvas", "reps", "warmup", "matmul", "attn-block", "prompt-ids", "prompt-len"});
+  options.insert({"canvas", "reps", "warmup", "attn-block", "prompt-ids", "prompt-len"});
   for (const auto& [flag, key] : decode_flags) options.insert(flag);
   Args a(argc, argv, first, options, {"help", "json", "generate", "peak"});
   if (a.flag("help")) {
     std::cout
         << "usage: diffulex bench --model DIR [--weights FILE] [--device auto|cpu|opencl[:N]]\n"
            "         [--threads N] [--canvas 32,81,256] [--reps 5] [--warmup 1]\n"
-           "         [--attn-block B] [--matmul f32|bf16] [--json] [--peak]\n"
+           "         [--attn-block B] [--precision auto|exact|bf16|int8] [--json] [--peak]\n"
            "         [--generate [--prompt-len 16 | --prompt-ids 1,2,3] [--KEY VALUE ...]]\n"
            "       diffulex bench --peak [--threads N] [--json]\n"
            "Times forward passes over canvases of each length (logits for every row), reports\n"
@@ -85,8 +85,7 @@ int cmd_bench(int argc, char** argv, int first) {
            "of this machine's measured peak, peak RSS and load time.\n"
            "--attn-block: attention block of block-causal families (default: the config's\n"
            "training block; 0 = bidirectional).\n"
-           "--matmul bf16: bf16 weights multiply bf16-rounded activations (AVX512_BF16; faster,\n"
-           "slightly different numbers).\n"
+           "--precision: how products with the weights are computed (README \"Precision\").\n"
            "--generate: also one generation with the decoding keys (stop_at_eos defaults to\n"
            "false so the whole canvas is decoded):";
     for (const auto& k : decode_param_keys()) std::cout << " --" << key_to_flag(k);
@@ -123,10 +122,6 @@ int cmd_bench(int argc, char** argv, int first) {
   const int64_t reps = a.integer("reps", 5), warmup = a.integer("warmup", 1);
   if (reps < 1 || reps > 100000) throw UsageError("--reps must be at least 1");
   if (warmup < 1 || warmup > 100000) throw UsageError("--warmup must be at least 1");
-  const std::string matmul = a.str("matmul", "f32");
-  if (matmul != "f32" && matmul != "bf16") throw UsageError("--matmul must be f32 or bf16");
-  // The CPU backend reads its matmul precision from the environment when it is created.
-  ::setenv(cpu::kMatmulEnv, matmul.c_str(), 1);
   const LoadedModel lm = load_model_from_args(a, false);
   const std::shared_ptr<Model>& model = lm.model;
   const double load_ms = lm.load_ms;
@@ -134,7 +129,9 @@ int cmd_bench(int argc, char** argv, int first) {
 
   // The matmuls' arithmetic decides which peak applies: bf16 dot products only in bf16 mode
   // with bf16 weights, fp32 FMA otherwise.
-  const bool bf16_dot = matmul == "bf16" && model->weight_dtype() == DType::kBF16 &&
+  const std::string matmul = precision_name(model->precision());
+  const bool bf16_dot = model->precision() == Precision::kBF16 &&
+                        model->weight_dtype() == DType::kBF16 &&
                         bench::peak_supported(bench::PeakKind::kBf16Dot);
   const bench::PeakKind peak_kind =
       bf16_dot ? bench::PeakKind::kBf16Dot : bench::PeakKind::kFp32Fma;
@@ -166,7 +163,7 @@ int cmd_bench(int argc, char** argv, int first) {
   out["device"] = model->backend().name();
   out["cpu"] = cpu::cpu_features().describe();
   out["isa"] = cpu::isa_name(cpu::best_isa());
-  out["matmul"] = matmul;
+  out["precision"] = matmul;
   out["threads"] = threads;
   out["load_ms"] = load_ms;
   if (on_cpu) {
@@ -178,7 +175,7 @@ int cmd_bench(int argc, char** argv, int first) {
     std::printf("model %s: %s, %.1fM parameters, %s weights; load %.1f ms\n",
                 a.required("model").c_str(), c.family_name().c_str(),
                 model->parameter_count() / 1e6, dtype_name(model->weight_dtype()), load_ms);
-    std::printf("device %s (%s, kernels %s), %d threads, matmul %s; peak %s %.1f GFLOP/s\n",
+    std::printf("device %s (%s, kernels %s), %d threads, precision %s; peak %s %.1f GFLOP/s\n",
                 model->backend().name().c_str(), cpu::cpu_features().describe().c_str(),
                 cpu::isa_name(cpu::best_isa()), threads, matmul.c_str(),
                 bench::peak_kind_name(peak_kind), peak);

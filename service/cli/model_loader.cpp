@@ -18,7 +18,7 @@ constexpr const char* kDefaultModelName = "dlx-demo-llada";
 }  // namespace
 
 const std::set<std::string>& model_options() {
-  static const std::set<std::string> opts = {"model", "weights", "device", "threads"};
+  static const std::set<std::string> opts = {"model", "weights", "device", "threads", "precision"};
   return opts;
 }
 
@@ -53,6 +53,7 @@ LoadedModel load_model_from_args(const Args& a, bool need_tokenizer) {
   auto backend = make_backend(a.str("device", "auto"), static_cast<int>(threads), &note);
   LoadOptions lo;
   lo.weights = a.str("weights");
+  lo.precision = parse_precision(a.str("precision", "auto"));
   LoadedModel out;
   out.dir = dir;
   out.model =

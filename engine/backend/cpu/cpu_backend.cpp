@@ -37,10 +37,11 @@ void check_shape(bool ok, const char* op) {
 
 class CpuBackend final : public Backend {
  public:
-  explicit CpuBackend(int threads) : pool_(threads), matmul_mode_(cpu::matmul_mode_from_env()) {}
+  explicit CpuBackend(int threads) : pool_(threads) {}
   std::string name() const override { return "cpu"; }
 
-  Tensor upload_weight(const HostTensor& src, int64_t rows, int64_t cols) override {
+  Tensor upload_weight(const HostTensor& src, int64_t rows, int64_t cols,
+                       Precision precision) override {
     check_shape(src.numel() == rows * cols, "upload_weight");
     if (src.dtype == DType::kI32) throw Error(ErrorCode::kInvalidModel, src.name + ": int weights");
     Tensor t;
@@ -55,6 +56,7 @@ class CpuBackend final : public Backend {
       t.storage = std::move(owned);
     }
     t.dtype = src.dtype;
+    t.precision = precision;
     t.rows = rows;
     t.cols = cols;
     return t;
@@ -108,7 +110,9 @@ class CpuBackend final : public Backend {
     float* yb = ptr(y);
     const float* bb = bias ? ptr(*bias) : nullptr;
     const void* wb = ptr<uint8_t>(w);
-    cpu::matmul(xb, x.rows, x.cols, wb, w.dtype, w.rows, bb, yb, y.cols, matmul_mode_, pool_);
+    const cpu::MatmulMode mode =
+        w.precision == Precision::kBF16 ? cpu::MatmulMode::kBF16Dot : cpu::MatmulMode::kF32;
+    cpu::matmul(xb, x.rows, x.cols, wb, w.dtype, w.rows, bb, yb, y.cols, mode, pool_);
   }
 
   void rmsnorm(const Tensor& x, const Tensor& w, float eps, int group, Tensor& y) override {
@@ -183,7 +187,6 @@ class CpuBackend final : public Backend {
 
  private:
   ThreadPool pool_;
-  cpu::MatmulMode matmul_mode_;  // from DLX_CPU_MATMUL when the backend is created
 };
 
 }  // namespace

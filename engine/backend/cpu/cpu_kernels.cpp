@@ -7,19 +7,10 @@
 
 #include "engine/backend/cpu/cpu_features.h"
 #include "engine/backend/cpu/cpu_matmul.h"
+#include "engine/formats/quant.h"
 #include "engine/util/error.h"
 
 namespace dlx::cpu {
-
-MatmulMode matmul_mode_from_env() {
-  const char* v = std::getenv(kMatmulEnv);
-  const std::string s = v ? v : "";
-  if (s.empty() || s == "f32") return MatmulMode::kF32;
-  if (s == "bf16") return MatmulMode::kBF16Dot;
-  throw Error(ErrorCode::kInvalidArgument,
-              std::string(kMatmulEnv) + ": '" + s + "' is not a matmul mode (f32 or bf16)",
-              kMatmulEnv);
-}
 
 void matmul(const float* x, int64_t T, int64_t K, const void* w, DType wtype, int64_t N,
             const float* bias, float* y, int64_t ldy, MatmulMode mode, ThreadPool& pool, Isa isa) {
@@ -42,21 +33,7 @@ void matmul(const float* x, int64_t T, int64_t K, const void* w, DType wtype, in
 }
 
 void to_f32(const void* src, DType dtype, int64_t n, float* dst) {
-  switch (dtype) {
-    case DType::kF32:
-      std::memcpy(dst, src, n * sizeof(float));
-      break;
-    case DType::kBF16:
-      for (int64_t i = 0; i < n; ++i) dst[i] = bf16_to_f32(static_cast<const uint16_t*>(src)[i]);
-      break;
-    case DType::kF16:
-      for (int64_t i = 0; i < n; ++i) dst[i] = f16_to_f32(static_cast<const uint16_t*>(src)[i]);
-      break;
-    case DType::kI32:
-      for (int64_t i = 0; i < n; ++i)
-        dst[i] = static_cast<float>(static_cast<const int32_t*>(src)[i]);
-      break;
-  }
+  dequantize_row(dtype, src, n, dst);
 }
 
 float dot_f32(const float* a, const float* b, int64_t n) {

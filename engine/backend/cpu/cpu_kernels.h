@@ -19,11 +19,6 @@ namespace dlx::cpu {
 //     AVX512_BF16 use it; everything else keeps kF32.
 enum class MatmulMode { kF32, kBF16Dot };
 
-// Environment variable read by the CPU backend when it is created: "f32" or "bf16".
-inline constexpr const char* kMatmulEnv = "DLX_CPU_MATMUL";
-// Reads kMatmulEnv (unset or empty: kF32). Throws Error kInvalidArgument for other values.
-MatmulMode matmul_mode_from_env();
-
 // y[t, n] = sum_k x[t, k] * w[n, k] (+ bias[n]) for x [T, K] (row stride K), w [N, K] of
 // `wtype`, y rows `ldy` apart. Work is split over the pool's threads by output columns.
 // `isa` (here and below) must be supported; a lower one than the best is for tests.

@@ -210,7 +210,8 @@ Tensor OpenClBackend::make_tensor(DType dtype, int64_t rows, int64_t cols, const
   return t;
 }
 
-Tensor OpenClBackend::upload_weight(const HostTensor& src, int64_t rows, int64_t cols) {
+Tensor OpenClBackend::upload_weight(const HostTensor& src, int64_t rows, int64_t cols,
+                                   Precision /*precision: f32 products; see OpenClOptions*/) {
   std::lock_guard<std::mutex> lock(mu_);
   check_shape(src.numel() == rows * cols, "upload_weight");
   if (src.dtype == DType::kI32) throw Error(ErrorCode::kInvalidModel, src.name + ": int weights");

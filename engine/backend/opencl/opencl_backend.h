@@ -91,7 +91,8 @@ class OpenClBackend final : public Backend {
   // One line: device, platform, weight format, tunables.
   std::string description() const;
 
-  Tensor upload_weight(const HostTensor& src, int64_t rows, int64_t cols) override;
+  Tensor upload_weight(const HostTensor& src, int64_t rows, int64_t cols,
+                       Precision precision) override;
   Tensor upload_f32(const float* data, int64_t rows, int64_t cols) override;
   Tensor alloc(int64_t rows, int64_t cols) override;
   void write(Tensor& dst, const float* src) override;

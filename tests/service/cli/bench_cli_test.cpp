@@ -102,7 +102,7 @@ TEST_F(BenchCli, BadFlagsAreUsageErrors) {
   EXPECT_EQ(run(binary() + " bench").exit_code, 2);
   EXPECT_EQ(run(binary() + " bench --model " + dir_ + "/dream --canvas 0").exit_code, 2);
   EXPECT_EQ(run(binary() + " bench --model " + dir_ + "/dream --reps 0").exit_code, 2);
-  EXPECT_EQ(run(binary() + " bench --model " + dir_ + "/dream --matmul int4").exit_code, 2);
+  EXPECT_EQ(run(binary() + " bench --model " + dir_ + "/dream --precision int4").exit_code, 2);
   EXPECT_EQ(run(binary() + " bench --model " + dir_ + "/dream --canvas 100000").exit_code, 2);
 }
 

@@ -60,7 +60,7 @@ class CpuOps : public ::testing::TestWithParam<int> {
     ht.shape = {rows, cols};
     ht.data = bytes.data();
     ht.nbytes = bytes.size();
-    return b_->upload_weight(ht, rows, cols);
+    return b_->upload_weight(ht, rows, cols, Precision::kExact);
   }
 
   std::unique_ptr<Backend> b_;
@@ -197,7 +197,7 @@ TEST_P(CpuOps, MisalignedWeightsAreReadCorrectly) {
     ht.shape = {N, K};
     ht.data = shifted.data() + 1;
     ht.nbytes = src.size();
-    Tensor w = b_->upload_weight(ht, N, K);
+    Tensor w = b_->upload_weight(ht, N, K, Precision::kExact);
     std::vector<float> xv = random(3 * K);
     Tensor x = f32(xv, 3, K), y = b_->alloc(3, N);
     b_->matmul(x, w, nullptr, y);

@@ -82,7 +82,7 @@ Tensor weight(Backend& b, std::vector<uint8_t>& store, DType dtype, const std::v
   h.shape = rows == 1 ? std::vector<int64_t>{cols} : std::vector<int64_t>{rows, cols};
   h.data = store.data();
   h.nbytes = store.size();
-  return b.upload_weight(h, rows, cols);
+  return b.upload_weight(h, rows, cols, Precision::kExact);
 }
 
 using OpFn = Result (*)(Backend&, const Shape&, DType, Inputs&);

@@ -30,8 +30,8 @@ class TimingBackend final : public Backend {
  public:
   explicit TimingBackend(std::shared_ptr<Backend> inner) : in_(std::move(inner)) {}
   std::string name() const override { return in_->name(); }
-  Tensor upload_weight(const HostTensor& s, int64_t r, int64_t c) override {
-    return in_->upload_weight(s, r, c);
+  Tensor upload_weight(const HostTensor& s, int64_t r, int64_t c, Precision p) override {
+    return in_->upload_weight(s, r, c, p);
   }
   Tensor upload_f32(const float* d, int64_t r, int64_t c) override {
     return in_->upload_f32(d, r, c);
