@@ -10,22 +10,10 @@
 #include <vector>
 
 #include "engine/formats/dtype.h"
+#include "engine/formats/weight_source.h"
 #include "engine/util/mapped_file.h"
 
 namespace dlx {
-
-// A tensor's bytes inside a mapped file (not owned).
-struct HostTensor {
-  std::string name;
-  DType dtype = DType::kF32;
-  std::vector<int64_t> shape;
-  const uint8_t* data = nullptr;
-  size_t nbytes = 0;
-  std::string file;  // for error messages
-
-  int64_t numel() const;
-  std::string shape_str() const;  // "[512, 64]"
-};
 
 class SafetensorsFile {
  public:
@@ -43,16 +31,16 @@ class SafetensorsFile {
 };
 
 // All tensors of a checkpoint, possibly spread over several shards.
-class TensorStore {
+class TensorStore final : public WeightSource {
  public:
   // `weights` empty: model.safetensors, else model.safetensors.index.json's shards.
   // Otherwise the named file (relative to dir, or absolute).
   static TensorStore open(const std::string& dir, const std::string& weights = {});
 
-  const HostTensor* find(const std::string& name) const;
-  const std::map<std::string, const HostTensor*>& all() const { return index_; }
-  const std::vector<std::string>& files() const { return files_; }
-  uint64_t total_bytes() const { return total_bytes_; }
+  const HostTensor* find(const std::string& name) const override;
+  const std::map<std::string, const HostTensor*>& all() const override { return index_; }
+  const std::vector<std::string>& files() const override { return files_; }
+  uint64_t total_bytes() const override { return total_bytes_; }
 
  private:
   void add_file(const std::string& path);

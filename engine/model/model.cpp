@@ -36,13 +36,19 @@ std::optional<Precision> parse_precision(const std::string& s) {
 
 std::shared_ptr<Model> Model::load(const std::string& dir, std::shared_ptr<Backend> backend,
                                    const LoadOptions& opts) {
+  ModelConfig config = load_model_config(dir);
+  auto store = std::make_unique<TensorStore>(TensorStore::open(dir, opts.weights));
+  return create(std::move(config), std::move(store), std::move(backend), opts);
+}
+
+std::shared_ptr<Model> Model::create(ModelConfig config, std::unique_ptr<WeightSource> weights,
+                                     std::shared_ptr<Backend> backend, const LoadOptions& opts) {
   std::shared_ptr<Model> m(new Model());
-  m->config_ = load_model_config(dir);
+  m->config_ = std::move(config);
   m->backend_ = std::move(backend);
-  m->store_ = std::make_unique<TensorStore>(TensorStore::open(dir, opts.weights));
+  m->store_ = std::move(weights);
   m->file_bytes_ = m->store_->total_bytes();
   m->load_weights(*m->store_, opts);
-
   return m;
 }
 
@@ -75,7 +81,7 @@ void Model::rope_tables(int64_t positions, Tensor* cos, Tensor* sin) const {
 }
 
 // One visitor drives lookup, shape validation and upload of every weight.
-void Model::load_weights(const TensorStore& store, const LoadOptions& opts) {
+void Model::load_weights(const WeightSource& store, const LoadOptions& opts) {
   const ModelConfig& c = config_;
   const TensorNames& n = c.spec->tensors;
   const std::string where = store.files().size() == 1 ? store.files()[0] : c.dir;

@@ -64,6 +64,11 @@ class Model {
   // Loads config and weights from a Hugging Face folder; validates every tensor's shape.
   static std::shared_ptr<Model> load(const std::string& dir, std::shared_ptr<Backend> backend,
                                      const LoadOptions& opts = {});
+  // A model of `config` whose tensors come from `weights` (a folder's safetensors or a GGUF
+  // file); validates every tensor's shape and uploads it to the backend.
+  static std::shared_ptr<Model> create(ModelConfig config, std::unique_ptr<WeightSource> weights,
+                                       std::shared_ptr<Backend> backend,
+                                       const LoadOptions& opts = {});
 
   const ModelConfig& config() const { return config_; }
   const ArchSpec& spec() const { return *config_.spec; }
@@ -80,13 +85,13 @@ class Model {
 
  private:
   Model() = default;
-  void load_weights(const TensorStore& store, const LoadOptions& opts);
+  void load_weights(const WeightSource& store, const LoadOptions& opts);
   // RoPE tables covering at least `positions` positions (grown on demand, never shrunk).
   void rope_tables(int64_t positions, Tensor* cos, Tensor* sin) const;
 
   ModelConfig config_;
   std::shared_ptr<Backend> backend_;
-  std::unique_ptr<TensorStore> store_;  // keeps the memory maps alive
+  std::unique_ptr<WeightSource> store_;  // keeps the memory maps alive
   Tensor embed_, final_norm_, lm_head_;
   std::vector<LayerWeights> layers_;
   // RoPE tables [rows, hd/2] for positions [0, rows). Built lazily up to what sessions ask

@@ -28,7 +28,7 @@ class HostStorage : public Storage {
 template <typename T = float>
 T* ptr(const Tensor& t) {
   auto* s = static_cast<HostStorage*>(t.storage.get());
-  return reinterpret_cast<T*>(s->ptr() + t.row0 * t.cols * dtype_size(t.dtype));
+  return reinterpret_cast<T*>(s->ptr() + t.row0 * dtype_row_bytes(t.dtype, t.cols));
 }
 
 void check_shape(bool ok, const char* op) {
@@ -45,7 +45,9 @@ class CpuBackend final : public Backend {
     check_shape(src.numel() == rows * cols, "upload_weight");
     if (src.dtype == DType::kI32) throw Error(ErrorCode::kInvalidModel, src.name + ": int weights");
     Tensor t;
-    if (reinterpret_cast<uintptr_t>(src.data) % dtype_size(src.dtype) == 0) {
+    // Quantized blocks start with an f16 scale: 2-byte alignment.
+    const size_t align = dtype_is_quantized(src.dtype) ? 2 : dtype_size(src.dtype);
+    if (reinterpret_cast<uintptr_t>(src.data) % align == 0) {
       t.storage = std::make_shared<HostStorage>(src.data);
     } else {
       // Safetensors does not require aligned data: a header length that is not a multiple of
@@ -90,7 +92,7 @@ class CpuBackend final : public Backend {
   void embedding(const Tensor& table, std::span<const int32_t> ids, Tensor& out) override {
     check_shape(out.rows == static_cast<int64_t>(ids.size()) && out.cols == table.cols,
                 "embedding");
-    const size_t es = dtype_size(table.dtype);
+    const size_t row_bytes = dtype_row_bytes(table.dtype, table.cols);
     const auto* base = ptr<uint8_t>(table);
     for (size_t t = 0; t < ids.size(); ++t) {
       if (ids[t] < 0 || ids[t] >= table.rows) {
@@ -99,7 +101,7 @@ class CpuBackend final : public Backend {
                         std::to_string(table.rows),
                     "ids");
       }
-      cpu::to_f32(base + ids[t] * table.cols * es, table.dtype, table.cols,
+      cpu::to_f32(base + ids[t] * row_bytes, table.dtype, table.cols,
                   ptr(out) + t * out.cols);
     }
   }
