@@ -175,6 +175,18 @@ void set_param(DecodeParams& p, const std::string& key, const std::string& v) {
   else throw_invalid_argument(key, "unknown decoding parameter");
 }
 
+DecodeParams resolve_decode_params(const ModelConfig& config, const TextOverrides& overrides) {
+  DecodeParams p = default_decode_params(config);
+  for (const auto& [key, value] : overrides) set_param(p, key, value);
+  return p;
+}
+
+DecodeParams resolve_decode_params(const ModelConfig& config, const nlohmann::json& overrides) {
+  DecodeParams p = default_decode_params(config);
+  apply_json(p, overrides);
+  return p;
+}
+
 void apply_json(DecodeParams& p, const nlohmann::json& obj) {
   static const std::vector<std::string> kEnumKeys = {"schedule", "confidence", "commit", "cache"};
   static const std::vector<std::string> kIntKeys = {"gen_length",       "block_length", "steps",
@@ -272,12 +284,7 @@ void validate(const DecodeParams& p, const ModelConfig& c, int prompt_len) {
     first_block = prompt_len / B * B;
     n_blocks = (canvas_end - first_block) / B;
   } else {
-    if (p.gen_length % B != 0) {
-      throw_invalid_argument("block_length", "gen_length " + std::to_string(p.gen_length) +
-                                                 " must be a multiple of block_length " +
-                                                 std::to_string(B));
-    }
-    n_blocks = p.gen_length / B;
+    n_blocks = (p.gen_length + B - 1) / B;  // a gen_length the block does not tile ends partial
   }
   if (canvas_end > c.max_positions) {
     throw Error(ErrorCode::kOutOfRange,

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -54,6 +55,13 @@ void set_param(DecodeParams& p, const std::string& key, const std::string& value
 // Sets every key of a JSON object (values of the natural JSON types, or null for optionals).
 void apply_json(DecodeParams& p, const nlohmann::json& obj);
 nlohmann::json to_json(const DecodeParams& p);
+// Decoding for one request, the same way for every caller (CLI flags, chat /set, HTTP): the
+// model's defaults, then the caller's overrides in order. Nothing else adjusts lengths: a
+// gen_length the block does not divide ends in a partial last block (validate()), so a user
+// asking for 30 tokens gets 30 tokens from every entry point.
+using TextOverrides = std::vector<std::pair<std::string, std::string>>;  // key, text value
+DecodeParams resolve_decode_params(const ModelConfig& config, const TextOverrides& overrides);
+DecodeParams resolve_decode_params(const ModelConfig& config, const nlohmann::json& overrides);
 // Checks ranges and combinations for this model and prompt; throws Error kInvalidArgument
 // (or kOutOfRange when prompt + canvas exceed the model's positions) naming the parameter.
 void validate(const DecodeParams& p, const ModelConfig& config, int prompt_len);

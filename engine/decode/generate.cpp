@@ -24,6 +24,36 @@ double ms_since(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
 }
 
+// Where a generation's blocks lie on the canvas (absolute positions).
+struct CanvasLayout {
+  int length = 0;       // L: prompt + generated region (aligned families: whole blocks)
+  int first = 0;        // start of the first decode block
+  int block = 0;        // B
+  int n_blocks = 0;     // the last may be partial (bidirectional families)
+  int unit = 0;         // sub-block length (<= B)
+  int logit_rows = 0;   // most rows one forward scores
+};
+
+CanvasLayout layout_for(const ModelConfig& c, int prompt_len, const DecodeParams& p) {
+  CanvasLayout l;
+  l.block = effective_block_length(p);
+  const int B = l.block;
+  if (c.spec->block_aligned) {
+    l.length = (prompt_len + p.gen_length + B - 1) / B * B;
+    l.first = prompt_len / B * B;
+  } else {
+    l.length = prompt_len + p.gen_length;
+    l.first = prompt_len;
+  }
+  // gen_length need not be a multiple of the block: the last block is partial (only for
+  // bidirectional families; aligned ones round the canvas up to whole blocks).
+  l.n_blocks = (l.length - l.first + B - 1) / B;
+  l.unit = std::min(p.sub_block_length.value_or(B), B);
+  // A forward scores at most one unit of rows, or the one shifted row.
+  l.logit_rows = std::max(1, std::min(l.unit, l.length - l.first));
+  return l;
+}
+
 struct Scored {
   int pos;  // absolute canvas position
   Candidate cand;
@@ -41,20 +71,16 @@ class Denoiser {
         shift_(c_.spec->shift_logits),
         causal_(c_.spec->attention == AttentionKind::kBlockCausal),
         P_(static_cast<int>(prompt.size())),
-        B_(effective_block_length(p)),
+        layout_(layout_for(c_, P_, p)),
+        B_(layout_.block),
         sampler_(p_, c_.vocab, c_.mask_id),
         greedy_params_(greedy_params(p)),
         greedy_(greedy_params_, c_.vocab, c_.mask_id),
         rng_(p.seed) {
-    if (c_.spec->block_aligned) {
-      L_ = (P_ + p.gen_length + B_ - 1) / B_ * B_;
-      first_ = P_ / B_ * B_;
-    } else {
-      L_ = P_ + p.gen_length;
-      first_ = P_;
-    }
-    n_blocks_ = (L_ - first_) / B_;
-    sub_ = p.sub_block_length.value_or(B_);
+    L_ = layout_.length;
+    first_ = layout_.first;
+    n_blocks_ = layout_.n_blocks;
+    sub_ = layout_.unit;
     const int units = B_ / sub_;
     if (p.commit != CommitRule::kThreshold) {
       if (p.steps)
@@ -71,12 +97,16 @@ class Denoiser {
     }
     canvas_.assign(L_, c_.mask_id);
     std::copy(prompt.begin(), prompt.end(), canvas_.begin());
-    st_ = model.new_state(L_, L_);
+    const int rows = layout_.logit_rows;
+    st_ = session_for(opt.session, rows);
+    interrupt_.cancel = opt.cancel;
+    interrupt_.deadline = opt.deadline;
     if (p.cfg_scale > 0) {
-      st_uncond_ = model.new_state(L_, L_);
+      st_uncond_own_ = model.new_session(L_, L_, rows);
+      st_uncond_ = &st_uncond_own_;
       uncond_canvas_ = canvas_;
       std::fill(uncond_canvas_.begin(), uncond_canvas_.begin() + P_, c_.mask_id);
-      mixed_.resize(static_cast<size_t>(L_) * c_.vocab);
+      mixed_.resize(static_cast<size_t>(rows) * c_.vocab);
     }
     saved_row_.resize(c_.vocab);
   }
@@ -85,11 +115,13 @@ class Denoiser {
     const auto t0 = Clock::now();
     prefill();
     for (int bi = 0; bi < n_blocks_ && !stopped_; ++bi) {
-      const int b0 = first_ + bi * B_, b1 = b0 + B_;
+      const int b0 = first_ + bi * B_, b1 = std::min(b0 + B_, L_);
       block_ = bi;
       block_started_ = false;
       block_kv_ = false;
-      for (int u0 = b0; u0 < b1 && !stopped_; u0 += sub_) denoise_unit(b0, b1, u0, u0 + sub_);
+      for (int u0 = b0; u0 < b1 && !stopped_; u0 += sub_) {
+        denoise_unit(b0, b1, u0, std::min(u0 + sub_, b1));
+      }
       if (!stopped_ && bi + 1 < n_blocks_) finish_block(b0, b1);
     }
     GenerateResult r;
@@ -122,12 +154,25 @@ class Denoiser {
 
   bool is_mask(int pos) const { return canvas_[pos] == c_.mask_id; }
 
+  // The caller's session when it is large enough for this canvas, else a new one.
+  Session* session_for(Session* given, int rows) {
+    if (given && given->max_tokens >= L_ && given->max_span >= L_ &&
+        given->max_logit_rows >= rows) {
+      return given;
+    }
+    own_ = model_.new_session(L_, L_, rows);
+    if (given) {
+      *given = std::move(own_);
+      return given;
+    }
+    return &own_;
+  }
+
   // Runs one forward over canvas[s0, s1) attending to positions [0, n_keys). Computes logits
   // for absolute rows [r0, r1). Keeps row `block0 - 1` aside when computed (for shifted
   // families whose later spans start at the block).
   void forward(int s0, int s1, int n_keys, int mask_block, int r0, int r1) {
-    if (opt_.cancel && opt_.cancel->load())
-      throw Error(ErrorCode::kCancelled, "generation cancelled");
+    interrupt_.check();
     r0 = std::max(r0, s0);
     r1 = std::min(r1, s1);
     if (r1 < r0) r1 = r0;
@@ -139,14 +184,15 @@ class Denoiser {
     span.block_size = mask_block;
     span.logits_begin = r0 - s0;
     span.logits_end = r1 - s0;
-    const float* lg = model_.forward(st_, span);
+    span.interrupt = &interrupt_;
+    const float* lg = model_.forward(*st_, span);
     if (p_.cfg_scale > 0) {
       // Classifier-free guidance: the same span with the prompt masked out, mixed as
       // un + (cfg + 1) * (cond - un). The pair is one (batched) forward call, as officially.
       std::copy(canvas_.begin() + P_, canvas_.end(), uncond_canvas_.begin() + P_);
       span.ids = std::span<const int32_t>(uncond_canvas_).subspan(s0, s1 - s0);
       std::memcpy(mixed_.data(), lg, sizeof(float) * size_t(r1 - r0) * c_.vocab);
-      const float* un = model_.forward(st_uncond_, span);
+      const float* un = model_.forward(*st_uncond_, span);
       const float w = static_cast<float>(p_.cfg_scale + 1.0);
       for (size_t i = 0; i < size_t(r1 - r0) * c_.vocab; ++i) {
         mixed_[i] = un[i] + w * (mixed_[i] - un[i]);
@@ -296,8 +342,9 @@ class Denoiser {
       if (step > guard) throw Error(ErrorCode::kInternal, "decoder made no progress");
       int k = masks;  // commit threshold: no schedule
       if (p_.commit != CommitRule::kThreshold) {
+        const std::vector<int>& uniform = unit_schedule(u1 - u0);
         k = p_.schedule == Schedule::kTimestep ? timestep_count(timesteps_, step, budget_, masks)
-                                               : (step < budget_ ? uniform_[step] : masks);
+                                               : (step < budget_ ? uniform[step] : masks);
         k = std::min(k, masks);
         if (k == 0 && p_.commit == CommitRule::kSchedule) {
           ++step;  // nothing would be committed: the forward is skipped, its result unchanged
@@ -337,6 +384,16 @@ class Denoiser {
     }
   }
 
+  // The uniform schedule of a unit of n positions (a partial last block's units are shorter).
+  const std::vector<int>& unit_schedule(int n) {
+    if (n == sub_) return uniform_;
+    if (partial_n_ != n) {
+      partial_uniform_ = uniform_schedule(n, budget_);
+      partial_n_ = n;
+    }
+    return partial_uniform_;
+  }
+
   void commit(const std::vector<Scored>& chosen) {
     for (const auto& s : chosen) canvas_[s.pos] = s.cand.token;
     int masks = 0;
@@ -374,12 +431,18 @@ class Denoiser {
   const DecodeParams& p_;
   const GenerateOptions& opt_;
   const bool shift_, causal_;
-  const int P_, B_;
+  const int P_;
+  const CanvasLayout layout_;
+  const int B_;
   int L_ = 0, first_ = 0, n_blocks_ = 0, sub_ = 0, budget_ = 0;
   std::vector<float> timesteps_;
-  std::vector<int> uniform_;
+  std::vector<int> uniform_, partial_uniform_;
+  int partial_n_ = -1;
   std::vector<int32_t> canvas_, uncond_canvas_;
-  ForwardState st_, st_uncond_;
+  Session own_, st_uncond_own_;
+  Session* st_ = nullptr;
+  Session* st_uncond_ = nullptr;
+  Interrupt interrupt_;
   std::vector<float> mixed_, saved_row_;
   Sampler sampler_;
   DecodeParams greedy_params_;
@@ -398,6 +461,13 @@ class Denoiser {
 };
 
 }  // namespace
+
+uint64_t generation_bytes(const ModelConfig& c, int prompt_len, const DecodeParams& p) {
+  const CanvasLayout l = layout_for(c, prompt_len, p);
+  const uint64_t one = session_bytes(c, l.length, l.length, l.logit_rows);
+  const uint64_t cfg = p.cfg_scale > 0 ? one + sizeof(float) * uint64_t(l.logit_rows) * c.vocab : 0;
+  return one + cfg;
+}
 
 GenerateResult generate(const Model& model, std::span<const int32_t> prompt,
                         const DecodeParams& params, const GenerateOptions& options) {

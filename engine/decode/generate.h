@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <span>
@@ -31,8 +32,19 @@ struct StepEvent {
 
 struct GenerateOptions {
   std::function<void(const StepEvent&)> on_step;  // may be empty
-  const std::atomic<bool>* cancel = nullptr;      // checked before every forward
+  // Checked before every forward and between its layers: when the flag is set or the
+  // deadline has passed, generate throws Error kCancelled.
+  const std::atomic<bool>* cancel = nullptr;
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+  // A session to run in (kept by the caller between generations); replaced by a large enough
+  // one when it is too small. Null: generate uses its own.
+  Session* session = nullptr;
 };
+
+// Memory the sessions of one generation hold (bytes), known before it starts: the KV cache
+// and activations for the canvas, logits for the rows one forward scores, twice with
+// classifier-free guidance. For admission control.
+uint64_t generation_bytes(const ModelConfig& c, int prompt_len, const DecodeParams& p);
 
 struct GenerateResult {
   std::vector<int32_t> output_ids;  // generated positions, up to and incl. the end token

@@ -58,7 +58,7 @@ ForwardTiming time_forward(const Model& model, int canvas, int block_size, int r
     s = s * 1664525u + 1013904223u;
     id = static_cast<int32_t>((s >> 8) % static_cast<uint32_t>(c.vocab));
   }
-  ForwardState st = model.new_state(canvas, canvas);
+  Session st = model.new_session(canvas, canvas);
   ForwardSpan span;
   span.ids = ids;
   span.block_size = block_size;

@@ -170,10 +170,32 @@ void Model::load_weights(const WeightSource& store, const LoadOptions& opts) {
   }
 }
 
-ForwardState Model::new_state(int64_t max_tokens, int64_t max_span) const {
+uint64_t session_bytes(const ModelConfig& c, int64_t max_tokens, int64_t max_span,
+                       int64_t max_logit_rows) {
+  const uint64_t f = sizeof(float);
+  const uint64_t kv = 2ull * c.layers * max_tokens * c.kv_dim();
+  const uint64_t act = uint64_t(max_span) * (3ull * c.hidden + 2ull * c.q_dim() +
+                                             2ull * c.kv_dim() + 2ull * c.intermediate);
+  const uint64_t logits = 2ull * max_logit_rows * c.vocab;  // device + host
+  return f * (kv + act + logits);
+}
+
+void Interrupt::check() const {
+  if (cancel && cancel->load(std::memory_order_relaxed)) {
+    throw Error(ErrorCode::kCancelled, "generation cancelled");
+  }
+  if (deadline != std::chrono::steady_clock::time_point::max() &&
+      std::chrono::steady_clock::now() >= deadline) {
+    throw Error(ErrorCode::kCancelled, "generation stopped: its time limit has passed");
+  }
+}
+
+Session Model::new_session(int64_t max_tokens, int64_t max_span, int64_t max_logit_rows) const {
   const ModelConfig& c = config_;
-  if (max_tokens <= 0 || max_span <= 0) {
-    throw Error(ErrorCode::kInternal, "new_state: max_tokens and max_span must be positive");
+  if (max_logit_rows < 0) max_logit_rows = max_span;
+  if (max_tokens <= 0 || max_span <= 0 || max_logit_rows > max_span) {
+    throw Error(ErrorCode::kInternal,
+                "new_session: max_tokens and max_span must be positive, logits rows <= span");
   }
   if (max_tokens > c.max_positions) {
     throw Error(ErrorCode::kOutOfRange,
@@ -181,9 +203,10 @@ ForwardState Model::new_state(int64_t max_tokens, int64_t max_span) const {
                     " positions exceeds the model's maximum of " + std::to_string(c.max_positions));
   }
   Backend& b = *backend_;
-  ForwardState st;
+  Session st;
   st.max_tokens = max_tokens;
   st.max_span = max_span;
+  st.max_logit_rows = max_logit_rows;
   for (int i = 0; i < c.layers; ++i) {
     st.k_cache.push_back(b.alloc(max_tokens, c.kv_dim()));
     st.v_cache.push_back(b.alloc(max_tokens, c.kv_dim()));
@@ -197,20 +220,20 @@ ForwardState Model::new_state(int64_t max_tokens, int64_t max_span) const {
   st.proj = b.alloc(max_span, c.hidden);
   st.gate = b.alloc(max_span, c.intermediate);
   st.up = b.alloc(max_span, c.intermediate);
-  st.logits = b.alloc(max_span, c.vocab);
-  st.logits_host.resize(static_cast<size_t>(max_span) * c.vocab);
+  if (max_logit_rows > 0) st.logits = b.alloc(max_logit_rows, c.vocab);
+  st.logits_host.resize(static_cast<size_t>(max_logit_rows) * c.vocab);
   rope_tables(max_tokens, &st.rope_cos, &st.rope_sin);
   return st;
 }
 
-const float* Model::forward(ForwardState& st, const ForwardSpan& s) const {
+const float* Model::forward(Session& st, const ForwardSpan& s) const {
   const ModelConfig& c = config_;
   Backend& b = *backend_;
   const int64_t T = static_cast<int64_t>(s.ids.size());
   const int64_t n_keys = s.n_keys > 0 ? s.n_keys : s.pos0 + T;
   const int64_t lb = s.logits_begin, le = s.logits_end < 0 ? T : s.logits_end;
   if (T <= 0 || T > st.max_span || s.pos0 < 0 || n_keys < s.pos0 + T || n_keys > st.max_tokens ||
-      lb < 0 || lb > le || le > T) {
+      lb < 0 || lb > le || le > T || le - lb > st.max_logit_rows) {
     throw Error(ErrorCode::kInternal, "forward: span [" + std::to_string(s.pos0) + ", +" +
                                           std::to_string(T) + ") does not fit the session state");
   }
@@ -254,6 +277,7 @@ const float* Model::forward(ForwardState& st, const ForwardSpan& s) const {
     b.swiglu(gate, up, gate);
     b.matmul(gate, L.down, nullptr, proj);  // (T, D)
     b.add(x, proj);
+    if (s.interrupt) s.interrupt->check();
   }
   if (le == lb) return st.logits_host.data();
   Tensor xs = x.view(lb, le - lb), hs = h.view(lb, le - lb), logits = st.logits.view(0, le - lb);

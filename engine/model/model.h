@@ -1,8 +1,10 @@
 // Model: a loaded checkpoint — config, arch spec, and weights on a backend. Immutable after
 // load and shared by every session. The forward pass (model.cpp) is written once for every
-// family against the Backend interface; per-session state lives in ForwardState.
+// family against the Backend interface; per-sequence state lives in a Session.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -25,15 +27,37 @@ struct LayerWeights {
   Tensor gate, up, down;                         // [F, D], [F, D], [D, F]
 };
 
-// Per-session buffers: the KV cache (rows = absolute positions) and scratch activations.
-// Allocated once for a maximum span; reused by every forward without allocation.
-struct ForwardState {
-  int64_t max_tokens = 0;  // KV capacity (positions)
-  int64_t max_span = 0;    // largest span one forward may compute
-  std::vector<Tensor> k_cache, v_cache;  // per layer [max_tokens, KV*hd]
-  Tensor x, h, q, k, v, att, proj, gate, up, logits;
-  std::vector<float> logits_host;
-  Tensor rope_cos, rope_sin;  // [>= max_tokens, hd/2], shared with the model and other states
+// Session: the buffers of one sequence — its KV cache (rows = absolute positions), the
+// scratch activations of one forward, and the logits of the rows a forward scores. Allocated
+// once (Model::new_session) and reused by every forward without allocation; a caller may keep
+// it between generations. Logits are sized by the rows scored per forward (a block or
+// sub-block, plus the shifted row), not by the canvas: at vocab 151936 a 640-position canvas
+// would otherwise need ~389 MB on the device and again on the host.
+struct Session {
+  int64_t max_tokens = 0;       // KV capacity (positions)
+  int64_t max_span = 0;         // largest span one forward may compute
+  int64_t max_logit_rows = 0;   // most logits rows one forward may return
+  std::vector<Tensor> k_cache, v_cache;  // per layer (max_tokens, KV*hd)
+  Tensor x, h;                           // (max_span, D)
+  Tensor q, att;                         // (max_span, H*hd)
+  Tensor k, v;                           // (max_span, KV*hd)
+  Tensor proj;                           // (max_span, D)
+  Tensor gate, up;                       // (max_span, F)
+  Tensor logits;                         // (max_logit_rows, V) on the backend
+  std::vector<float> logits_host;        // (max_logit_rows, V)
+  Tensor rope_cos, rope_sin;  // (>= max_tokens, hd/2), shared with the model and other sessions
+};
+
+// Bytes a session of this shape holds (device + host), for admission control.
+uint64_t session_bytes(const ModelConfig& c, int64_t max_tokens, int64_t max_span,
+                       int64_t max_logit_rows);
+
+// Checked between layers so a long forward stops promptly: a cancel flag and a deadline.
+struct Interrupt {
+  const std::atomic<bool>* cancel = nullptr;
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+  // Throws Error kCancelled when the flag is set or the deadline has passed.
+  void check() const;
 };
 
 // One forward call: tokens `ids` at absolute positions [pos0, pos0 + T). Their K/V are written
@@ -44,6 +68,7 @@ struct ForwardSpan {
   int64_t n_keys = 0;   // 0: pos0 + T
   int block_size = 0;   // 0: full attention; B: block-causal over absolute positions
   int64_t logits_begin = 0, logits_end = -1;  // span rows to compute logits for; -1: all
+  const Interrupt* interrupt = nullptr;       // checked between layers when given
 };
 
 struct LoadOptions {
@@ -78,10 +103,12 @@ class Model {
   int64_t parameter_count() const { return parameter_count_; }
   uint64_t file_bytes() const { return file_bytes_; }
 
-  ForwardState new_state(int64_t max_tokens, int64_t max_span) const;
+  // A session for sequences of up to `max_tokens` positions, forwards of up to `max_span`
+  // tokens returning up to `max_logit_rows` logits rows (-1: max_span).
+  Session new_session(int64_t max_tokens, int64_t max_span, int64_t max_logit_rows = -1) const;
   // Runs the transformer over the span. Returns a pointer to host logits
-  // [logits_end - logits_begin, V], valid until the next forward on `st`.
-  const float* forward(ForwardState& st, const ForwardSpan& span) const;
+  // (logits_end - logits_begin, V), valid until the next forward on `st`.
+  const float* forward(Session& st, const ForwardSpan& span) const;
 
  private:
   Model() = default;

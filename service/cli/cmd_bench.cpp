@@ -17,19 +17,13 @@
 #include "engine/util/thread_pool.h"
 #include "service/cli/args.h"
 #include "service/cli/commands.h"
+#include "service/cli/decode_flags.h"
 #include "service/cli/model_loader.h"
 
 namespace dlx::cli {
 namespace {
 
 using json = nlohmann::json;
-
-std::string key_to_flag(std::string k) {
-  for (char& ch : k) {
-    if (ch == '_') ch = '-';
-  }
-  return k;
-}
 
 std::vector<int> parse_canvas(const std::string& s) {
   std::vector<int> out;
@@ -67,11 +61,9 @@ void print_peaks(const std::vector<bench::PeakResult>& peaks) {
 }  // namespace
 
 int cmd_bench(int argc, char** argv, int first) {
-  std::map<std::string, std::string> decode_flags;  // --gen-length -> gen_length
-  for (const auto& k : decode_param_keys()) decode_flags[key_to_flag(k)] = k;
   std::set<std::string> options = model_options();
   options.insert({"canvas", "reps", "warmup", "attn-block", "prompt-ids", "prompt-len"});
-  for (const auto& [flag, key] : decode_flags) options.insert(flag);
+  options.insert(decode_flag_options().begin(), decode_flag_options().end());
   Args a(argc, argv, first, options, {"help", "json", "generate", "peak"});
   if (a.flag("help")) {
     std::cout
@@ -88,7 +80,7 @@ int cmd_bench(int argc, char** argv, int first) {
            "--precision: how products with the weights are computed (README \"Precision\").\n"
            "--generate: also one generation with the decoding keys (stop_at_eos defaults to\n"
            "false so the whole canvas is decoded):";
-    for (const auto& k : decode_param_keys()) std::cout << " --" << key_to_flag(k);
+    std::cout << decode_flags_help();
     std::cout << "\nWith --json the last stdout line is one JSON object.\n";
     return 0;
   }
@@ -122,9 +114,10 @@ int cmd_bench(int argc, char** argv, int first) {
   const int64_t reps = a.integer("reps", 5), warmup = a.integer("warmup", 1);
   if (reps < 1 || reps > 100000) throw UsageError("--reps must be at least 1");
   if (warmup < 1 || warmup > 100000) throw UsageError("--warmup must be at least 1");
-  const LoadedModel lm = load_model_from_args(a, false);
-  const std::shared_ptr<Model>& model = lm.model;
-  const double load_ms = lm.load_ms;
+  Engine engine = engine_from_args(a);
+  const auto lm = load_model_from_args(engine, a, false);
+  const std::shared_ptr<const Model>& model = lm->model;
+  const double load_ms = lm->load_ms;
   const ModelConfig& c = model->config();
 
   // The matmuls' arithmetic decides which peak applies: bf16 dot products only in bf16 mode
@@ -206,12 +199,10 @@ int cmd_bench(int argc, char** argv, int first) {
 
   // --- end-to-end generation ---
   if (a.flag("generate")) {
-    DecodeParams params = default_decode_params(c);
-    params.stop_at_eos = false;  // a fixed amount of work, unless asked otherwise
-    for (const auto& [flag, value] : a.ordered()) {
-      auto it = decode_flags.find(flag);
-      if (it != decode_flags.end()) set_param(params, it->second, value);
-    }
+    // A fixed amount of work (stop_at_eos false) unless the flags ask otherwise.
+    TextOverrides overrides = {{"stop_at_eos", "false"}};
+    for (auto& kv : decode_overrides(a)) overrides.push_back(std::move(kv));
+    const DecodeParams params = resolve_decode_params(c, overrides);
     std::vector<int32_t> prompt;
     if (a.has("prompt-ids")) {
       prompt = parse_ids("prompt-ids", a.str("prompt-ids"));

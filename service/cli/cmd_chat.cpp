@@ -21,6 +21,7 @@
 #include "service/cli/args.h"
 #include "service/cli/chat_view.h"
 #include "service/cli/commands.h"
+#include "service/cli/decode_flags.h"
 #include "service/cli/model_loader.h"
 
 namespace dlx::cli {
@@ -51,13 +52,6 @@ const char* kHelp =
     "  /set KEY VALUE   any decoding key (README: Decoding)\n"
     "  /show            current settings\n";
 
-std::string key_to_flag(std::string k) {
-  for (char& ch : k) {
-    if (ch == '_') ch = '-';
-  }
-  return k;
-}
-
 std::string trim(const std::string& s) {
   const size_t b = s.find_first_not_of(" \t\r\n");
   if (b == std::string::npos) return "";
@@ -66,7 +60,7 @@ std::string trim(const std::string& s) {
 
 class ChatSession {
  public:
-  ChatSession(LoadedModel lm, DecodeParams params, std::string system, bool interactive)
+  ChatSession(std::shared_ptr<const LoadedModel> lm, DecodeParams params, std::string system, bool interactive)
       : lm_(std::move(lm)),
         params_(std::move(params)),
         system_(std::move(system)),
@@ -75,7 +69,7 @@ class ChatSession {
   }
 
   int run() {
-    const ModelConfig& c = lm_.model->config();
+    const ModelConfig& c = lm_->model->config();
     if (interactive_) {
       std::printf("%sdiffulex chat%s: %s (%s). Type /help for commands, /quit to leave.\n", kBold,
                   kReset, c.dir.c_str(), c.family_name().c_str());
@@ -116,7 +110,7 @@ class ChatSession {
     const DecodeParams before = params_;
     try {
       for (const auto& [key, value] : kv) set_param(params_, key, value);
-      validate(params_, lm_.model->config(), 1);
+      validate(params_, lm_->model->config(), 1);
       const auto j = to_json(params_);
       for (const auto& [key, value] : kv)
         std::printf("%s = %s\n", key.c_str(), j[key].dump().c_str());
@@ -172,8 +166,8 @@ class ChatSession {
   }
 
   void turn(const std::string& text) {
-    const Tokenizer& tok = *lm_.tokenizer;
-    const Model& model = *lm_.model;
+    const Tokenizer& tok = *lm_->tokenizer;
+    const Model& model = *lm_->model;
     messages_.push_back({{"role", "user"}, {"content", text}});
     std::vector<int32_t> prompt;
     try {
@@ -251,7 +245,7 @@ class ChatSession {
     std::fflush(stdout);
   }
 
-  LoadedModel lm_;
+  std::shared_ptr<const LoadedModel> lm_;
   DecodeParams params_;
   std::string system_;
   bool interactive_;
@@ -261,10 +255,8 @@ class ChatSession {
 }  // namespace
 
 int cmd_chat(int argc, char** argv, int first) {
-  std::map<std::string, std::string> decode_flags;  // --gen-length -> gen_length
-  for (const auto& k : decode_param_keys()) decode_flags[key_to_flag(k)] = k;
   std::set<std::string> options = model_options();
-  for (const auto& [flag, key] : decode_flags) options.insert(flag);
+  options.insert(decode_flag_options().begin(), decode_flag_options().end());
   options.insert("system");
   Args a(argc, argv, first, options, {"help", "plain"});
   if (a.flag("help")) {
@@ -279,20 +271,17 @@ int cmd_chat(int argc, char** argv, int first) {
         << kHelp;
     return 0;
   }
-  LoadedModel lm = load_model_from_args(a, /*need_tokenizer=*/true);
-  if (lm.tokenizer->config().chat_template.empty()) {
+  Engine engine = engine_from_args(a);
+  auto lm = load_model_from_args(engine, a, /*need_tokenizer=*/true);
+  if (lm->tokenizer->config().chat_template.empty()) {
     throw Error(ErrorCode::kInvalidArgument,
-                lm.dir +
+                lm->info.path +
                     ": the tokenizer has no chat_template, so chat cannot build prompts "
                     "(use diffulex generate --prompt)",
                 "model");
   }
-  DecodeParams params = default_decode_params(lm.model->config());
-  for (const auto& [flag, value] : a.ordered()) {
-    auto it = decode_flags.find(flag);
-    if (it != decode_flags.end()) set_param(params, it->second, value);
-  }
-  validate(params, lm.model->config(), 1);
+  DecodeParams params = resolve_decode_params(lm->model->config(), decode_overrides(a));
+  validate(params, lm->model->config(), 1);
   const bool interactive = !a.flag("plain") && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
   ChatSession session(std::move(lm), std::move(params), a.str("system"), interactive);
   return session.run();

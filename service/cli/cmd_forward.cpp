@@ -2,43 +2,40 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <set>
 
-#include "engine/backend/backend_factory.h"
-#include "engine/model/model.h"
+#include "engine/engine.h"
 #include "engine/util/error.h"
 #include "service/cli/args.h"
 #include "service/cli/commands.h"
+#include "service/cli/model_loader.h"
 
 namespace dlx::cli {
 
 int cmd_forward(int argc, char** argv, int first) {
-  Args a(argc, argv, first, {"model", "weights", "ids", "block-length", "threads", "device", "out"},
-         {"help"});
+  std::set<std::string> options = model_options();
+  options.insert({"ids", "block-length", "out"});
+  Args a(argc, argv, first, options, {"help"});
   if (a.flag("help")) {
     std::cout << "usage: diffulex forward --model DIR [--weights FILE] --ids 1,2,3 "
-                 "[--block-length B] [--threads N] [--device auto|cpu|opencl[:N]] --out FILE\n"
+                 "[--block-length B] [--threads N] [--device auto|cpu|opencl[:N]] "
+                 "[--precision auto|exact|bf16|int8] --out FILE\n"
                  "Writes the logits as float32 little-endian [len(ids), vocab] and prints "
                  "{\"shape\":[T,V]}.\n";
     return 0;
   }
-  const std::string dir = a.required("model");
+  a.required("model");  // no default model: outside tools name the checkpoint they compare
   const auto ids = parse_ids("ids", a.required("ids"));
   const std::string out_path = a.required("out");
-  const int64_t threads = a.integer("threads", 0);
-  if (threads < 0) throw UsageError("--threads must be >= 0 (0 = all cores)");
   int64_t block = -1;
   if (a.has("block-length")) {
     block = a.integer("block-length", 0);
     if (block <= 0) throw UsageError("--block-length must be a positive integer");
   }
 
-  LoadOptions lo;
-  lo.weights = a.str("weights");
-  std::string note;
-  auto backend = make_backend(a.str("device", "auto"), static_cast<int>(threads), &note);
-  auto model = load_with_fallback(backend, static_cast<int>(threads), &note,
-                                  [&](auto b) { return Model::load(dir, b, lo); });
-  if (!note.empty()) std::fprintf(stderr, "falling back to CPU: %s\n", note.c_str());
+  Engine engine = engine_from_args(a);
+  const auto lm = load_model_from_args(engine, a, false);
+  const std::shared_ptr<const Model>& model = lm->model;
   const ModelConfig& c = model->config();
   for (int32_t id : ids) {
     if (id >= c.vocab) {
@@ -57,7 +54,7 @@ int cmd_forward(int argc, char** argv, int first) {
   if (block < 0) {
     block = model->spec().attention == AttentionKind::kBlockCausal ? c.train_block_size : 0;
   }
-  ForwardState st = model->new_state(T, T);
+  Session st = model->new_session(T, T);
   ForwardSpan span;
   span.ids = ids;
   span.block_size = static_cast<int>(block);

@@ -9,17 +9,11 @@
 #include "engine/util/error.h"
 #include "service/cli/args.h"
 #include "service/cli/commands.h"
+#include "service/cli/decode_flags.h"
 #include "service/cli/model_loader.h"
 
 namespace dlx::cli {
 namespace {
-
-std::string key_to_flag(std::string k) {
-  for (char& ch : k) {
-    if (ch == '_') ch = '-';
-  }
-  return k;
-}
 
 nlohmann::json step_json(const StepEvent& e) {
   return {{"step", e.step},
@@ -35,10 +29,8 @@ nlohmann::json step_json(const StepEvent& e) {
 }  // namespace
 
 int cmd_generate(int argc, char** argv, int first) {
-  std::map<std::string, std::string> decode_flags;  // --gen-length -> gen_length
-  for (const auto& k : decode_param_keys()) decode_flags[key_to_flag(k)] = k;
   std::set<std::string> options = model_options();
-  for (const auto& [flag, key] : decode_flags) options.insert(flag);
+  options.insert(decode_flag_options().begin(), decode_flag_options().end());
   options.insert({"prompt-ids", "prompt"});
   Args a(argc, argv, first, options, {"help", "json", "trace", "chat"});
   if (a.flag("help")) {
@@ -48,7 +40,7 @@ int cmd_generate(int argc, char** argv, int first) {
                  "[--KEY VALUE ...]\n"
                  "Without --model: the bundled demo model ($DIFFULEX_MODEL overrides it).\n"
                  "decoding keys (README: Decoding):";
-    for (const auto& k : decode_param_keys()) std::cout << " --" << key_to_flag(k);
+    std::cout << decode_flags_help();
     std::cout << "\n";
     return 0;
   }
@@ -60,21 +52,18 @@ int cmd_generate(int argc, char** argv, int first) {
   std::vector<int32_t> prompt;
   if (!text_mode) prompt = parse_ids("prompt-ids", a.required("prompt-ids"));
 
-  LoadedModel lm = load_model_from_args(a, text_mode);
-  const Model& model = *lm.model;
-  DecodeParams params = default_decode_params(model.config());
-  for (const auto& [flag, value] : a.ordered()) {
-    auto it = decode_flags.find(flag);
-    if (it != decode_flags.end()) set_param(params, it->second, value);
-  }
+  Engine engine = engine_from_args(a);
+  const auto lm = load_model_from_args(engine, a, text_mode);
+  const Model& model = *lm->model;
+  DecodeParams params = resolve_decode_params(model.config(), decode_overrides(a));
   if (text_mode) {
     const std::string text = a.str("prompt");
     if (text.empty()) throw UsageError("--prompt: the prompt is empty");
     if (a.flag("chat")) {
       nlohmann::json messages = nlohmann::json::array({{{"role", "user"}, {"content", text}}});
-      prompt = lm.tokenizer->encode(render_chat(*lm.tokenizer, messages, true), false);
+      prompt = lm->tokenizer->encode(render_chat(*lm->tokenizer, messages, true), false);
     } else {
-      prompt = lm.tokenizer->encode(text, true);
+      prompt = lm->tokenizer->encode(text, true);
     }
   }
 
@@ -82,7 +71,7 @@ int cmd_generate(int argc, char** argv, int first) {
   const bool stream = text_mode && !json;
   nlohmann::json steps = nlohmann::json::array();
   std::unique_ptr<TextStreamer> streamer;
-  if (stream) streamer = std::make_unique<TextStreamer>(*lm.tokenizer, model.config());
+  if (stream) streamer = std::make_unique<TextStreamer>(*lm->tokenizer, model.config());
   GenerateOptions go;
   go.on_step = [&](const StepEvent& e) {
     if (a.flag("trace")) steps.push_back(step_json(e));
@@ -100,9 +89,9 @@ int cmd_generate(int argc, char** argv, int first) {
         {"finish_reason", r.finish_reason},
         {"prompt_tokens", prompt.size()},
         {"params", to_json(params)},
-        {"timings", {{"load_ms", lm.load_ms}, {"total_ms", r.total_ms}, {"step_ms", r.step_ms}}}};
-    if (lm.tokenizer) {
-      TextStreamer s(*lm.tokenizer, model.config());
+        {"timings", {{"load_ms", lm->load_ms}, {"total_ms", r.total_ms}, {"step_ms", r.step_ms}}}};
+    if (lm->tokenizer) {
+      TextStreamer s(*lm->tokenizer, model.config());
       j["text"] = s.finish(r.output_ids);
     }
     if (a.flag("trace")) j["steps"] = steps;

@@ -1,12 +1,10 @@
 #include "service/cli/model_loader.h"
 
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <vector>
 
-#include "engine/backend/backend_factory.h"
 #include "engine/util/error.h"
 
 namespace dlx::cli {
@@ -44,32 +42,27 @@ std::string default_model_dir() {
               "model");
 }
 
-LoadedModel load_model_from_args(const Args& a, bool need_tokenizer) {
-  const std::string dir = a.has("model") ? a.str("model") : default_model_dir();
+Engine engine_from_args(const Args& a) {
   const int64_t threads = a.integer("threads", 0);
   if (threads < 0) throw UsageError("--threads must be >= 0 (0 = all cores)");
-  const auto t0 = std::chrono::steady_clock::now();
-  std::string note;
-  auto backend = make_backend(a.str("device", "auto"), static_cast<int>(threads), &note);
-  LoadOptions lo;
+  EngineOptions eo;
+  eo.device = a.str("device", "auto");
+  eo.threads = static_cast<int>(threads);
+  return Engine(eo);
+}
+
+std::shared_ptr<const LoadedModel> load_model_from_args(Engine& engine, const Args& a,
+                                                        bool need_tokenizer) {
+  const std::string dir = a.has("model") ? a.str("model") : default_model_dir();
+  ModelLoadOptions lo;
   lo.weights = a.str("weights");
   lo.precision = parse_precision(a.str("precision", "auto"));
-  LoadedModel out;
-  out.dir = dir;
-  out.model =
-      load_with_fallback(backend, static_cast<int>(threads), &note,
-                         [&](std::shared_ptr<Backend> b) { return Model::load(dir, b, lo); });
-  if (!note.empty()) std::fprintf(stderr, "diffulex: falling back to CPU: %s\n", note.c_str());
-  if (std::filesystem::exists(std::filesystem::path(dir) / "tokenizer.json")) {
-    out.tokenizer = Tokenizer::load(dir);
-  } else if (need_tokenizer) {
-    throw Error(ErrorCode::kNotFound, dir +
-                                          ": no tokenizer.json, so text prompts cannot be "
-                                          "used (pass --prompt-ids)");
+  lo.need_tokenizer = need_tokenizer;
+  auto lm = engine.load(dir, lo);
+  if (!lm->fallback_note.empty()) {
+    std::fprintf(stderr, "diffulex: falling back to CPU: %s\n", lm->fallback_note.c_str());
   }
-  out.load_ms =
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-  return out;
+  return lm;
 }
 
 }  // namespace dlx::cli

@@ -1,28 +1,24 @@
-// Loading a model (and its tokenizer) the way every CLI command does: --model, --weights,
-// --device, --threads, with the OpenCL-to-CPU fallback reported on stderr.
+// The CLI edge of the engine API: --model, --weights, --precision, --device and --threads
+// (and DIFFULEX_MODEL) turned into EngineOptions / ModelLoadOptions, read once here.
 #pragma once
 
 #include <memory>
 #include <set>
 #include <string>
 
-#include "engine/model/model.h"
-#include "engine/tokenizer/tokenizer.h"
+#include "engine/engine.h"
 #include "service/cli/args.h"
 
 namespace dlx::cli {
 
-struct LoadedModel {
-  std::shared_ptr<Model> model;
-  std::shared_ptr<Tokenizer> tokenizer;  // null when the folder has no tokenizer.json
-  double load_ms = 0;
-  std::string dir;  // the model folder (--model, or the default)
-};
-
-// The options load_model_from_args reads.
+// The engine a command runs on: --device and --threads (the CLI edge of EngineOptions).
+Engine engine_from_args(const Args& a);
+// --model DIR (or the default model) loaded on `engine` with --weights and --precision; the
+// OpenCL-to-CPU fallback is reported on stderr.
+std::shared_ptr<const LoadedModel> load_model_from_args(Engine& engine, const Args& a,
+                                                        bool need_tokenizer);
+// The options engine_from_args and load_model_from_args read.
 const std::set<std::string>& model_options();
-// --model DIR, or the default model when --model is absent.
-LoadedModel load_model_from_args(const Args& a, bool need_tokenizer);
 
 // The folder commands use when no --model is given: $DIFFULEX_MODEL if set, else the bundled
 // demo model (models/dlx-demo-llada) next to the executable once installed

@@ -237,36 +237,21 @@ GenerationInput parse_generation_input(Endpoint endpoint, const json& body) {
   return in;
 }
 
-DecodeParams resolve_decode_params(const ModelConfig& config, const GenerationInput& in) {
-  const DecodeParams def = default_decode_params(config);
-  DecodeParams p = def;
-  if (in.max_tokens) p.gen_length = *in.max_tokens;
-  if (in.temperature) p.temperature = *in.temperature;
-  if (in.top_p) p.top_p = *in.top_p;
-  if (in.seed) p.seed = static_cast<uint64_t>(*in.seed);
+json decode_overrides(const GenerationInput& in) {
+  json o = json::object();
+  if (in.max_tokens) o["gen_length"] = *in.max_tokens;
+  if (in.temperature) o["temperature"] = *in.temperature;
+  if (in.top_p) o["top_p"] = *in.top_p;
+  if (in.seed) o["seed"] = *in.seed;
   // OpenAI's finish_reason "stop" means the model ended its answer: end at the end token.
-  if (in.endpoint != Endpoint::kGenerate) p.stop_at_eos = true;
-  apply_json(p, in.diffusion);
+  if (in.endpoint != Endpoint::kGenerate) o["stop_at_eos"] = true;
+  if (!in.diffusion.is_object()) throw bad_request("diffusion", "must be a JSON object");
+  for (auto it = in.diffusion.begin(); it != in.diffusion.end(); ++it) o[it.key()] = it.value();
+  return o;
+}
 
-  const json& d = in.diffusion;
-  if (p.gen_length != def.gen_length) {
-    if (!d.contains("block_length")) {
-      // block_length 0 (Dream) already means one block over the whole canvas.
-      if (!config.spec->block_aligned && p.gen_length > 0 && p.block_length > 0 &&
-          p.gen_length % p.block_length != 0) {
-        // Blocks start after the prompt and must tile gen_length: take the largest block
-        // length up to the default that does.
-        int b = std::min(def.block_length, p.gen_length);
-        while (p.gen_length % b != 0) --b;
-        p.block_length = b;
-      }
-    }
-    if (!d.contains("steps") && !d.contains("block_steps") && def.steps &&
-        *def.steps == def.gen_length) {
-      p.steps = p.gen_length;  // the default commits one token per step
-    }
-  }
-  return p;
+DecodeParams resolve_decode_params(const ModelConfig& config, const GenerationInput& in) {
+  return dlx::resolve_decode_params(config, decode_overrides(in));
 }
 
 ResolvedPrompt resolve_prompt(const LoadedModel& lm, const GenerationInput& in) {

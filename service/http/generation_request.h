@@ -34,10 +34,13 @@ struct GenerationInput {
 // Throws ApiError / Error (400) naming the offending parameter.
 GenerationInput parse_generation_input(Endpoint endpoint, const nlohmann::json& body);
 
-// Decoding parameters for this request: the family's defaults, then the OpenAI fields
-// (max_tokens -> gen_length, temperature, top_p, seed), then the `diffusion` object. When only
-// the length changed, the family's shape is kept (one block for Dream, a block length that
-// divides gen_length, one token per step where that is the default).
+// The request's decoding overrides as one JSON object: the OpenAI fields (max_tokens ->
+// gen_length, temperature, top_p, seed; stop_at_eos on the OpenAI routes), then the `diffusion`
+// object, whose keys win.
+nlohmann::json decode_overrides(const GenerationInput& in);
+// Decoding parameters for this request through the engine's one resolve_decode_params, the
+// same rule as the CLI: max_tokens 30 gives 30 tokens, in a partial last block where the
+// family's block does not divide it.
 DecodeParams resolve_decode_params(const ModelConfig& config, const GenerationInput& in);
 
 struct ResolvedPrompt {

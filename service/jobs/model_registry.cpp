@@ -9,8 +9,6 @@
 #include <regex>
 #include <sstream>
 
-#include "engine/backend/backend_factory.h"
-#include "engine/formats/safetensors.h"
 #include "engine/util/error.h"
 #include "service/http/api_error.h"
 #include "service/jobs/clock.h"
@@ -36,14 +34,6 @@ std::string sha256_hex(const std::string& data) {
   return out;
 }
 
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) throw Error(ErrorCode::kNotFound, p.string() + ": cannot read");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 // True when `p` (already canonical) is `root` or lies below it, compared by path components so
 // "/models-evil" is not inside "/models".
 bool is_within(const fs::path& root, const fs::path& p) {
@@ -58,28 +48,15 @@ bool is_within(const fs::path& root, const fs::path& p) {
 }  // namespace
 
 db::ModelRow describe_model_folder(const std::string& name, const std::string& dir) {
-  const fs::path path = fs::canonical(fs::path(dir));
-  const ModelConfig cfg = load_model_config(path.string());
-  const TensorStore store = TensorStore::open(path.string());
-  int64_t params = 0;
-  std::map<DType, uint64_t> bytes_by_dtype;
-  for (const auto& [tname, t] : store.all()) {
-    params += t->numel();
-    bytes_by_dtype[t->dtype] += t->nbytes;
-  }
-  DType dtype = DType::kF32;
-  uint64_t most = 0;
-  for (const auto& [d, n] : bytes_by_dtype) {
-    if (n > most) most = n, dtype = d;
-  }
+  const ModelInfo info = describe_model(dir);
   db::ModelRow row;
   row.name = name;
-  row.path = path.string();
-  row.family = cfg.family_name();
-  row.dtype = dtype_name(dtype);
-  row.parameters = params;
-  row.file_bytes = static_cast<int64_t>(store.total_bytes());
-  row.config_sha256 = sha256_hex(read_file(path / "config.json"));
+  row.path = info.path;
+  row.family = info.family;
+  row.dtype = info.dtype;
+  row.parameters = info.parameters;
+  row.file_bytes = static_cast<int64_t>(info.file_bytes);
+  row.config_sha256 = sha256_hex(info.config_json);
   row.created_at = unix_ms();
   row.status = "unloaded";
   return row;
@@ -91,7 +68,10 @@ bool ModelRegistry::valid_name(const std::string& name) {
 }
 
 ModelRegistry::ModelRegistry(db::Db& db, Metrics& metrics, RegistryOptions opts)
-    : db_(db), metrics_(metrics), opts_(std::move(opts)) {}
+    : db_(db),
+      metrics_(metrics),
+      opts_(std::move(opts)),
+      engine_(EngineOptions{opts_.device, opts_.threads}) {}
 
 ModelRegistry::~ModelRegistry() {
   stop();
@@ -210,17 +190,6 @@ void ModelRegistry::loader_loop() {
   }
 }
 
-std::shared_ptr<Backend> ModelRegistry::backend() {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (!backend_) {
-    std::string note;
-    backend_ = make_backend(opts_.device, opts_.threads, &note);
-    std::fprintf(stderr, "diffulex serve: backend %s%s%s\n", backend_->name().c_str(),
-                 note.empty() ? "" : " — ", note.c_str());
-  }
-  return backend_;
-}
-
 void ModelRegistry::set_status(const std::string& name, const std::string& status,
                                const std::optional<std::string>& error) {
   {
@@ -244,17 +213,16 @@ void ModelRegistry::do_load(const std::string& name) {
   set_status(name, "loading", std::nullopt);
   const auto t0 = SteadyClock::now();
   try {
-    std::string note;
-    auto model = load_with_fallback(
-        backend(), opts_.threads, &note,
-        [&](std::shared_ptr<Backend> b) { return Model::load(path, std::move(b)); });
-    std::shared_ptr<Tokenizer> tokenizer;
-    if (fs::exists(fs::path(path) / "tokenizer.json")) tokenizer = Tokenizer::load(path);
-    auto lm = std::make_shared<LoadedModel>();
+    if (!backend_reported_.exchange(true)) {
+      const std::string why = engine_.backend_note();
+      std::fprintf(stderr, "diffulex serve: backend %s%s%s\n", engine_.backend()->name().c_str(),
+                   why.empty() ? "" : " — ", why.c_str());
+    }
+    auto loaded = engine_.load(path);
+    auto lm = std::make_shared<LoadedModel>(*loaded);
     lm->name = name;
-    lm->model = std::move(model);
-    lm->tokenizer = std::move(tokenizer);
-    lm->load_seconds = ms_between(t0, SteadyClock::now()) / 1000.0;
+    const std::string& note = lm->fallback_note;
+    const double load_seconds = ms_between(t0, SteadyClock::now()) / 1000.0;
     db::ModelRow row;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -268,11 +236,11 @@ void ModelRegistry::do_load(const std::string& name) {
       row = it->second.row;
     }
     db_.upsert_model(row);
-    metrics_.model_loaded(name, lm->load_seconds);
+    metrics_.model_loaded(name, load_seconds);
     std::fprintf(stderr,
                  "diffulex serve: loaded model '%s' (%s, %lld parameters, %s) in %.2f s%s%s\n",
                  name.c_str(), row.family.c_str(), static_cast<long long>(row.parameters),
-                 row.dtype.c_str(), lm->load_seconds, note.empty() ? "" : "; ", note.c_str());
+                 row.dtype.c_str(), load_seconds, note.empty() ? "" : "; ", note.c_str());
   } catch (const std::exception& e) {
     set_status(name, "error", std::string(e.what()));
     std::fprintf(stderr, "diffulex serve: loading model '%s' failed: %s\n", name.c_str(), e.what());

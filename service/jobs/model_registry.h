@@ -1,8 +1,10 @@
 // ModelRegistry: the models the server knows (persisted in the models table) and the loaded
-// ones (weights + tokenizer, shared read-only by every job). Loads run on one loader thread;
+// ones (engine LoadedModels: weights + tokenizer, shared read-only by every job, so an unload
+// never pulls weights from under a running generation). Loads run on one loader thread;
 // the server reports ready once the models named at startup have finished loading.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -14,21 +16,11 @@
 #include <thread>
 #include <vector>
 
-#include "engine/model/model.h"
-#include "engine/tokenizer/tokenizer.h"
+#include "engine/engine.h"
 #include "service/db/db.h"
 #include "service/metrics/metrics.h"
 
 namespace dlx {
-
-// What a job needs of a model. Immutable once built; jobs hold it by shared_ptr so an unload
-// never pulls weights from under a running generation.
-struct LoadedModel {
-  std::string name;
-  std::shared_ptr<Model> model;
-  std::shared_ptr<Tokenizer> tokenizer;  // null when the folder has no tokenizer.json
-  double load_seconds = 0;
-};
 
 struct RegistryOptions {
   std::string models_dir;  // the only root for POST /v1/models; empty: registration disabled
@@ -84,7 +76,6 @@ class ModelRegistry {
   void do_load(const std::string& name);  // on the loader thread
   void set_status(const std::string& name, const std::string& status,
                   const std::optional<std::string>& error);
-  std::shared_ptr<Backend> backend();
 
   db::Db& db_;
   Metrics& metrics_;
@@ -96,12 +87,13 @@ class ModelRegistry {
   int startup_pending_ = 0;
   bool started_ = false, stop_ = false;
   std::condition_variable cv_;
-  std::shared_ptr<Backend> backend_;  // one backend (thread pool) shared by every model
+  Engine engine_;  // one backend (thread pool) shared by every model
+  std::atomic<bool> backend_reported_{false};  // its name printed at the first load
   std::thread loader_;
 };
 
-// Reads a model folder's config.json and weight headers (no weights are loaded) into a row
-// with status 'unloaded'. Throws Error for a missing or malformed folder.
+// describe_model (config.json and weight headers; no weights are loaded) as a row with status
+// 'unloaded'. Throws Error for a missing or malformed folder.
 db::ModelRow describe_model_folder(const std::string& name, const std::string& dir);
 
 }  // namespace dlx

@@ -159,8 +159,11 @@ TEST(DecodeParamsValidate, EachErrorNamesItsParameter) {
     expect_invalid(p, llada, 8, "block_length");
     p.block_length = 0;  // one block over the canvas
     EXPECT_NO_THROW(validate(p, llada, 8));
-    p.block_length = 5;  // does not divide gen_length
-    expect_invalid(p, llada, 8, "block_length");
+    p.block_length = 5;  // does not divide gen_length: six full blocks and a partial one of 2
+    p.steps = 35;        // 7 blocks x 5 steps
+    EXPECT_NO_THROW(validate(p, llada, 8));
+    p.steps = 32;  // does not divide over the 7 blocks
+    expect_invalid(p, llada, 8, "steps");
   }
   {
     DecodeParams p = base;

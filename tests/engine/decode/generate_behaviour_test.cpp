@@ -51,6 +51,26 @@ TEST(Generate, StepEventsDescribeEveryCommit) {
   EXPECT_EQ(r.step_ms.size(), 8u);
 }
 
+TEST(Generate, PartialLastBlockWhenTheBlockDoesNotTileTheCanvas) {
+  // gen_length 20 over blocks of 8: two full blocks and one of 4, 4 steps each.
+  auto m = load("llada");
+  DecodeParams p = default_decode_params(m->config());
+  p.gen_length = 20;
+  p.block_length = 8;
+  p.steps = 12;
+  p.stop_at_eos = false;
+  std::vector<size_t> per_step;
+  GenerateOptions o;
+  o.on_step = [&](const StepEvent& e) { per_step.push_back(e.positions.size()); };
+  GenerateResult r = generate(*m, kPrompt, p, o);
+  ASSERT_EQ(r.output_ids.size(), 20u);
+  for (int32_t id : r.output_ids) EXPECT_NE(id, m->config().mask_id);
+  EXPECT_EQ(r.forward_calls, 12);
+  ASSERT_EQ(per_step.size(), 12u);
+  for (size_t i = 0; i < 8; ++i) EXPECT_EQ(per_step[i], 2u) << i;   // 8 positions in 4 steps
+  for (size_t i = 8; i < 12; ++i) EXPECT_EQ(per_step[i], 1u) << i;  // 4 positions in 4 steps
+}
+
 TEST(Generate, SeededSamplingReproducesAndSeedsDiffer) {
   for (const char* fam : {"llada", "dream", "sdar", "fast_dllm_v2"}) {
     auto m = load(fam);

@@ -58,8 +58,8 @@ RandomModelOptions tiny(const char* family, const std::string& dir) {
 // Logits of one forward over `ids` (the family's own attention).
 std::vector<float> logits(const std::string& dir, const std::vector<int32_t>& ids) {
   auto m = Model::load(dir, make_cpu_backend(2));
-  ForwardState st =
-      m->new_state(static_cast<int64_t>(ids.size()), static_cast<int64_t>(ids.size()));
+  Session st =
+      m->new_session(static_cast<int64_t>(ids.size()), static_cast<int64_t>(ids.size()));
   ForwardSpan span;
   span.ids = ids;
   span.block_size =

@@ -24,7 +24,7 @@ std::shared_ptr<Model> load(const std::string& dir, const LoadOptions& o = {}) {
 // Logits of a fixed id sequence (every row), for comparing two ways of loading one model.
 std::vector<float> logits_of(const Model& m) {
   const std::vector<int32_t> ids = {1, 5, 7, 300, 505, 505, 3, 42};
-  ForwardState st = m.new_state(static_cast<int64_t>(ids.size()), static_cast<int64_t>(ids.size()));
+  Session st = m.new_session(static_cast<int64_t>(ids.size()), static_cast<int64_t>(ids.size()));
   ForwardSpan span;
   span.ids = ids;
   const float* p = m.forward(st, span);

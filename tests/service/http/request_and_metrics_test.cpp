@@ -70,7 +70,7 @@ TEST(GenerationRequest, ErrorsNameTheParameter) {
   EXPECT_EQ(param_of(Endpoint::kGenerate, {{"model", "m"}, {"prompt_ids", {1}}, {"x", 1}}), "x");
 }
 
-TEST(GenerationRequest, MaxTokensKeepsTheFamilyShape) {
+TEST(GenerationRequest, MaxTokensGivesThatManyTokensInAPartialLastBlock) {
   const ModelConfig llada = load_model_config(test::model_dir("llada"));
   const DecodeParams def = default_decode_params(llada);
   GenerationInput in;
@@ -78,16 +78,16 @@ TEST(GenerationRequest, MaxTokensKeepsTheFamilyShape) {
   in.max_tokens = 40;
   DecodeParams p = resolve_decode_params(llada, in);
   EXPECT_EQ(p.gen_length, 40);
-  EXPECT_EQ(40 % p.block_length, 0);
-  EXPECT_LE(p.block_length, def.block_length);
-  EXPECT_FALSE(p.steps.has_value());  // unset: one token per step, as the default
+  EXPECT_EQ(p.block_length, def.block_length);  // the family's block; the last one is partial
+  EXPECT_FALSE(p.steps.has_value());            // unset: one token per step, as the default
   EXPECT_TRUE(p.stop_at_eos);
   validate(p, llada, 5);
 
-  in.diffusion = {{"block_length", 8}, {"steps", 20}};
+  in.diffusion = {{"block_length", 8}, {"steps", 20}, {"gen_length", 24}};
   p = resolve_decode_params(llada, in);
-  EXPECT_EQ(p.block_length, 8);  // explicit keys win
+  EXPECT_EQ(p.block_length, 8);  // explicit keys win, over max_tokens too
   EXPECT_EQ(*p.steps, 20);
+  EXPECT_EQ(p.gen_length, 24);
 
   const ModelConfig dream = load_model_config(test::model_dir("dream"));
   GenerationInput d;
@@ -95,6 +95,7 @@ TEST(GenerationRequest, MaxTokensKeepsTheFamilyShape) {
   d.diffusion = {{"gen_length", 24}};
   p = resolve_decode_params(dream, d);
   EXPECT_EQ(effective_block_length(p), 24);  // Dream denoises one block over the whole canvas
+  EXPECT_EQ(p.stop_at_eos, def.stop_at_eos);
   validate(p, dream, 5);
 }
 

@@ -133,7 +133,7 @@ int run(int argc, char** argv) {
   const ModelConfig& c = model->config();
   std::vector<int32_t> ids(tokens);
   for (int i = 0; i < tokens; ++i) ids[i] = (i * 7919) % c.vocab;
-  ForwardState st = model->new_state(tokens, tokens);
+  Session st = model->new_session(tokens, tokens);
   ForwardSpan span;
   span.ids = ids;
   t0 = Clock::now();
@@ -145,7 +145,7 @@ int run(int argc, char** argv) {
 
   auto timing = std::make_shared<TimingBackend>(backend);
   auto tmodel = Model::load(dir, timing, lo);
-  ForwardState ts = tmodel->new_state(tokens, tokens);
+  Session ts = tmodel->new_session(tokens, tokens);
   tmodel->forward(ts, span);
   timing->ops.clear();
   for (int i = 0; i < iters; ++i) tmodel->forward(ts, span);

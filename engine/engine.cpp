@@ -1,0 +1,113 @@
+#include "engine/engine.h"
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "engine/backend/backend_factory.h"
+#include "engine/formats/safetensors.h"
+#include "engine/model/model_config.h"
+#include "engine/util/error.h"
+
+namespace dlx {
+namespace fs = std::filesystem;
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string read_small_file(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  if (!in) throw Error(ErrorCode::kNotFound, p.string() + ": cannot read");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// A model is a Hugging Face folder today; a single-file format plugs in here.
+fs::path model_folder(const std::string& path) {
+  std::error_code ec;
+  if (!fs::is_directory(path, ec)) {
+    throw Error(ErrorCode::kNotFound,
+                path + ": not a model folder (expected a folder with config.json and "
+                       "*.safetensors)",
+                "model");
+  }
+  return fs::canonical(path);
+}
+
+}  // namespace
+
+ModelInfo describe_model(const std::string& path) {
+  const fs::path dir = model_folder(path);
+  const ModelConfig cfg = load_model_config(dir.string());
+  const TensorStore store = TensorStore::open(dir.string());
+  ModelInfo info;
+  std::map<DType, uint64_t> bytes_by_dtype;
+  for (const auto& [name, t] : store.all()) {
+    info.parameters += t->numel();
+    bytes_by_dtype[t->dtype] += t->nbytes;
+  }
+  DType dtype = DType::kF32;
+  uint64_t most = 0;
+  for (const auto& [d, n] : bytes_by_dtype) {
+    if (n > most) most = n, dtype = d;
+  }
+  std::error_code ec;
+  info.path = dir.string();
+  info.format = "safetensors";
+  info.family = cfg.family_name();
+  info.dtype = dtype_name(dtype);
+  info.file_bytes = store.total_bytes();
+  info.max_positions = cfg.max_positions;
+  info.vocab = cfg.vocab;
+  info.has_tokenizer = fs::is_regular_file(dir / "tokenizer.json", ec);
+  info.config_json = read_small_file(dir / "config.json");
+  return info;
+}
+
+Engine::Engine(EngineOptions opts) : opts_(std::move(opts)) {
+  if (opts_.threads < 0) {
+    throw Error(ErrorCode::kInvalidArgument, "threads: must be >= 0 (0 = all cores)", "threads");
+  }
+}
+
+std::shared_ptr<Backend> Engine::backend() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!backend_) backend_ = make_backend(opts_.device, opts_.threads, &note_);
+  return backend_;
+}
+
+std::string Engine::backend_note() {
+  backend();
+  std::lock_guard<std::mutex> lock(mu_);
+  return note_;
+}
+
+std::shared_ptr<const LoadedModel> Engine::load(const std::string& path,
+                                                const ModelLoadOptions& opts) {
+  const auto t0 = Clock::now();
+  auto out = std::make_shared<LoadedModel>();
+  out->info = describe_model(path);
+  const std::string& dir = out->info.path;
+  out->name = fs::path(dir).filename().string();
+  if (opts.need_tokenizer && !out->info.has_tokenizer) {
+    throw Error(ErrorCode::kNotFound,
+                dir + ": no tokenizer.json, so text prompts cannot be used (pass --prompt-ids)",
+                "model");
+  }
+  LoadOptions lo;
+  lo.weights = opts.weights;
+  lo.precision = opts.precision;
+  std::string note = backend_note();
+  out->model = load_with_fallback(backend(), opts_.threads, &note,
+                                  [&](std::shared_ptr<Backend> b) {
+                                    return Model::load(dir, std::move(b), lo);
+                                  });
+  out->fallback_note = note;
+  if (out->info.has_tokenizer) out->tokenizer = Tokenizer::load(dir);
+  out->load_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+  return out;
+}
+
+}  // namespace dlx
