@@ -6,6 +6,7 @@
 
 #include "engine/util/error.h"
 #include "engine/util/json_brief.h"
+#include "engine/util/json_parse.h"
 
 namespace dlx {
 namespace fs = std::filesystem;
@@ -46,12 +47,11 @@ SafetensorsFile::SafetensorsFile(const std::string& path)
                   std::to_string(size) + " bytes)");
   }
   const char* hdr = reinterpret_cast<const char*>(file_->data() + 8);
-  json j;
-  try {
-    j = json::parse(hdr, hdr + header_len);
-  } catch (const json::exception& e) {
-    bad(path, std::string("header is not valid JSON: ") + e.what());
-  }
+  // Depth-capped: a header is a flat object of tensor entries.
+  JsonLimits lim;
+  lim.max_depth = 16;
+  const json j = parse_json_limited(std::string_view(hdr, header_len),
+                                    path + " (safetensors header)", ErrorCode::kInvalidModel, lim);
   if (!j.is_object()) bad(path, "header is not a JSON object");
   const uint8_t* data_begin = file_->data() + 8 + header_len;
   const uint64_t data_size = size - 8 - header_len;
@@ -151,12 +151,8 @@ TensorStore TensorStore::open(const std::string& dir, const std::string& weights
     throw Error(ErrorCode::kNotFound,
                 dir + ": no model.safetensors or model.safetensors.index.json in the folder");
   }
-  json j;
-  try {
-    j = json::parse(read_text_file(index.string()));
-  } catch (const json::exception& e) {
-    throw Error(ErrorCode::kInvalidModel, index.string() + ": invalid JSON: " + e.what());
-  }
+  const json j =
+      parse_json_limited(read_text_file(index.string()), index.string(), ErrorCode::kInvalidModel);
   if (!j.contains("weight_map") || !j["weight_map"].is_object()) {
     throw Error(ErrorCode::kInvalidModel, index.string() + ": missing object 'weight_map'");
   }

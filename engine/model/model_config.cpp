@@ -8,6 +8,7 @@
 
 #include "engine/util/error.h"
 #include "engine/util/json_brief.h"
+#include "engine/util/json_parse.h"
 #include "engine/util/mapped_file.h"
 
 namespace dlx {
@@ -18,20 +19,14 @@ namespace {
 
 json parse_json_file(const std::string& path) {
   std::string text = read_text_file(path);
-  try {
-    return json::parse(text);
-  } catch (const json::exception& e) {
-    throw Error(ErrorCode::kInvalidModel, path + ": invalid JSON: " + e.what());
-  }
+  return parse_json_limited(text, path, ErrorCode::kInvalidModel);
 }
 
 class ConfigReader {
  public:
   ConfigReader(const json& j, std::string path) : j_(j), path_(std::move(path)) {}
 
-  bool has(const char* key) const {
-    return key && *key && j_.contains(key) && !j_[key].is_null();
-  }
+  bool has(const char* key) const { return key && *key && j_.contains(key) && !j_[key].is_null(); }
   int positive_int(const char* key) const {
     if (!has(key)) throw Error(ErrorCode::kInvalidModel, path_ + ": missing key '" + key + "'");
     const json& v = j_[key];
@@ -187,8 +182,9 @@ ModelConfig load_model_config(const std::string& dir) {
         r.string("activation_type", "silu") != "silu" || r.boolean("scale_logits", false) ||
         r.boolean("input_emb_norm", false)) {
       throw Error(ErrorCode::kUnsupported,
-                  path + ": only LLaDA's llama block (rope, rms norm, silu, no alibi, no logit "
-                         "scaling) is supported");
+                  path +
+                      ": only LLaDA's llama block (rope, rms norm, silu, no alibi, no logit "
+                      "scaling) is supported");
     }
     c.qkv_bias = r.boolean("include_bias", false) || r.boolean("include_qkv_bias", false);
     int emb = r.has("embedding_size") ? r.positive_int("embedding_size") : c.vocab;
@@ -222,9 +218,9 @@ ModelConfig load_model_config(const std::string& dir) {
                                               " is too large");
   }
   if (c.heads % c.kv_heads != 0) {
-    throw Error(ErrorCode::kInvalidModel,
-                path + ": attention heads (" + std::to_string(c.heads) +
-                    ") must be a multiple of key/value heads (" + std::to_string(c.kv_heads) + ")");
+    throw Error(ErrorCode::kInvalidModel, path + ": attention heads (" + std::to_string(c.heads) +
+                                              ") must be a multiple of key/value heads (" +
+                                              std::to_string(c.kv_heads) + ")");
   }
   c.norm_eps = static_cast<float>(r.positive_number(k.norm_eps, 1e-6, /*zero_ok=*/true));
   c.rope_theta = r.positive_number("rope_theta", 10000.0);
@@ -232,7 +228,8 @@ ModelConfig load_model_config(const std::string& dir) {
     throw Error(ErrorCode::kUnsupported, path + ": rope_scaling is not supported yet");
   }
   c.tie_embeddings = r.boolean(k.tie_embeddings, false);
-  if (k.block_size[0] != '\0' && r.has(k.block_size)) c.train_block_size = r.positive_int(k.block_size);
+  if (k.block_size[0] != '\0' && r.has(k.block_size))
+    c.train_block_size = r.positive_int(k.block_size);
   if (c.spec->attention == AttentionKind::kBlockCausal && c.train_block_size == 0) {
     c.train_block_size = c.spec->family == Family::kSDAR ? 4 : 32;  // the families' defaults
   }

@@ -16,6 +16,7 @@
 #include "engine/tokenizer/tokenizer_json.h"
 #include "engine/tokenizer/utf8.h"
 #include "engine/util/error.h"
+#include "engine/util/json_parse.h"
 
 namespace dlx {
 namespace fs = std::filesystem;
@@ -31,11 +32,7 @@ std::string read_text(const fs::path& p) {
 
 nlohmann::json read_json(const fs::path& p) {
   const std::string text = read_text(p);
-  try {
-    return nlohmann::json::parse(text);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(ErrorCode::kInvalidModel, p.string() + ": malformed JSON: " + e.what());
-  }
+  return parse_json_limited(text, p.string(), ErrorCode::kInvalidModel);
 }
 
 // Component errors say "tokenizer.json: ..."; name the actual file instead.

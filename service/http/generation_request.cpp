@@ -4,6 +4,7 @@
 #include <set>
 
 #include "engine/util/error.h"
+#include "engine/util/json_parse.h"
 #include "service/http/api_error.h"
 
 namespace dlx::http {
@@ -163,7 +164,13 @@ void parse_openai_common(const json& body, GenerationInput& in) {
 }  // namespace
 
 json parse_body(const std::string& body) {
-  json j = json::parse(body);  // parse_error -> 400 invalid_json in the translator
+  // Depth/size capped: a deeply nested body is a 400, not a stack overflow.
+  json j;
+  try {
+    j = parse_json_limited(body, "request body", ErrorCode::kInvalidArgument);
+  } catch (const Error& e) {
+    throw ApiError(400, "invalid_request_error", "invalid_json", e.what());
+  }
   if (!j.is_object()) throw bad_request("", "the request body must be a JSON object");
   return j;
 }

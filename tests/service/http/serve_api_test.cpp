@@ -242,6 +242,20 @@ TEST_F(ServeApi, GenerationLog) {
   expect_error(client->Get("/v1/generations?before=nope"), 400, "invalid_parameter", "before");
 }
 
+TEST_F(ServeApi, DeeplyNestedBodiesAreA400) {
+  start({"--max-body-bytes", "1000000"});
+  // Hostile nesting is a 400 on every body-parsing route, and the server keeps serving.
+  const std::string deep14k = std::string(14000, '[') + std::string(14000, ']');
+  expect_error(client->Post("/v1/chat/completions", deep14k, "application/json"), 400,
+               "invalid_json");
+  expect_error(client->Post("/tokenize", deep14k, "application/json"), 400, "invalid_json");
+  const std::string deep150k = R"({"model":"llada","prompt":"a","diffusion":)" +
+                               std::string(150000, '[') + std::string(150000, ']') + "}";
+  expect_error(client->Post("/v1/generate", deep150k, "application/json"), 400, "invalid_json");
+  expect_error(client->Post("/v1/completions", deep150k, "application/json"), 400, "invalid_json");
+  EXPECT_EQ(client->Get("/health")->status, 200);
+}
+
 TEST_F(ServeApi, ErrorStatuses) {
   start();
   // 400: body not JSON, not an object, bad and unknown parameters, too long for the model.
