@@ -102,10 +102,38 @@ void Server::Impl::configure_http() {
   auto dispatch = [this](const httplib::Request& req, httplib::Response& res) {
     router.dispatch(req, res);
   };
+  // Bodies are read through a content reader so --max-body-bytes holds for every transfer
+  // encoding: httplib 0.11 checks payload_max_length only against Content-Length and buffers
+  // a chunked body without bound. We stop reading at the limit and answer 413.
+  auto dispatch_with_body = [this](const httplib::Request& req, httplib::Response& res,
+                                   const httplib::ContentReader& content_reader) {
+    std::string body;
+    bool too_large = false;
+    const bool ok = content_reader([&](const char* data, size_t n) {
+      if (n > cfg.max_body_bytes - body.size()) {
+        too_large = true;
+        return false;
+      }
+      body.append(data, n);
+      return true;
+    });
+    if (!ok) {
+      // httplib sets 413 itself for an oversized Content-Length; the error handler words it.
+      if (too_large)
+        res.status = 413;
+      else if (res.status < 400)
+        res.status = 400;
+      res.set_header("Connection", "close");
+      return;
+    }
+    httplib::Request with_body = req;
+    with_body.body = std::move(body);
+    router.dispatch(with_body, res);
+  };
   http.Get(".*", dispatch);
-  http.Post(".*", dispatch);
-  http.Put(".*", dispatch);
-  http.Patch(".*", dispatch);
+  http.Post(".*", dispatch_with_body);
+  http.Put(".*", dispatch_with_body);
+  http.Patch(".*", dispatch_with_body);
   http.Delete(".*", dispatch);
   http.Options(".*", dispatch);
 

@@ -1,6 +1,10 @@
 // Integration tests of `diffulex serve`: health, metrics, the model registry, the tokenizer
 // endpoints, the generation log, every error status and the API key.
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
@@ -311,6 +315,54 @@ TEST_F(ServeApi, ErrorStatuses) {
   const std::string big = json({{"model", "llada"}, {"prompt", std::string(8000, 'a')}}).dump();
   expect_error(client->Post("/v1/completions", big, "application/json"), 413, "request_too_large");
   // The server is still fine afterwards.
+  EXPECT_EQ(client->Get("/health")->status, 200);
+}
+
+// A chunked body has no Content-Length for httplib to check: the server must still stop at
+// --max-body-bytes and answer 413 instead of buffering 40 MiB.
+TEST_F(ServeApi, ChunkedBodyOverLimitIs413WithoutBuffering) {
+  start();
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(server->port()));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  const std::string head =
+      "POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+      "Transfer-Encoding: chunked\r\n\r\n";
+  ASSERT_EQ(::send(fd, head.data(), head.size(), MSG_NOSIGNAL), static_cast<ssize_t>(head.size()));
+  const std::string payload(64 * 1024, 'a');
+  char size_line[32];
+  std::snprintf(size_line, sizeof size_line, "%zx\r\n", payload.size());
+  const std::string chunk = size_line + payload + "\r\n";
+  // Send up to 40 MiB, stopping as soon as the server answers (or stops reading).
+  std::string response;
+  size_t sent = 0;
+  for (int i = 0; i < 640 && response.empty(); ++i) {
+    pollfd p{fd, POLLIN | POLLOUT, 0};
+    if (::poll(&p, 1, 10000) <= 0) break;
+    if (p.revents & POLLIN) break;
+    const ssize_t n = ::send(fd, chunk.data(), chunk.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0 && errno != EAGAIN) break;
+    if (n > 0) sent += static_cast<size_t>(n);
+  }
+  char buf[4096];
+  for (;;) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 10000) <= 0) break;
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    response.append(buf, static_cast<size_t>(n));
+    if (response.find("\r\n\r\n") != std::string::npos &&
+        response.find("request_too_large") != std::string::npos)
+      break;
+  }
+  ::close(fd);
+  EXPECT_EQ(response.rfind("HTTP/1.1 413", 0), 0u) << response.substr(0, 200);
+  EXPECT_NE(response.find("request_too_large"), std::string::npos);
+  EXPECT_LT(sent, size_t{40} << 20) << "the server read the whole body";
   EXPECT_EQ(client->Get("/health")->status, 200);
 }
 
