@@ -20,11 +20,19 @@ namespace dlx::cpu {
 enum class MatmulMode { kF32, kBF16Dot };
 
 // y[t, n] = sum_k x[t, k] * w[n, k] (+ bias[n]) for x [T, K] (row stride K), w [N, K] of
-// `wtype`, y rows `ldy` apart. Work is split over the pool's threads by output columns.
-// `isa` (here and below) must be supported; a lower one than the best is for tests.
+// `wtype`, y rows `ldy` apart. Q8_0 / Q4_0 weights (any mode) multiply activations quantized
+// per row to int8 blocks (quantize_row_q8) with integer dot products: relative error about
+// 1/256 of |x|.|w| per product from the activation rounding, on top of the weights' own. Work is
+// split over the pool's threads by output columns. `isa` (here and below) must be supported; a
+// lower one than the best is for tests.
 void matmul(const float* x, int64_t T, int64_t K, const void* w, DType wtype, int64_t N,
             const float* bias, float* y, int64_t ldy, MatmulMode mode, ThreadPool& pool,
             Isa isa = best_isa());
+
+// Quantizes one activation row x[K] (K a multiple of 32) to int8 blocks of 32 for the
+// quantized-weight matmul: block b has scale d[b] = max|x| / 127, values q[32b + j] =
+// round(x / d[b]) and sum[b] = sum_j q[32b + j]. (Like Q8_0, but an f32 scale.)
+void quantize_row_q8(const float* x, int64_t K, int8_t* q, float* d, int32_t* sum);
 
 // out[Tq, H*hd] = softmax(q k^T * scale + mask) v, see Backend::attention. q/out rows are
 // `ldq` / `ldo` floats apart, k/v rows `ldkv` apart.
