@@ -32,7 +32,8 @@ void matmul(const float* x, int64_t T, int64_t K, const void* w, DType wtype, in
       kernel = detail::QuantKernel::kAvx2;
     }
 #endif
-    (void)mode;
+    // Exact products of quantized weights: the portable kernel widens each weight tile.
+    if (mode != MatmulMode::kInt8) return detail::matmul_generic(c, pool);
     return detail::matmul_quant(c, pool, kernel);
   }
 #if defined(__x86_64__) && defined(__GNUC__)

@@ -8,6 +8,7 @@
 #include <random>
 #include <vector>
 
+#include "engine/backend/backend.h"
 #include "engine/backend/cpu/cpu_kernels.h"
 #include "engine/formats/quant.h"
 #include "engine/util/error.h"
@@ -78,7 +79,11 @@ TEST_P(QuantMatmul, MatchesDequantizedReferenceAtEveryIsa) {
           const int64_t ldy = N + 3;
           for (Isa isa : supported_isas()) {
             std::vector<float> y(T * ldy, -7.0f);
-            matmul(x.data(), T, K, w.data(), wt, N, bias.data(), y.data(), ldy, MatmulMode::kF32,
+            matmul(x.data(), T, K, w.data(), wt, N, bias.data(), y.data(), ldy, MatmulMode::kInt8,
+                   pool_, isa);
+            // kF32: the dequantized weights times the f32 activations, to f32 rounding.
+            std::vector<float> ye(T * ldy, -7.0f);
+            matmul(x.data(), T, K, w.data(), wt, N, bias.data(), ye.data(), ldy, MatmulMode::kF32,
                    pool_, isa);
             int bad = 0;
             for (int64_t t = 0; t < T && bad < 5; ++t) {
@@ -93,6 +98,10 @@ TEST_P(QuantMatmul, MatchesDequantizedReferenceAtEveryIsa) {
                 // (1) integer block dots are exact; K/32 scaled block terms summed in f32.
                 const double tight = (K / 32 + 8) * 2 * kU * mag + 1e-30;
                 const double got = y[t * ldy + n];
+                double fmag = std::fabs(bias[n]);
+                for (int64_t k = 0; k < K; ++k) fmag += std::fabs(wdq[n * K + k] * x[t * K + k]);
+                EXPECT_NEAR(ye[t * ldy + n], f32, (K + 4) * kU * fmag + 1e-30)
+                    << dtype_name(wt) << " exact " << isa_name(isa) << " K=" << K;
                 if (!(std::fabs(got - exact) <= tight) || !(std::fabs(got - f32) <= act + tight)) {
                   ++bad;
                   ADD_FAILURE() << dtype_name(wt) << " " << isa_name(isa) << " K=" << K
@@ -113,9 +122,38 @@ TEST_P(QuantMatmul, MatchesDequantizedReferenceAtEveryIsa) {
 TEST_P(QuantMatmul, RowsThatAreNotWholeBlocksAreAnError) {
   std::vector<float> x(40), y(1);
   std::vector<uint8_t> w(64);
-  EXPECT_THROW(matmul(x.data(), 1, 40, w.data(), DType::kQ8_0, 1, nullptr, y.data(), 1,
-                      MatmulMode::kF32, pool_),
-               Error);
+  for (MatmulMode mode : {MatmulMode::kF32, MatmulMode::kInt8}) {
+    EXPECT_THROW(
+        matmul(x.data(), 1, 40, w.data(), DType::kQ8_0, 1, nullptr, y.data(), 1, mode, pool_),
+        Error);
+  }
+}
+
+// Precision kInt8 on f32 weights: the backend quantizes them to Q8_0 at upload (and keeps only
+// that), so the product equals the one with the same weights quantized by quantize_row.
+TEST_P(QuantMatmul, Int8PrecisionQuantizesPlainWeightsAtUpload) {
+  const int64_t T = 5, K = 64, N = 7;
+  const std::vector<float> wf = random(N * K, 0.05f), x = random(T * K, 1.0f);
+  auto be = make_cpu_backend(GetParam());
+  HostTensor h;
+  h.name = "w";
+  h.dtype = DType::kF32;
+  h.shape = {N, K};
+  h.data = reinterpret_cast<const uint8_t*>(wf.data());
+  h.nbytes = wf.size() * 4;
+  const Tensor w = be->upload_weight(h, N, K, Precision::kInt8);
+  EXPECT_EQ(w.dtype, DType::kQ8_0);
+  Tensor xt = be->upload_f32(x.data(), T, K), yt = be->alloc(T, N);
+  be->matmul(xt, w, nullptr, yt);
+  std::vector<float> got(T * N), want(T * N);
+  be->read(yt, got.data());
+  std::vector<uint8_t> q(N * dtype_row_bytes(DType::kQ8_0, K));
+  for (int64_t n = 0; n < N; ++n)
+    quantize_row(DType::kQ8_0, wf.data() + n * K, K,
+                 q.data() + n * dtype_row_bytes(DType::kQ8_0, K));
+  matmul(x.data(), T, K, q.data(), DType::kQ8_0, N, nullptr, want.data(), N, MatmulMode::kInt8,
+         pool_);
+  for (int64_t i = 0; i < T * N; ++i) EXPECT_NEAR(got[i], want[i], 1e-5f) << i;
 }
 
 INSTANTIATE_TEST_SUITE_P(Threads, QuantMatmul, ::testing::Values(1, 2));
