@@ -191,25 +191,27 @@ void matmul_quant(const MatmulCall& c, ThreadPool& pool, QuantKernel kernel) {
   // Activation rows kept in cache while weight rows stream past them.
   const int64_t chunk = std::max<int64_t>(kMT, kXChunkBytes / K / kMT * kMT);
   parallel_columns(c.N, 4, pool, [&](int64_t n0, int64_t n1) {
-    thread_local std::vector<float> wd;  // one weight row's block scales, per worker thread
-    wd.resize(static_cast<size_t>(nb));
+    thread_local std::vector<float> wd;  // two weight rows' block scales, per worker thread
+    wd.resize(static_cast<size_t>(2 * nb));
     const auto* wbase = static_cast<const uint8_t*>(c.w);
     const size_t rb = dtype_row_bytes(c.wtype, K);
     for (int64_t t0 = 0; t0 < c.T; t0 += chunk) {
       const int64_t t1 = std::min(c.T, t0 + chunk);
-      for (int64_t n = n0; n < n1; ++n) {
-        row_scales(wbase + n * rb, c.wtype, nb, wd.data());
+      for (int64_t n = n0; n < n1; n += 2) {
+        const int w = n + 1 < n1 ? 2 : 1;
+        for (int j = 0; j < w; ++j)
+          row_scales(wbase + (n + j) * rb, c.wtype, nb, wd.data() + j * nb);
         switch (kernel) {
 #if defined(__x86_64__) && defined(__GNUC__)
           case QuantKernel::kAvx512Vnni:
-            vnni::rows_x86(c, a, t0, t1, n, wd.data());
+            vnni::rows_x86(c, a, t0, t1, n, w, wd.data());
             break;
           case QuantKernel::kAvx2:
-            avx2::rows_x86(c, a, t0, t1, n, wd.data());
+            avx2::rows_x86(c, a, t0, t1, n, w, wd.data());
             break;
 #endif
           default:
-            rows_generic(c, a, t0, t1, n, wd.data());
+            for (int j = 0; j < w; ++j) rows_generic(c, a, t0, t1, n + j, wd.data() + j * nb);
         }
       }
     }
