@@ -10,9 +10,10 @@
 namespace dlx {
 
 Precision default_precision(DType weights) {
-  // f32 products everywhere until the reduced-precision kernels' accuracy is measured
-  // against the goldens (README "Precision").
-  (void)weights;
+  // Block-quantized weights: integer products (what they are for; "exact" dequantizes them
+  // tile by tile, slowly). Plain weights: f32 products until the bf16 kernels' accuracy is
+  // measured against the goldens (README "Precision").
+  if (dtype_is_quantized(weights)) return Precision::kInt8;
   return Precision::kExact;
 }
 

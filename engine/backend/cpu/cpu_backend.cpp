@@ -7,6 +7,7 @@
 
 #include "engine/backend/backend.h"
 #include "engine/backend/cpu/cpu_kernels.h"
+#include "engine/formats/quant.h"
 #include "engine/util/error.h"
 #include "engine/util/thread_pool.h"
 
@@ -45,6 +46,27 @@ class CpuBackend final : public Backend {
     check_shape(src.numel() == rows * cols, "upload_weight");
     if (src.dtype == DType::kI32) throw Error(ErrorCode::kInvalidModel, src.name + ": int weights");
     Tensor t;
+    if (precision == Precision::kInt8 && !dtype_is_quantized(src.dtype) && cols % 32 == 0) {
+      // int8 products of f32 / f16 / bf16 weights: quantized to Q8_0 once, here, and kept so
+      // (the mapped original is not referenced again).
+      const size_t rb = dtype_row_bytes(DType::kQ8_0, cols);
+      auto owned = std::make_shared<HostStorage>(rb * static_cast<size_t>(rows));
+      const auto* in = static_cast<const uint8_t*>(src.data);
+      const size_t in_rb = dtype_row_bytes(src.dtype, cols);
+      pool_.parallel_for(rows, 64, [&](int64_t r0, int64_t r1) {
+        std::vector<float> wide(static_cast<size_t>(cols));
+        for (int64_t r = r0; r < r1; ++r) {
+          dequantize_row(src.dtype, in + r * in_rb, cols, wide.data());
+          quantize_row(DType::kQ8_0, wide.data(), cols, owned->ptr() + r * rb);
+        }
+      });
+      t.storage = std::move(owned);
+      t.dtype = DType::kQ8_0;
+      t.precision = precision;
+      t.rows = rows;
+      t.cols = cols;
+      return t;
+    }
     // Quantized blocks start with an f16 scale: 2-byte alignment.
     const size_t align = dtype_is_quantized(src.dtype) ? 2 : dtype_size(src.dtype);
     if (reinterpret_cast<uintptr_t>(src.data) % align == 0) {
@@ -101,8 +123,7 @@ class CpuBackend final : public Backend {
                         std::to_string(table.rows),
                     "ids");
       }
-      cpu::to_f32(base + ids[t] * row_bytes, table.dtype, table.cols,
-                  ptr(out) + t * out.cols);
+      cpu::to_f32(base + ids[t] * row_bytes, table.dtype, table.cols, ptr(out) + t * out.cols);
     }
   }
 
@@ -112,8 +133,9 @@ class CpuBackend final : public Backend {
     float* yb = ptr(y);
     const float* bb = bias ? ptr(*bias) : nullptr;
     const void* wb = ptr<uint8_t>(w);
-    const cpu::MatmulMode mode =
-        w.precision == Precision::kBF16 ? cpu::MatmulMode::kBF16Dot : cpu::MatmulMode::kF32;
+    const cpu::MatmulMode mode = w.precision == Precision::kBF16   ? cpu::MatmulMode::kBF16Dot
+                                 : w.precision == Precision::kInt8 ? cpu::MatmulMode::kInt8
+                                                                   : cpu::MatmulMode::kF32;
     cpu::matmul(xb, x.rows, x.cols, wb, w.dtype, w.rows, bb, yb, y.cols, mode, pool_);
   }
 

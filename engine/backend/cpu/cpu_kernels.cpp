@@ -16,6 +16,26 @@ void matmul(const float* x, int64_t T, int64_t K, const void* w, DType wtype, in
             const float* bias, float* y, int64_t ldy, MatmulMode mode, ThreadPool& pool, Isa isa) {
   if (T <= 0 || N <= 0) return;
   const detail::MatmulCall c{x, T, K, w, wtype, N, bias, y, ldy};
+  if (dtype_is_quantized(wtype)) {
+    if (K % 32 != 0) {
+      throw Error(ErrorCode::kInvalidModel,
+                  std::string(dtype_name(wtype)) +
+                      " weights need rows of whole 32-value blocks, not " + std::to_string(K),
+                  "cols");
+    }
+    detail::QuantKernel kernel = detail::QuantKernel::kGeneric;
+#if defined(__x86_64__) && defined(__GNUC__)
+    const CpuFeatures& qf = cpu_features();
+    if (isa == Isa::kAvx512 && qf.avx512_vnni) {
+      kernel = detail::QuantKernel::kAvx512Vnni;
+    } else if (isa == Isa::kAvx512 || isa == Isa::kAvx2) {
+      kernel = detail::QuantKernel::kAvx2;
+    }
+#endif
+    // Exact products of quantized weights: the portable kernel widens each weight tile.
+    if (mode != MatmulMode::kInt8) return detail::matmul_generic(c, pool);
+    return detail::matmul_quant(c, pool, kernel);
+  }
 #if defined(__x86_64__) && defined(__GNUC__)
   const CpuFeatures& f = cpu_features();
   if (isa == Isa::kAvx512) {

@@ -17,14 +17,25 @@ namespace dlx::cpu {
 //   kBF16Dot: activations are rounded to bf16 and multiplied with vdpbf16ps (AVX512_BF16),
 //     about twice as fast; logits move by ~1e-3 relative. Only bf16 weights on CPUs with
 //     AVX512_BF16 use it; everything else keeps kF32.
-enum class MatmulMode { kF32, kBF16Dot };
+//   kInt8: for Q8_0 / Q4_0 weights: activations quantized per row to int8 blocks of 32
+//     (quantize_row_q8) times the weight blocks in integer dot products. Q8_0 / Q4_0 weights
+//     in the other modes are dequantized tile by tile and multiplied in f32 (exact, slow).
+enum class MatmulMode { kF32, kBF16Dot, kInt8 };
 
 // y[t, n] = sum_k x[t, k] * w[n, k] (+ bias[n]) for x [T, K] (row stride K), w [N, K] of
-// `wtype`, y rows `ldy` apart. Work is split over the pool's threads by output columns.
-// `isa` (here and below) must be supported; a lower one than the best is for tests.
+// `wtype`, y rows `ldy` apart. Q8_0 / Q4_0 weights in kInt8 mode: each activation moves by at
+// most half its block's step (max|x| / 254) before the integer products, on top of the
+// weights' own quantization error. Work is
+// split over the pool's threads by output columns. `isa` (here and below) must be supported; a
+// lower one than the best is for tests.
 void matmul(const float* x, int64_t T, int64_t K, const void* w, DType wtype, int64_t N,
             const float* bias, float* y, int64_t ldy, MatmulMode mode, ThreadPool& pool,
             Isa isa = best_isa());
+
+// Quantizes one activation row x[K] (K a multiple of 32) to int8 blocks of 32 for the
+// quantized-weight matmul: block b has scale d[b] = max|x| / 127, values q[32b + j] =
+// round(x / d[b]) and sum[b] = sum_j q[32b + j]. (Like Q8_0, but an f32 scale.)
+void quantize_row_q8(const float* x, int64_t K, int8_t* q, float* d, int32_t* sum);
 
 // out[Tq, H*hd] = softmax(q k^T * scale + mask) v, see Backend::attention. q/out rows are
 // `ldq` / `ldo` floats apart, k/v rows `ldkv` apart.

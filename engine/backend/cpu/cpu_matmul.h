@@ -43,7 +43,12 @@ void parallel_columns(int64_t N, int64_t align, ThreadPool& pool, F&& fn) {
   });
 }
 
-// Plain C++ (any CPU; auto-vectorized). Every weight dtype.
+// Block-quantized weights (Q8_0, Q4_0; K a multiple of 32), activations quantized per row to
+// int8 blocks (cpu_matmul_quant.cpp). Every kernel gives the same integer block dots.
+enum class QuantKernel { kGeneric, kAvx2, kAvx512Vnni };
+void matmul_quant(const MatmulCall& c, ThreadPool& pool, QuantKernel kernel);
+
+// Plain C++ (any CPU; auto-vectorized). Every plain weight dtype.
 void matmul_generic(const MatmulCall& c, ThreadPool& pool);
 
 #if defined(__x86_64__) && defined(__GNUC__)

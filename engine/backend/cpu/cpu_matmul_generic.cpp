@@ -51,7 +51,7 @@ void tile(const float* x, int64_t K, const float* const* wr, float* y, int64_t l
 
 void rows(const MatmulCall& c, int64_t n0, int64_t n1) {
   const int64_t K = c.K;
-  const size_t es = dtype_size(c.wtype);
+  const size_t rb = dtype_row_bytes(c.wtype, K);
   const auto* wbase = static_cast<const uint8_t*>(c.w);
   thread_local std::vector<float> wide;  // 4 widened weight rows, per worker thread
   if (c.wtype != DType::kF32) wide.resize(static_cast<size_t>(kNW * K));
@@ -64,9 +64,9 @@ void rows(const MatmulCall& c, int64_t n0, int64_t n1) {
       for (int j = 0; j < kNW; ++j) {
         const int64_t row = n + std::min(j, nw - 1);
         if (c.wtype == DType::kF32) {
-          wr[j] = reinterpret_cast<const float*>(wbase + row * K * es);
+          wr[j] = reinterpret_cast<const float*>(wbase + row * rb);
         } else {
-          if (j < nw) to_f32(wbase + row * K * es, c.wtype, K, wide.data() + j * K);
+          if (j < nw) to_f32(wbase + row * rb, c.wtype, K, wide.data() + j * K);
           wr[j] = wide.data() + std::min(j, nw - 1) * K;
         }
       }
