@@ -144,6 +144,11 @@ TEST_F(ConfigErrors, DeeplyNestedValueIsReportedNotCrashed) {
   text.replace(text.find(key), key.size(),
                "\"hidden_size\": " + std::string(depth, '[') + std::string(depth, ']'));
   write_bytes(config_, text);
+  expect(ErrorCode::kInvalidModel, "JSON nests deeper than");
+  // A shallow array still gets the key's own message.
+  const std::string deep = std::string(depth, '[') + std::string(depth, ']');
+  text.replace(text.find(deep), deep.size(), "[[1]]");
+  write_bytes(config_, text);
   expect(ErrorCode::kInvalidModel, "'hidden_size' must be a positive integer, got an array");
 }
 
