@@ -46,24 +46,36 @@ std::vector<ArchSpec> make_specs() {
   specs.push_back({Family::kLLaDA, "llada", {"LLaDAModelLM"}, {"llada"},
                    AttentionKind::kBidirectional, /*shift*/ false, /*aligned*/ false,
                    /*qkv_bias*/ false, /*qk_norm*/ false, "<|eot_id|>", "<|mdm_mask|>",
-                   llada_keys, llada_tensors});
+                   llada_keys, llada_tensors,
+                   {32, true, "schedule=uniform confidence=prob commit=schedule cache=none", false,
+                    "generate.py: blocks of 32, one token per step"}});
 
   specs.push_back({Family::kDream, "dream", {"DreamModel"}, {"Dream", "dream"},
                    AttentionKind::kBidirectional, true, false, true, false, "<|im_end|>",
-                   "<|mask|>", kQwenKeys, kQwenTensors});
+                   "<|mask|>", kQwenKeys, kQwenTensors,
+                   {0, false, "schedule=timestep commit=schedule cache=none", true,
+                    "diffusion_generate: one block, timestep schedule, generation_config"}});
 
   ConfigKeys sdar_keys = kQwenKeys;
   sdar_keys.qkv_bias = "attention_bias";
   sdar_keys.block_size = "block_size";
   specs.push_back({Family::kSDAR, "sdar", {"SDARForCausalLM"}, {"sdar"},
                    AttentionKind::kBlockCausal, false, true, false, true, "<|im_end|>", "<MASK>",
-                   sdar_keys, kQwenTensors});
+                   sdar_keys, kQwenTensors,
+                   {DecodingDefaults::kTrainingBlock, false,
+                    "schedule=uniform confidence=prob commit=threshold_or_schedule "
+                    "threshold=0.85 cache=block",
+                    false, "generate.py: low_confidence_dynamic, threshold 0.85"}});
 
   ConfigKeys fdl_keys = kQwenKeys;
   fdl_keys.block_size = "bd_size";
   specs.push_back({Family::kFastDllmV2, "fast_dllm_v2", {"Fast_dLLM_QwenForCausalLM"},
                    {"Fast_dLLM_Qwen"}, AttentionKind::kBlockCausal, true, true, true, false,
-                   "<|im_end|>", "|<MASK>|", fdl_keys, kQwenTensors});
+                   "<|im_end|>", "|<MASK>|", fdl_keys, kQwenTensors,
+                   {DecodingDefaults::kTrainingBlock, false,
+                    "sub_block_length=8 confidence=prob commit=threshold threshold=0.9 "
+                    "cache=block",
+                    false, "run_chatbot.py: block 32, small block 8, threshold 0.9"}});
   return specs;
 }
 
@@ -96,6 +108,14 @@ const ArchSpec* find_arch_spec(const std::vector<std::string>& architectures,
     }
   }
   return nullptr;
+}
+
+std::string supported_architectures() {
+  std::string out;
+  for (const auto& s : arch_specs()) {
+    for (const auto& a : s.architectures) out += (out.empty() ? "" : ", ") + a;
+  }
+  return out;
 }
 
 const ArchSpec* find_arch_spec_by_name(const std::string& name) {

@@ -44,6 +44,17 @@ struct TensorNames {
   const char* down;
 };
 
+// The family's decoding defaults: what its official code does with no arguments, resolved
+// by default_decode_params (engine/decode). Keys use the decoding table's text form.
+struct DecodingDefaults {
+  static constexpr int kTrainingBlock = -1;
+  int block_length;             // kTrainingBlock: the config's training block size; 0: one block
+  bool one_block_unless_tiled;  // a default gen_length the block does not tile is one block
+  const char* keys;             // "key=value ..." for the keys that differ from the table's base
+  bool generation_config_sampling;  // eps, alg, temperature, top_p, top_k of generation_config
+  const char* source;               // where the defaults come from in the official code
+};
+
 struct ArchSpec {
   Family family;
   const char* name;                       // our name: llada, dream, sdar, fast_dllm_v2
@@ -58,6 +69,7 @@ struct ArchSpec {
   const char* mask_token;   // tokenizer text of the mask token when config.json has no id
   ConfigKeys keys;
   TensorNames tensors;
+  DecodingDefaults decoding;
 };
 
 const std::vector<ArchSpec>& arch_specs();
@@ -65,6 +77,8 @@ const ArchSpec& arch_spec(Family f);
 // Finds the spec for a config's "architectures" / "model_type"; nullptr when unknown.
 const ArchSpec* find_arch_spec(const std::vector<std::string>& architectures,
                                const std::string& model_type);
+// "LLaDAModelLM, DreamModel, ...": every config.json architecture the table supports.
+std::string supported_architectures();
 // Our family name ("llada", ...) -> spec; nullptr when unknown.
 const ArchSpec* find_arch_spec_by_name(const std::string& name);
 

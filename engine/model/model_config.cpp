@@ -154,8 +154,7 @@ ModelConfig load_model_config(const std::string& dir) {
     std::string got = archs.empty() ? "model_type '" + model_type + "'" : "'" + archs[0] + "'";
     throw Error(ErrorCode::kUnsupported,
                 path + ": unknown architecture " + got +
-                    " (supported: LLaDAModelLM, DreamModel, SDARForCausalLM, "
-                    "Fast_dLLM_QwenForCausalLM)");
+                    " (supported: " + supported_architectures() + ")");
   }
   const ConfigKeys& k = c.spec->keys;
   c.hidden = r.positive_int(k.hidden);

@@ -1,6 +1,9 @@
 #include "service/cli/decode_flags.h"
 
+#include <algorithm>
 #include <map>
+
+#include "engine/decode/decode_keys.h"
 
 namespace dlx::cli {
 namespace {
@@ -36,7 +39,14 @@ const std::set<std::string>& decode_flag_options() {
 
 std::string decode_flags_help() {
   std::string out;
-  for (const auto& k : decode_param_keys()) out += " --" + decode_key_flag(k);
+  for (const DecodeKey& k : decode_keys()) {
+    std::string head = "  --" + decode_key_flag(k.name) + " " + k.values;
+    head.resize(std::max<size_t>(head.size() + 1, 40), ' ');
+    std::string doc = k.doc;  // its first clause; the README has the rest
+    const size_t cut = std::min(doc.find("; "), doc.find(". "));
+    if (cut != std::string::npos) doc.resize(cut);
+    out += "\n" + head + doc;
+  }
   return out;
 }
 

@@ -15,7 +15,7 @@ namespace dlx::cli {
 std::string decode_key_flag(const std::string& key);
 // The option names (without dashes) of every decoding key.
 const std::set<std::string>& decode_flag_options();
-// " --gen-length --block-length ..." for --help.
+// One line per decoding key for --help: "  --gen-length int > 0   positions to generate".
 std::string decode_flags_help();
 // The decoding keys given on the command line, in order, as (key, text value).
 TextOverrides decode_overrides(const Args& a);
