@@ -63,6 +63,7 @@ ModelInfo describe_model(const std::string& path) {
   info.vocab = cfg.vocab;
   info.has_tokenizer = fs::is_regular_file(dir / "tokenizer.json", ec);
   info.config_json = read_small_file(dir / "config.json");
+  info.decoding = default_decode_params(cfg);
   return info;
 }
 

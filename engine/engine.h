@@ -46,6 +46,7 @@ struct ModelInfo {
   int64_t vocab = 0;
   bool has_tokenizer = false;
   std::string config_json;  // the raw config.json (its hash identifies the model)
+  DecodeParams decoding;    // the family's default decoding for this model (its generation_config)
 };
 
 // A loaded model: immutable, shared by every session and request that uses it.

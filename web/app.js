@@ -151,17 +151,26 @@ async function loadModels() {
   onModelChange();
 }
 
-// Family defaults: from the model entry when the server lists them, else learned from a run
-// that sent no decoding parameters (its start event reports the effective = default values).
-function defaultsKey(m) {
-  return `diffulex.defaults.${m.id}.${m.config_sha256 || ""}`;
-}
-
-function defaultsFor(m) {
-  if (!m) return null;
-  if (m.diffusion_defaults) return m.diffusion_defaults;
-  const saved = sessionStorage.getItem(defaultsKey(m));
-  return saved ? JSON.parse(saved) : null;
+// The form of a model: the server's key table and that model's resolved defaults, from its
+// own entry (GET /v1/models/{name}); fetched per selection, never guessed or cached.
+let detailRequest = 0;
+async function loadModelForm(m) {
+  const ticket = ++detailRequest;
+  let detail = null;
+  if (m) {
+    try {
+      detail = await getJson(`/v1/models/${encodeURIComponent(m.id)}`);
+    } catch (err) {
+      detail = null;
+    }
+  }
+  if (ticket !== detailRequest) return;  // a later selection won
+  const defaults = detail ? detail.diffusion_defaults : null;
+  for (const f of [forms.a, forms.b]) {
+    f.setSchema(detail ? detail.diffusion_schema : null);
+    f.applyDefaults(defaults);
+  }
+  updateDefaultsHint(m, defaults);
 }
 
 function onModelChange() {
@@ -178,16 +187,13 @@ function onModelChange() {
   $("model-info").textContent = info.filter(Boolean).join(" · ");
   $("model-info").dataset.status = m ? m.status : "";
   $("model-load").hidden = !m || m.status === "loaded" || m.status === "loading";
-  const defaults = defaultsFor(m);
-  forms.a.applyDefaults(defaults);
-  forms.b.applyDefaults(defaults);
-  updateDefaultsHint(m, defaults);
+  loadModelForm(m);
 }
 
 function updateDefaultsHint(m, defaults) {
   $("defaults-hint").textContent = !m ? "" : defaults
-    ? `Pre-filled with the ${m.family || "model"} family defaults; only changed values are sent.`
-    : "Empty fields use the model's family defaults (shown here after a run that uses them all).";
+    ? `Pre-filled with the ${m.family || "model"} family defaults the server reports; only changed values are sent.`
+    : "The server did not report this model's defaults (see its status); empty fields use them.";
 }
 
 $("model").addEventListener("change", onModelChange);
@@ -300,7 +306,6 @@ async function buildPrompt(model, text) {
 // One streamed run into `view` with parameter set `set`. Resolves to the result or null.
 async function runOne(set, view, model, promptFields, signal) {
   const diffusion = forms[set].collect();
-  const learn = Object.keys(diffusion).length === 0 && !forms[set].defaults;
   const body = { model, ...promptFields, stream: "denoise", diffusion };
   view.reset();
   view.setState("running", "Queued…");
@@ -309,7 +314,6 @@ async function runOne(set, view, model, promptFields, signal) {
     await postStream("/v1/generate", body, (name, data) => {
       if (name === "start") {
         view.start(data);
-        if (learn && data.diffusion) learnDefaults(model, data.diffusion);
       } else if (name === "step") {
         view.step(data);
       } else if (name === "result") {
@@ -333,16 +337,6 @@ async function runOne(set, view, model, promptFields, signal) {
   return result;
 }
 
-function learnDefaults(modelId, diffusion) {
-  const m = state.models.find((x) => x.id === modelId);
-  if (!m || m.diffusion_defaults) return;
-  sessionStorage.setItem(defaultsKey(m), JSON.stringify(diffusion));
-  if (selectedModel() === m) {
-    forms.a.applyDefaults(diffusion);
-    forms.b.applyDefaults(diffusion);
-    updateDefaultsHint(m, diffusion);
-  }
-}
 
 function compareSummary(a, b) {
   if (!a || !b) return "";

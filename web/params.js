@@ -1,27 +1,27 @@
-// Decoding-parameter forms: one per parameter set (A, and B in side-by-side mode). Fields are
-// keys of the API's `diffusion` object; values are pre-filled with the model's family defaults
-// when the server has told us them, and only keys that differ from those defaults are sent, so
-// the server keeps the family's shape (e.g. a block length that divides a changed gen_length).
+// Decoding-parameter forms: one per parameter set (A, and B in side-by-side mode). The fields
+// are built from the server's key table (GET /v1/models/{name} -> diffusion_schema: name, type,
+// options, bounds, doc) and pre-filled with that model's resolved defaults
+// (diffusion_defaults); only keys that differ from those defaults are sent, so the server keeps
+// the family's shape. Nothing here knows a key by name but the steps / block_steps pair.
 
-// The controls, in display order. `more` ones sit in a collapsed "More parameters" group.
-export const FIELDS = [
-  { key: "gen_length", label: "gen_length", type: "int", min: 1, help: "positions to generate" },
-  { key: "block_length", label: "block_length", type: "int", min: 0, help: "semi-autoregressive block size (0 = one block over the canvas)" },
-  { key: "steps", label: "steps", type: "int", min: 1, nullable: true, empty: "1 token/step", help: "step budget over the canvas (empty: one token per step)" },
-  { key: "threshold", label: "threshold", type: "float", min: 0, max: 1, step: 0.01, help: "for the threshold commit rules" },
-  { key: "commit", label: "commit rule", type: "enum", options: ["schedule", "threshold", "threshold_or_schedule"] },
-  { key: "confidence", label: "confidence", type: "enum", options: ["prob", "margin", "neg_entropy", "random"] },
-  { key: "cache", label: "cache", type: "enum", options: ["none", "prefix", "dual", "block"] },
-  { key: "temperature", label: "temperature", type: "float", min: 0, step: 0.1, help: "0 = greedy" },
-  { key: "top_k", label: "top_k", type: "int", min: 0, help: "0 = off" },
-  { key: "top_p", label: "top_p", type: "float", min: 0, max: 1, step: 0.05, help: "1 = off" },
-  { key: "seed", label: "seed", type: "int", min: 0 },
-  { key: "block_steps", label: "block_steps", type: "int", min: 1, nullable: true, empty: "none", more: true, help: "steps per block (instead of steps)" },
-  { key: "sub_block_length", label: "sub_block_length", type: "int", min: 1, nullable: true, empty: "off", more: true },
-  { key: "schedule", label: "schedule", type: "enum", options: ["uniform", "timestep"], more: true },
-  { key: "cfg_scale", label: "cfg_scale", type: "float", min: 0, step: 0.1, more: true },
-  { key: "stop_at_eos", label: "stop_at_eos", type: "bool", more: true },
-];
+// A schema entry of the server as a form field.
+function fieldFromSchema(k) {
+  const min = k.minimum ?? k.exclusive_minimum;
+  const max = k.maximum ?? k.exclusive_maximum;
+  return {
+    key: k.name,
+    label: k.name,
+    type: k.type,
+    options: k.options,
+    min,
+    max,
+    step: k.step,
+    nullable: k.nullable,
+    empty: k.null_means,
+    more: k.advanced,
+    help: `${k.values}: ${k.doc} (default: ${k.default_from})`,
+  };
+}
 
 // At most one of these may be set; typing in one clears the other.
 const EXCLUSIVE = { steps: "block_steps", block_steps: "steps" };
@@ -50,13 +50,28 @@ function parseValue(field, text) {
 export class ParamsForm {
   constructor(form) {
     this.form = form;
-    this.defaults = null;  // the model's family defaults, when known
+    this.defaults = null;  // the model's resolved defaults, when known
+    this.schemaText = "";  // the schema the fields were built from
     this.inputs = new Map();
     this.dirty = new Set();  // keys the user edited since the defaults were applied
-    this.build();
+    this.form.addEventListener("submit", (e) => e.preventDefault());
+    const note = document.createElement("p");
+    note.className = "hint";
+    note.textContent = "Select a model to see its decoding parameters.";
+    this.form.replaceChildren(note);
   }
 
-  build() {
+  // (Re)builds the fields from the server's key table; a table equal to the current one keeps
+  // the fields and what the user typed in them.
+  setSchema(schema) {
+    const text = JSON.stringify(schema || []);
+    if (text === this.schemaText) return;
+    this.schemaText = text;
+    this.build((schema || []).map(fieldFromSchema));
+  }
+
+  build(fields) {
+    this.inputs = new Map();
     const main = document.createElement("div");
     main.className = "param-grid";
     const details = document.createElement("details");
@@ -67,7 +82,7 @@ export class ParamsForm {
     more.className = "param-grid";
     details.append(summary, more);
 
-    for (const f of FIELDS) {
+    for (const f of fields) {
       const wrap = document.createElement("div");
       wrap.className = "param";
       wrap.dataset.key = f.key;
@@ -100,8 +115,7 @@ export class ParamsForm {
       this.inputs.set(f.key, { field: f, input, error, wrap });
     }
     this.form.replaceChildren(main, details);
-    this.form.addEventListener("submit", (e) => e.preventDefault());
-    this.applyDefaults(null);
+    this.applyDefaults(this.defaults);
   }
 
   onInput(key) {

@@ -1,5 +1,8 @@
 // Routes of the model registry: list, show, register (inside --models-dir only), delete,
 // load, unload.
+#include "engine/decode/decode_keys.h"
+#include "engine/engine.h"
+#include "engine/util/error.h"
 #include "service/http/generation_request.h"
 #include "service/http/responses.h"
 #include "service/http/service.h"
@@ -27,7 +30,17 @@ void add_model_routes(Router& router, Service& s) {
 
   router.add("GET", "/v1/models/{name}",
              [&s](const httplib::Request&, httplib::Response& res, const std::smatch& m) {
-               send_json(res, 200, model_object(s.models.info(m[1])));
+               const db::ModelRow row = s.models.info(m[1]);
+               json body = model_object(row);
+               // The form a client builds: the key table and this model's defaults (null
+               // when its files can no longer be read; the row's error says why).
+               body["diffusion_schema"] = decode_key_schema();
+               try {
+                 body["diffusion_defaults"] = to_json(describe_model(row.path).decoding);
+               } catch (const dlx::Error&) {
+                 body["diffusion_defaults"] = nullptr;
+               }
+               send_json(res, 200, body);
              });
 
   router.add("POST", "/v1/models",

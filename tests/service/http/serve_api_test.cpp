@@ -163,6 +163,40 @@ TEST_F(ServeApi, ModelRegistry) {
   expect_error(client->Post("/v1/models/nope/load"), 404, "not_found");
 }
 
+// One model's entry carries the decoding-key table and that model's resolved defaults, which
+// the playground builds its form from.
+TEST_F(ServeApi, ModelEntryHasDecodingSchemaAndDefaults) {
+  start();
+  auto r = client->Get("/v1/models/llada");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  const json m = json::parse(r->body);
+  const json& schema = m["diffusion_schema"];
+  ASSERT_TRUE(schema.is_array());
+  std::vector<std::string> names;
+  for (const json& k : schema) {
+    names.push_back(k["name"]);
+    EXPECT_TRUE(k.contains("type") && k.contains("doc") && k.contains("default_from")) << k;
+    EXPECT_TRUE(m["diffusion_defaults"].contains(k["name"].get<std::string>())) << k;
+  }
+  EXPECT_EQ(names.front(), "gen_length");
+  EXPECT_EQ(names.size(), m["diffusion_defaults"].size());
+  const json cache = schema[std::find(names.begin(), names.end(), "cache") - names.begin()];
+  EXPECT_EQ(cache["options"], json({"none", "prefix", "dual", "block"}));
+  // LLaDA's official defaults (generate.py), as the engine resolves them.
+  const json& d = m["diffusion_defaults"];
+  EXPECT_EQ(d["block_length"], 32);
+  EXPECT_EQ(d["schedule"], "uniform");
+  EXPECT_EQ(d["commit"], "schedule");
+  EXPECT_EQ(d["cache"], "none");
+  EXPECT_EQ(d["steps"], nullptr);
+  // A generation with no diffusion keys uses exactly these.
+  auto g = post_json(*client, "/v1/generate", {{"model", "llada"}, {"prompt_ids", kPrompt}});
+  ASSERT_TRUE(g);
+  ASSERT_EQ(g->status, 200) << g->body;
+  EXPECT_EQ(json::parse(g->body)["diffusion"], d);
+}
+
 TEST_F(ServeApi, RegistrationNeedsModelsDir) {
   start();
   expect_error(post_json(*client, "/v1/models", {{"name", "x"}, {"path", model_dir("llada")}}), 400,
