@@ -24,16 +24,6 @@ struct AttentionParams {
   float scale = 1.0f;  // usually 1/sqrt(hd)
 };
 
-// One row of logits summarised for the sampler (Backend::row_argmax_prob).
-struct RowTop {
-  int32_t id = -1;        // argmax over the row, `exclude_id` left out; ties go to the lower id
-  int32_t id2 = -1;       // the runner-up, same rules (-1 when the row has one candidate)
-  float logit = 0;        // logit of `id`
-  float prob = 0;         // softmax probability of `id` over the FULL row (excluded id included)
-  float prob2 = 0;        // same for `id2` (0 when id2 = -1); prob - prob2 is the margin
-  float neg_entropy = 0;  // sum over the row of p * log(p + 1e-10)
-};
-
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -71,13 +61,6 @@ class Backend {
   virtual void add(Tensor& x, const Tensor& y) = 0;
   virtual void sync() {}
 
-  // --- optional ops (a host implementation here; devices override to keep data resident) ---
-  // out[r] summarises row r of logits[rows, V]: argmax excluding `exclude_id` (the mask token;
-  // -1 excludes nothing), its softmax probability and the runner-up's, and the negative
-  // entropy. out.size() must equal logits.rows. Only these few numbers per row cross to the
-  // host, not the whole [rows, V] block.
-  virtual void row_argmax_prob(const Tensor& logits, int32_t exclude_id, std::span<RowTop> out);
-
   // --- host work between forwards (the sampler) on the backend's CPU threads ---
   virtual int host_threads() const { return 1; }
   // Calls fn(begin, end) on disjoint chunks covering [0, n), at least `grain` items each but
@@ -88,9 +71,6 @@ class Backend {
     (void)grain;
   }
 };
-
-// The host reduction behind row_argmax_prob (double precision), for one row of n logits.
-RowTop row_top(const float* logits, int64_t n, int32_t exclude_id);
 
 std::unique_ptr<Backend> make_cpu_backend(int threads);
 

@@ -22,6 +22,8 @@ const std::vector<RandomModelPreset>& random_model_presets() {
   static const std::vector<RandomModelPreset> presets = {
       {"tiny", 64, 2, 4, 2, 16, 128, 512, 512, false, 1e6, 1e-6,
        "the fixtures' shape (hidden 64, 2 layers); for tests"},
+      {"tiny-qwen-vocab", 32, 1, 2, 1, 16, 64, 151936, 2048, true, 1e6, 1e-6,
+       "a 1-layer body on Qwen's 151936-token vocabulary: tests of the vocab-sized buffers"},
       {"qwen2.5-0.5b", 896, 24, 14, 2, 64, 4864, 151936, 32768, true, 1e6, 1e-6,
        "Qwen2.5-0.5B (Dream / Fast-dLLM v2 shape): 0.49B parameters, tied embeddings"},
       {"qwen3-1.7b", 2048, 28, 16, 8, 128, 6144, 151936, 40960, true, 1e6, 1e-6,

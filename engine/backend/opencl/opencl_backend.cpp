@@ -36,7 +36,6 @@ const KernelEntry kKernelTable[] = {
     {kBf16ToF32, "convert", "bf16_to_f32"},
     {kF16ToF32, "convert", "f16_to_f32"},
     {kF32ToF16, "convert", "f32_to_f16"},
-    {kRowTop, "row_top", "row_top"},
 };
 static_assert(sizeof kKernelTable / sizeof kKernelTable[0] == kKernelCount);
 

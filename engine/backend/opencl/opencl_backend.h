@@ -64,7 +64,6 @@ enum KernelId {
   kBf16ToF32,
   kF16ToF32,
   kF32ToF16,
-  kRowTop,
   kKernelCount
 };
 
@@ -109,7 +108,6 @@ class OpenClBackend final : public Backend {
   void swiglu(const Tensor& gate, const Tensor& up, Tensor& out) override;
   void add(Tensor& x, const Tensor& y) override;
   void sync() override;
-  void row_argmax_prob(const Tensor& logits, int32_t exclude_id, std::span<RowTop> out) override;
 
  private:
   // A grow-only device buffer for per-call temporaries (ids, widened weights, f16 copies):
@@ -144,9 +142,7 @@ class OpenClBackend final : public Backend {
   Queue queue_;
   std::vector<Program> programs_;
   std::array<Kernel, kKernelCount> kernels_;
-  Scratch ids_, wide_, x16_, y16_, tmp_, top_ids_, top_vals_;
-  std::vector<cl_int> top_ids_host_;  // row_argmax_prob results, reused across calls
-  std::vector<cl_float> top_vals_host_;
+  Scratch ids_, wide_, x16_, y16_, tmp_;
   StartupStats startup_;
   std::mutex mu_;  // one op at a time: kernels' arguments are per-object state
 };

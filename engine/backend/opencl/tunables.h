@@ -10,7 +10,7 @@
 namespace dlx::ocl {
 
 struct Tunables {
-  int wg_reduce = 256;  // items per row reduction (rmsnorm, row_top); a power of two
+  int wg_reduce = 256;  // items per row reduction (rmsnorm); a power of two
   int wg_attn = 64;     // items per (query row, head) in attention; a power of two
   int attn_acc = 4;     // head dims each attention item owns: head_dim <= wg_attn * attn_acc
   std::string defines() const;  // "-DWG_REDUCE=256 -DATTN_WG=64 -DATTN_ACC=4"

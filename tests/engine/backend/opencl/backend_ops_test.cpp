@@ -176,27 +176,6 @@ Result op_copy(Backend& b, const Shape& s, DType, Inputs& in) {
   return {get(b, big), {}};
 }
 
-Result op_row_top(Backend& b, const Shape& s, DType, Inputs& in) {  // a=rows b=V c=exclude d=ties
-  auto v = in.uniform(s.a * s.b, -8, 8);
-  if (s.d) {  // equal maxima: the lower id must win, on both backends
-    for (int64_t r = 0; r < s.a; ++r) {
-      v[r * s.b + s.b / 3] = 9.0f;
-      v[r * s.b + s.b / 2] = 9.0f;
-      v[r * s.b + s.b - 1] = 9.0f;
-    }
-  }
-  Tensor x = put(b, v, s.a, s.b);
-  std::vector<RowTop> top(static_cast<size_t>(s.a));
-  b.row_argmax_prob(x, static_cast<int32_t>(s.c), top);
-  Result r;
-  for (const RowTop& t : top) {
-    r.ids.push_back(t.id);
-    r.ids.push_back(t.id2);
-    r.values.insert(r.values.end(), {t.logit, t.prob, t.prob2, t.neg_entropy});
-  }
-  return r;
-}
-
 enum class Variant { kDefault, kCompact, kF16 };
 
 struct OpCase {
@@ -241,9 +220,6 @@ const OpCase kCases[] = {
     {"add", op_add, {4, 130}, DType::kF32, 1e-6},
     {"copy", op_copy, {6, 40, 0}, DType::kF32, 0},
     {"copy overlapping forward", op_copy, {6, 40, 2}, DType::kF32, 0},
-    {"row_argmax_prob", op_row_top, {5, 512, 500, 0}, DType::kF32, 1e-5},
-    {"row_argmax_prob ties", op_row_top, {3, 1000, 333, 1}, DType::kF32, 1e-5},
-    {"row_argmax_prob no exclusion", op_row_top, {2, 70, -1, 0}, DType::kF32, 1e-5},
 };
 
 // One backend per variant, shared by every case of the process: kernels build once.
@@ -301,24 +277,6 @@ TEST(OpenClOps, MatchesCpu) {
 }
 
 #endif  // DIFFULEX_HAVE_OPENCL
-
-// The CPU backend's row_argmax_prob (the host reduction) against a direct computation.
-TEST(RowTopCpu, MatchesDefinition) {
-  std::vector<float> row = {1.0f, 3.0f, 2.0f, 3.0f, 0.5f};
-  auto cpu = make_cpu_backend(1);
-  Tensor t = cpu->upload_f32(row.data(), 1, 5);
-  RowTop r;
-  cpu->row_argmax_prob(t, 1, std::span<RowTop>(&r, 1));
-  double s = 0;
-  for (float x : row) s += std::exp(x);
-  EXPECT_EQ(r.id, 3);  // id 1 is excluded; 3 ties with it but is the only 3.0 left
-  EXPECT_EQ(r.id2, 2);
-  EXPECT_FLOAT_EQ(r.prob, static_cast<float>(std::exp(3.0) / s));
-  EXPECT_FLOAT_EQ(r.prob2, static_cast<float>(std::exp(2.0) / s));
-  double ent = 0;
-  for (float x : row) ent += std::exp(x) / s * std::log(std::exp(x) / s + 1e-10);
-  EXPECT_NEAR(r.neg_entropy, ent, 1e-6);
-}
 
 }  // namespace
 }  // namespace dlx::test

@@ -69,9 +69,6 @@ class TimingBackend final : public Backend {
     time("add", [&] { in_->add(x, y); });
   }
   void sync() override { in_->sync(); }
-  void row_argmax_prob(const Tensor& l, int32_t ex, std::span<RowTop> out) override {
-    time("row_argmax_prob", [&] { in_->row_argmax_prob(l, ex, out); });
-  }
 
   std::map<std::string, std::pair<double, int>> ops;  // name -> (total ms, calls)
 
@@ -156,11 +153,6 @@ int run(int argc, char** argv) {
     std::printf("  %-16s %9.3f ms %5d calls  %5.1f%%\n", op.c_str(), e.first / iters,
                 e.second / iters, 100.0 * e.first / sum);
   }
-  std::vector<RowTop> top(tokens);
-  Tensor logits = st.logits.view(0, tokens);
-  t0 = Clock::now();
-  for (int i = 0; i < iters; ++i) backend->row_argmax_prob(logits, 0, top);
-  std::printf("row_argmax_prob [%d, %d]: %.3f ms\n", tokens, c.vocab, ms_since(t0) / iters);
   return 0;
 }
 
