@@ -8,9 +8,10 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "engine/devtools/random_tokenizer.h"
 #include "engine/formats/quant.h"
 #include "engine/formats/safetensors_writer.h"
-#include "engine/devtools/random_tokenizer.h"
+#include "engine/model/weight_layout.h"
 #include "engine/util/error.h"
 #include "engine/util/thread_pool.h"
 
@@ -330,36 +331,24 @@ struct TensorPlan {
 
 std::vector<TensorPlan> plan_tensors(const ArchSpec& spec, const RandomModelPreset& p,
                                      DType dtype) {
-  const TensorNames& n = spec.tensors;
-  const int64_t D = p.hidden, V = p.vocab, F = p.intermediate, hd = p.head_dim;
-  const int64_t qd = int64_t{p.heads} * hd, kvd = int64_t{p.kv_heads} * hd;
-  const bool bias = spec.family == Family::kLLaDA ? false : spec.qkv_bias_default;
+  WeightDims d;
+  d.hidden = p.hidden;
+  d.vocab = p.vocab;
+  d.intermediate = p.intermediate;
+  d.head_dim = p.head_dim;
+  d.heads = p.heads;
+  d.kv_heads = p.kv_heads;
+  d.layers = p.layers;
+  d.qkv_bias = spec.family == Family::kLLaDA ? false : spec.qkv_bias_default;
+  d.qk_norm = spec.qk_norm;
+  d.tie_embeddings = p.tie_embeddings;
   std::vector<TensorPlan> out;
-  auto add = [&](const std::string& name, std::vector<int64_t> shape, Fill f) {
-    out.push_back({{name, dtype, std::move(shape)}, f});
-  };
-  add(n.embed, {V, D}, Fill::kNormal);
-  for (int i = 0; i < p.layers; ++i) {
-    const std::string pre = std::string(n.layer_prefix) + std::to_string(i) + ".";
-    add(pre + n.q + ".weight", {qd, D}, Fill::kNormal);
-    if (bias) add(pre + n.q + ".bias", {qd}, Fill::kNormal);
-    add(pre + n.k + ".weight", {kvd, D}, Fill::kNormal);
-    if (bias) add(pre + n.k + ".bias", {kvd}, Fill::kNormal);
-    add(pre + n.v + ".weight", {kvd, D}, Fill::kNormal);
-    if (bias) add(pre + n.v + ".bias", {kvd}, Fill::kNormal);
-    add(pre + n.o + ".weight", {D, qd}, Fill::kNormal);
-    if (spec.qk_norm) {
-      add(pre + n.q_norm, {hd}, Fill::kOnes);
-      add(pre + n.k_norm, {hd}, Fill::kOnes);
-    }
-    add(pre + n.gate + ".weight", {F, D}, Fill::kNormal);
-    add(pre + n.up + ".weight", {F, D}, Fill::kNormal);
-    add(pre + n.down + ".weight", {D, F}, Fill::kNormal);
-    add(pre + n.attn_norm, {D}, Fill::kOnes);
-    add(pre + n.ffn_norm, {D}, Fill::kOnes);
-  }
-  add(n.final_norm, {D}, Fill::kOnes);
-  if (!p.tie_embeddings) add(n.lm_head, {V, D}, Fill::kNormal);
+  for_each_weight(spec, d, [&](const WeightSlot& w) {
+    if (!w.required) return;  // the tied lm_head: the embedding serves
+    std::vector<int64_t> shape =
+        w.is_vector() ? std::vector<int64_t>{w.cols} : std::vector<int64_t>{w.rows, w.cols};
+    out.push_back({{w.name, dtype, std::move(shape)}, w.is_norm() ? Fill::kOnes : Fill::kNormal});
+  });
   return out;
 }
 

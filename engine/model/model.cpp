@@ -5,6 +5,7 @@
 #include <cstring>
 #include <functional>
 
+#include "engine/model/weight_layout.h"
 #include "engine/util/error.h"
 
 namespace dlx {
@@ -19,9 +20,12 @@ Precision default_precision(DType weights) {
 
 const char* precision_name(Precision p) {
   switch (p) {
-    case Precision::kExact: return "exact";
-    case Precision::kBF16: return "bf16";
-    case Precision::kInt8: return "int8";
+    case Precision::kExact:
+      return "exact";
+    case Precision::kBF16:
+      return "bf16";
+    case Precision::kInt8:
+      return "int8";
   }
   return "?";
 }
@@ -84,7 +88,6 @@ void Model::rope_tables(int64_t positions, Tensor* cos, Tensor* sin) const {
 // One visitor drives lookup, shape validation and upload of every weight.
 void Model::load_weights(const WeightSource& store, const LoadOptions& opts) {
   const ModelConfig& c = config_;
-  const TensorNames& n = c.spec->tensors;
   const std::string where = store.files().size() == 1 ? store.files()[0] : c.dir;
   bool first = true;
   auto get = [&](const std::string& name, int64_t rows, int64_t cols, bool required = true) {
@@ -94,8 +97,9 @@ void Model::load_weights(const WeightSource& store, const LoadOptions& opts) {
       throw Error(ErrorCode::kInvalidModel, where + ": tensor '" + name + "' is missing");
     }
     const bool is_vector = rows == 1;
-    const bool ok = is_vector ? (t->shape.size() == 1 && t->shape[0] == cols)
-                              : (t->shape.size() == 2 && t->shape[0] == rows && t->shape[1] == cols);
+    const bool ok = is_vector
+                        ? (t->shape.size() == 1 && t->shape[0] == cols)
+                        : (t->shape.size() == 2 && t->shape[0] == rows && t->shape[1] == cols);
     if (!ok) {
       std::string want = is_vector ? "[" + std::to_string(cols) + "]"
                                    : "[" + std::to_string(rows) + ", " + std::to_string(cols) + "]";
@@ -103,11 +107,12 @@ void Model::load_weights(const WeightSource& store, const LoadOptions& opts) {
                                                 t->shape_str() + ", the config needs " + want);
     }
     if (t->dtype == DType::kI32) {
-      throw Error(ErrorCode::kInvalidModel, t->file + ": tensor '" + name + "' is not floating point");
+      throw Error(ErrorCode::kInvalidModel,
+                  t->file + ": tensor '" + name + "' is not floating point");
     }
     // Vectors (norms, biases) are always read exactly.
-    const Precision prec = is_vector ? Precision::kExact
-                                     : opts.precision.value_or(default_precision(t->dtype));
+    const Precision prec =
+        is_vector ? Precision::kExact : opts.precision.value_or(default_precision(t->dtype));
     if (first && !is_vector) {
       weight_dtype_ = t->dtype;
       precision_ = prec;
@@ -117,43 +122,8 @@ void Model::load_weights(const WeightSource& store, const LoadOptions& opts) {
     return backend_->upload_weight(*t, rows, cols, prec);
   };
 
-  const int64_t D = c.hidden, V = c.vocab, F = c.intermediate, hd = c.head_dim;
-  const int64_t qd = c.q_dim(), kvd = c.kv_dim();
-  embed_ = get(n.embed, V, D);
-  final_norm_ = get(n.final_norm, 1, D);
-  if (c.tie_embeddings) {
-    lm_head_ = store.find(n.lm_head) ? get(n.lm_head, V, D) : embed_;
-  } else {
-    lm_head_ = get(n.lm_head, V, D);
-  }
-  // Grown one validated layer at a time: sizing it from the config up front would let a bogus
-  // num_hidden_layers (up to 2^30) allocate hundreds of GiB before any tensor is checked.
-  layers_.clear();
-  for (int i = 0; i < c.layers; ++i) {
-    const std::string p = std::string(n.layer_prefix) + std::to_string(i) + ".";
-    LayerWeights& L = layers_.emplace_back();
-    L.attn_norm = get(p + n.attn_norm, 1, D);
-    L.ffn_norm = get(p + n.ffn_norm, 1, D);
-    L.q = get(p + n.q + ".weight", qd, D);
-    L.k = get(p + n.k + ".weight", kvd, D);
-    L.v = get(p + n.v + ".weight", kvd, D);
-    L.o = get(p + n.o + ".weight", D, qd);
-    if (c.qkv_bias) {
-      L.q_bias = get(p + n.q + ".bias", 1, qd);
-      L.k_bias = get(p + n.k + ".bias", 1, kvd);
-      L.v_bias = get(p + n.v + ".bias", 1, kvd);
-    }
-    if (c.spec->qk_norm) {
-      L.q_norm = get(p + n.q_norm, 1, hd);
-      L.k_norm = get(p + n.k_norm, 1, hd);
-    }
-    L.gate = get(p + n.gate + ".weight", F, D);
-    L.up = get(p + n.up + ".weight", F, D);
-    L.down = get(p + n.down + ".weight", D, F);
-  }
   // Biases are f32 on every backend (the CPU kernels read them as floats).
-  auto to_f32_bias = [&](Tensor& t, const std::string& name) {
-    if (t.empty() || t.dtype == DType::kF32) return;
+  auto bias_to_f32 = [&](const std::string& name) {
     const HostTensor* h = store.find(name);
     std::vector<float> f(h->numel());
     for (int64_t j = 0; j < h->numel(); ++j) {
@@ -161,14 +131,70 @@ void Model::load_weights(const WeightSource& store, const LoadOptions& opts) {
       std::memcpy(&u, h->data + 2 * j, 2);
       f[j] = h->dtype == DType::kBF16 ? bf16_to_f32(u) : f16_to_f32(u);
     }
-    t = backend_->upload_f32(f.data(), 1, h->numel());
+    return backend_->upload_f32(f.data(), 1, h->numel());
   };
-  for (int i = 0; i < c.layers && c.qkv_bias; ++i) {
-    const std::string p = std::string(n.layer_prefix) + std::to_string(i) + ".";
-    to_f32_bias(layers_[i].q_bias, p + n.q + ".bias");
-    to_f32_bias(layers_[i].k_bias, p + n.k + ".bias");
-    to_f32_bias(layers_[i].v_bias, p + n.v + ".bias");
-  }
+  // Layers grow one validated layer at a time: sizing them from the config up front would let
+  // a bogus num_hidden_layers (up to 2^30) allocate hundreds of GiB before any tensor is checked.
+  layers_.clear();
+  using W = WeightField;
+  for_each_weight(*c.spec, weight_dims(c), [&](const WeightSlot& w) {
+    if (w.layer >= static_cast<int>(layers_.size())) layers_.emplace_back();
+    Tensor t = get(w.name, w.rows, w.cols, w.required);
+    LayerWeights* L = w.layer >= 0 ? &layers_[w.layer] : nullptr;
+    switch (w.field) {
+      case W::kEmbed:
+        embed_ = t;
+        break;
+      case W::kFinalNorm:
+        final_norm_ = t;
+        break;
+      case W::kLmHead:
+        lm_head_ = t.empty() ? embed_ : t;
+        break;
+      case W::kQ:
+        L->q = t;
+        break;
+      case W::kK:
+        L->k = t;
+        break;
+      case W::kV:
+        L->v = t;
+        break;
+      case W::kO:
+        L->o = t;
+        break;
+      case W::kQBias:
+        L->q_bias = t.dtype == DType::kF32 ? t : bias_to_f32(w.name);
+        break;
+      case W::kKBias:
+        L->k_bias = t.dtype == DType::kF32 ? t : bias_to_f32(w.name);
+        break;
+      case W::kVBias:
+        L->v_bias = t.dtype == DType::kF32 ? t : bias_to_f32(w.name);
+        break;
+      case W::kQNorm:
+        L->q_norm = t;
+        break;
+      case W::kKNorm:
+        L->k_norm = t;
+        break;
+      case W::kGate:
+        L->gate = t;
+        break;
+      case W::kUp:
+        L->up = t;
+        break;
+      case W::kDown:
+        L->down = t;
+        break;
+      case W::kAttnNorm:
+        L->attn_norm = t;
+        break;
+      case W::kFfnNorm:
+        L->ffn_norm = t;
+        break;
+    }
+  });
 }
 
 uint64_t session_bytes(const ModelConfig& c, int64_t max_tokens, int64_t max_span,
@@ -199,9 +225,9 @@ Session Model::new_session(int64_t max_tokens, int64_t max_span, int64_t max_log
                 "new_session: max_tokens and max_span must be positive, logits rows <= span");
   }
   if (max_tokens > c.max_positions) {
-    throw Error(ErrorCode::kOutOfRange,
-                "sequence of " + std::to_string(max_tokens) +
-                    " positions exceeds the model's maximum of " + std::to_string(c.max_positions));
+    throw Error(ErrorCode::kOutOfRange, "sequence of " + std::to_string(max_tokens) +
+                                            " positions exceeds the model's maximum of " +
+                                            std::to_string(c.max_positions));
   }
   Backend& b = *backend_;
   Session st;
@@ -270,7 +296,7 @@ const float* Model::forward(Session& st, const ForwardSpan& s) const {
     b.copy(k, kc);
     b.copy(v, vc);
     b.attention(q, st.k_cache[li], st.v_cache[li], ap, att);  // (T, H*hd)
-    b.matmul(att, L.o, nullptr, proj);                         // (T, D)
+    b.matmul(att, L.o, nullptr, proj);                        // (T, D)
     b.add(x, proj);
     b.rmsnorm(x, L.ffn_norm, c.norm_eps, c.hidden, h);
     b.matmul(h, L.gate, nullptr, gate);  // (T, F)
