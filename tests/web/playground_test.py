@@ -271,6 +271,35 @@ def wait_run_finished(b, run, timeout=90):
 
 # The scenario -----------------------------------------------------------------------------
 
+def check_form_defaults(b, server, model):
+    """The parameter form shows exactly the defaults GET /v1/models/<model> reports."""
+    status, entry, _ = http_json("GET", f"{server.url}/v1/models/{model}")
+    check(status == 200, f"GET /v1/models/{model}: {status}")
+    defaults = entry.get("diffusion_defaults")
+    check(isinstance(defaults, dict) and defaults, f"{model}: no diffusion_defaults: {entry!r}")
+    keys = [k["name"] for k in entry["diffusion_schema"]]
+    def form_values():
+        return b.js("return Object.fromEntries([...document.querySelectorAll("
+                    "'#params-a [data-param]')].map(i => [i.dataset.param, i.value]))")
+    wait_for(f"the form to show {model}'s defaults", lambda: len(form_values()) > 0, 20)
+    values = form_values()
+    for key in keys:
+        if key not in defaults:
+            continue
+        d, v = defaults[key], values.get(key)
+        check(v is not None, f"{model}: the form has no field {key}")
+        if d is None:
+            ok = v == ""
+        elif isinstance(d, bool):
+            ok = v == ("true" if d else "false")
+        elif isinstance(d, (int, float)):
+            ok = v != "" and float(v) == float(d)
+        else:
+            ok = v == str(d)
+        check(ok, f"{model}: form {key}={v!r}, server default {d!r}")
+    log(f"{model}: the form shows the server's {len(keys)} defaults")
+
+
 def scenario(b, server, artifacts):
     b.cmd("POST", "/url", {"url": server.url + "/"})
     check(b.js("return document.title").startswith("DiffuLex Edge"), "page title")
@@ -283,6 +312,7 @@ def scenario(b, server, artifacts):
              lambda: b.js("return document.getElementById('health').dataset.state") == "ok", 20)
     info = b.js("return document.getElementById('model-info').textContent")
     check("llada" in info.lower() and "loaded" in info, f"model info line: {info!r}")
+    check_form_defaults(b, server, "llada")
 
     # 1. A plain prompt streams into the canvas.
     b.type("#prompt", "The quick brown fox")
@@ -387,6 +417,7 @@ def demo_scenario(b, server, artifacts):
     b.cmd("POST", "/url", {"url": server.url + "/"})
     wait_for("the health badge to say ready",
              lambda: b.js("return document.getElementById('health').dataset.state") == "ok", 20)
+    check_form_defaults(b, server, "llada")  # the server names the demo model llada too
     b.click("#mode [data-mode='chat']")
     for prompt, want in (("sort: 5391", "".join(sorted("5391"))), ("38+63=", str(38 + 63)),
                          ("reverse: 4588", "4588"[::-1])):
