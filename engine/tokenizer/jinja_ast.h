@@ -38,6 +38,7 @@ struct Expr {
   };
   Kind kind;
   int line = 0;
+  int height = 1;  // 1 + the tallest child's height, set by the parser (bounded by its cap)
   Value value;
   std::string name;
   bool negated = false;  // kTest: "is not"

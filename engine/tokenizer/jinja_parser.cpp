@@ -2,6 +2,7 @@
 // break/continue, generation) and expressions from conditional down to primary.
 #include "engine/tokenizer/jinja_parser.h"
 
+#include <algorithm>
 #include <initializer_list>
 
 #include "engine/tokenizer/jinja_builtins.h"
@@ -12,6 +13,11 @@ namespace dlx::jinja {
 namespace {
 
 using T = Token::Type;
+
+// Deepest nesting of expressions (parentheses, calls, operator and filter chains) and of
+// statement blocks; deeper templates are refused so neither parsing nor rendering can
+// overflow the stack.
+constexpr int kMaxNesting = 256;
 
 class Parser {
  public:
@@ -73,6 +79,29 @@ class Parser {
     ++pos_;
   }
 
+  // Counts one level of recursion for the lifetime of the guard.
+  struct Depth {
+    Parser& p;
+    explicit Depth(Parser& parser) : p(parser) {
+      if (++p.depth_ > kMaxNesting) p.too_deep();
+    }
+    ~Depth() { --p.depth_; }
+    Depth(const Depth&) = delete;
+    Depth& operator=(const Depth&) = delete;
+  };
+  [[noreturn]] void too_deep() const { fail("nesting deeper than " + std::to_string(kMaxNesting)); }
+  // Records e's tree height; chains built in loops (a|f|g, a+b+c) are bounded here.
+  ExprPtr seal(ExprPtr e) {
+    int h = 0;
+    for (const auto& a : e->args)
+      if (a) h = std::max(h, a->height);
+    for (const auto& [k, a] : e->kwargs)
+      if (a) h = std::max(h, a->height);
+    e->height = h + 1;
+    if (e->height > kMaxNesting) too_deep();
+    return e;
+  }
+
   ExprPtr node(Expr::Kind k, int line) {
     auto e = std::make_unique<Expr>();
     e->kind = k;
@@ -82,6 +111,7 @@ class Parser {
 
   // Statements until a {% tag %} named in `ends` (its name consumed, left in *found).
   Body parse_body(std::initializer_list<const char*> ends, std::string* found) {
+    const Depth guard(*this);
     Body body;
     while (true) {
       const Token& t = cur();
@@ -293,14 +323,16 @@ class Parser {
     }
     auto e = node(Expr::Kind::kTuple, line);
     e->args = std::move(items);
-    return e;
+    return seal(std::move(e));
   }
 
   ExprPtr parse_expression(bool with_condexpr) {
+    const Depth guard(*this);
     return with_condexpr ? parse_condexpr() : parse_or();
   }
 
   ExprPtr parse_condexpr() {
+    const Depth guard(*this);
     const int line = cur().line;
     ExprPtr e = parse_or();
     while (skip_name("if")) {
@@ -308,7 +340,7 @@ class Parser {
       c->args.push_back(parse_or());
       c->args.push_back(std::move(e));
       c->args.push_back(skip_name("else") ? parse_condexpr() : nullptr);
-      e = std::move(c);
+      e = seal(std::move(c));
     }
     return e;
   }
@@ -318,7 +350,7 @@ class Parser {
     e->name = std::move(op);
     e->args.push_back(std::move(l));
     e->args.push_back(std::move(r));
-    return e;
+    return seal(std::move(e));
   }
 
   ExprPtr parse_or() {
@@ -338,9 +370,10 @@ class Parser {
   ExprPtr parse_not() {
     const int line = cur().line;
     if (skip_name("not")) {
+      const Depth guard(*this);
       auto e = node(Expr::Kind::kNot, line);
       e->args.push_back(parse_not());
-      return e;
+      return seal(std::move(e));
     }
     return parse_compare();
   }
@@ -365,7 +398,7 @@ class Parser {
       e->args.push_back(parse_math1());
     }
     if (e->ops.empty()) return std::move(e->args[0]);
-    return e;
+    return seal(std::move(e));
   }
 
   ExprPtr parse_math1() {
@@ -385,7 +418,7 @@ class Parser {
     auto e = node(Expr::Kind::kConcat, line);
     e->args.push_back(std::move(first));
     while (skip_op("~")) e->args.push_back(parse_math2());
-    return e;
+    return seal(std::move(e));
   }
 
   ExprPtr parse_math2() {
@@ -409,6 +442,7 @@ class Parser {
   ExprPtr parse_unary(bool with_filter) {
     const int line = cur().line;
     ExprPtr e;
+    const Depth guard(*this);
     if (skip_op("-")) {
       e = node(Expr::Kind::kNeg, line);
       e->args.push_back(parse_unary(false));
@@ -418,6 +452,7 @@ class Parser {
     } else {
       e = parse_primary();
     }
+    e = seal(std::move(e));
     e = parse_postfix(std::move(e));
     if (with_filter) e = parse_filter_expr(std::move(e));
     return e;
@@ -466,7 +501,7 @@ class Parser {
         e->args.push_back(parse_expression(true));
       }
       expect_op("]");
-      return e;
+      return seal(std::move(e));
     }
     if (skip_op("{")) {
       auto e = node(Expr::Kind::kDict, line);
@@ -478,7 +513,7 @@ class Parser {
         e->args.push_back(parse_expression(true));
       }
       expect_op("}");
-      return e;
+      return seal(std::move(e));
     }
     fail("unexpected " + describe(t));
   }
@@ -493,20 +528,20 @@ class Parser {
           auto idx = node(Expr::Kind::kLiteral, line);
           idx->value = Value::integer(next().i);
           g->args.push_back(std::move(idx));
-          e = std::move(g);
+          e = seal(std::move(g));
         } else {
           auto g = node(Expr::Kind::kGetAttr, line);
           g->name = expect_name();
           g->args.push_back(std::move(e));
-          e = std::move(g);
+          e = seal(std::move(g));
         }
       } else if (skip_op("[")) {
-        e = parse_subscript(std::move(e), line);
+        e = seal(parse_subscript(std::move(e), line));
       } else if (is_op("(")) {
         auto c = node(Expr::Kind::kCall, line);
         c->args.push_back(std::move(e));
         parse_call_args(*c);
-        e = std::move(c);
+        e = seal(std::move(c));
       } else {
         return e;
       }
@@ -567,7 +602,7 @@ class Parser {
         if (!has_filter(f->name)) unsupported("the filter '" + f->name + "'");
         f->args.push_back(std::move(e));
         if (is_op("(")) parse_call_args(*f);
-        e = std::move(f);
+        e = seal(std::move(f));
       } else if (skip_name("is")) {
         auto t = node(Expr::Kind::kTest, line);
         t->negated = skip_name("not");
@@ -583,12 +618,12 @@ class Parser {
           if (is_name("is")) fail("tests cannot be chained with 'is'");
           t->args.push_back(parse_postfix(parse_primary()));
         }
-        e = std::move(t);
+        e = seal(std::move(t));
       } else if (is_op("(")) {
         auto c = node(Expr::Kind::kCall, line);
         c->args.push_back(std::move(e));
         parse_call_args(*c);
-        e = std::move(c);
+        e = seal(std::move(c));
       } else {
         return e;
       }
@@ -598,6 +633,7 @@ class Parser {
   std::vector<Token> toks_;
   size_t pos_ = 0;
   int loop_depth_ = 0;
+  int depth_ = 0;
 };
 
 }  // namespace

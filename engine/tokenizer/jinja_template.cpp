@@ -44,6 +44,12 @@ struct Frame {
   type_error(v.str().empty() ? "an undefined value was used" : "'" + v.str() + "' is undefined");
 }
 
+// 64-bit integer results that do not fit are errors, never a trap or wrap-around.
+Value checked_int(bool overflow, int64_t r, const std::string& op) {
+  if (overflow) type_error("integer overflow in '" + op + "' (results must fit in 64 bits)");
+  return Value::integer(r);
+}
+
 Value arith(const std::string& op, const Value& a, const Value& b) {
   if (a.is_undefined()) undefined_error(a);
   if (b.is_undefined()) undefined_error(b);
@@ -53,7 +59,11 @@ Value arith(const std::string& op, const Value& a, const Value& b) {
                b.type_name() + "'");
   };
   if (op == "+") {
-    if (ints) return Value::integer(a.as_int() + b.as_int());
+    if (ints) {
+      int64_t r = 0;
+      const bool overflow = __builtin_add_overflow(a.as_int(), b.as_int(), &r);
+      return checked_int(overflow, r, op);
+    }
     if (a.is_number() && b.is_number()) return Value::number(a.as_double() + b.as_double());
     if (a.is_string() && b.is_string()) return Value::string(a.str() + b.str());
     if (a.is_list() && b.is_list() && a.is_tuple() == b.is_tuple()) {
@@ -64,7 +74,11 @@ Value arith(const std::string& op, const Value& a, const Value& b) {
     return bad();
   }
   if (op == "*") {
-    if (ints) return Value::integer(a.as_int() * b.as_int());
+    if (ints) {
+      int64_t r = 0;
+      const bool overflow = __builtin_mul_overflow(a.as_int(), b.as_int(), &r);
+      return checked_int(overflow, r, op);
+    }
     if (a.is_number() && b.is_number()) return Value::number(a.as_double() * b.as_double());
     const Value* seq = a.is_int() ? &b : &a;
     const Value* cnt = a.is_int() ? &a : &b;
@@ -86,9 +100,12 @@ Value arith(const std::string& op, const Value& a, const Value& b) {
     throw Error(ErrorCode::kUnsupported, "printf-style string formatting ('%') is not supported");
   }
   if (!a.is_number() || !b.is_number()) return bad();
-  if (op == "-")
-    return ints ? Value::integer(a.as_int() - b.as_int())
-                : Value::number(a.as_double() - b.as_double());
+  if (op == "-") {
+    if (!ints) return Value::number(a.as_double() - b.as_double());
+    int64_t r = 0;
+    const bool overflow = __builtin_sub_overflow(a.as_int(), b.as_int(), &r);
+    return checked_int(overflow, r, op);
+  }
   if (op == "/") {
     if (b.as_double() == 0) type_error("division by zero");
     return Value::number(a.as_double() / b.as_double());
@@ -97,6 +114,10 @@ Value arith(const std::string& op, const Value& a, const Value& b) {
     if (b.as_double() == 0) type_error("integer division or modulo by zero");
     if (ints) {
       const int64_t x = a.as_int(), y = b.as_int();
+      if (y == -1) {  // INT64_MIN / -1 traps in hardware
+        if (op == "%") return Value::integer(0);
+        return checked_int(x == INT64_MIN, x == INT64_MIN ? 0 : -x, op);
+      }
       int64_t q = x / y, r = x % y;
       if (r != 0 && ((r < 0) != (y < 0))) {  // Python floors
         --q;
@@ -112,9 +133,13 @@ Value arith(const std::string& op, const Value& a, const Value& b) {
   }
   if (op == "**") {
     if (ints && b.as_int() >= 0) {
-      int64_t r = 1;
-      for (int64_t k = 0; k < b.as_int(); ++k) r *= a.as_int();
-      return Value::integer(r);
+      int64_t r = 1, base = a.as_int();
+      bool overflow = false;
+      for (int64_t e = b.as_int(); e > 0 && !overflow; e >>= 1) {  // square-and-multiply
+        if (e & 1) overflow = __builtin_mul_overflow(r, base, &r);
+        if (e > 1 && !overflow) overflow = __builtin_mul_overflow(base, base, &base);
+      }
+      return checked_int(overflow, r, op);
     }
     return Value::number(std::pow(a.as_double(), b.as_double()));
   }
@@ -207,7 +232,9 @@ class Evaluator {
                      std::string(e.kind == Expr::Kind::kNeg ? "-" : "+") + ": '" + v.type_name() +
                      "'");
         if (e.kind == Expr::Kind::kPos) return v.is_int() ? Value::integer(v.as_int()) : v;
-        return v.is_int() ? Value::integer(-v.as_int()) : Value::number(-v.as_double());
+        if (!v.is_int()) return Value::number(-v.as_double());
+        return checked_int(v.as_int() == INT64_MIN,
+                           v.is_int() && v.as_int() != INT64_MIN ? -v.as_int() : 0, "-");
       }
       case Expr::Kind::kNot:
         return Value::boolean(!eval(*e.args[0], f).truthy());
