@@ -64,5 +64,30 @@ TEST(HttpHardening, StalledSocketsAreClosedAfterReadTimeoutAndHealthRecovers) {
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(2));
 }
 
+// Two requests in one write on a keep-alive connection: both are answered, in order.
+// DISABLED: fails today (no second "HTTP/1.1 404" seen within 5 s); not yet diagnosed.
+TEST(HttpHardening, DISABLED_PipelinedRequestsAreAnsweredInOrder) {
+  TempDir dir;
+  ServerProcess s(dir.path(), {"--db", dir.file("serve.db"), "--models-dir", dir.path()});
+  ASSERT_TRUE(s.wait_ready()) << s.stderr_text();
+  const int fd =
+      stalled_socket(s.port(),
+                     "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+                     "GET /nope HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+  ASSERT_GE(fd, 0);
+  timeval tv{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  std::string got;
+  char buf[4096];
+  for (ssize_t n; (n = ::recv(fd, buf, sizeof(buf), 0)) > 0;)
+    got.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  const auto first = got.find("HTTP/1.1 200");
+  const auto second = got.find("HTTP/1.1 404");
+  ASSERT_NE(first, std::string::npos) << got;
+  ASSERT_NE(second, std::string::npos) << got;
+  EXPECT_LT(first, second);
+}
+
 }  // namespace
 }  // namespace dlx::test
