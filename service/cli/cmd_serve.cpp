@@ -12,10 +12,11 @@
 namespace dlx::cli {
 
 int cmd_serve(int argc, char** argv, int first) {
-  Args a(argc, argv, first,
-         {"host", "port", "db", "model", "models-dir", "api-key", "max-queue", "workers", "threads",
-          "device", "web-dir", "max-body-bytes", "request-timeout", "shutdown-grace"},
-         {"help"});
+  Args a(
+      argc, argv, first,
+      {"host", "port", "db", "model", "models-dir", "api-key", "max-queue", "workers", "threads",
+       "device", "web-dir", "max-body-bytes", "request-timeout", "shutdown-grace", "read-timeout"},
+      {"help"});
   http::ServeConfig c;
   if (a.flag("help")) {
     std::cout
@@ -25,7 +26,7 @@ int cmd_serve(int argc, char** argv, int first) {
         << "] [--threads N] [--device " << c.device << "]\n"
         << "         [--web-dir DIR] [--max-body-bytes " << c.max_body_bytes
         << "] [--request-timeout " << c.request_timeout_s << "] [--shutdown-grace "
-        << c.shutdown_grace_s << "]\n"
+        << c.shutdown_grace_s << "] [--read-timeout " << c.read_timeout_s << "]\n"
         << "Serves the OpenAI-compatible and native API over HTTP (see README, \"HTTP service\").\n"
         << "--port 0 picks a free port. The API key may also come from DIFFULEX_API_KEY.\n"
         << "Without --model and --models-dir it serves the bundled demo model ($DIFFULEX_MODEL\n"
@@ -77,6 +78,10 @@ int cmd_serve(int argc, char** argv, int first) {
   if (!(c.request_timeout_s > 0)) throw UsageError("--request-timeout must be > 0 seconds");
   c.shutdown_grace_s = a.number("shutdown-grace", c.shutdown_grace_s);
   if (c.shutdown_grace_s < 0) throw UsageError("--shutdown-grace must be >= 0 seconds");
+  c.read_timeout_s = a.number("read-timeout", c.read_timeout_s);
+  if (!(c.read_timeout_s >= 0.1 && c.read_timeout_s <= 3600)) {
+    throw UsageError("--read-timeout must be from 0.1 to 3600 seconds");
+  }
 
   // Before any thread exists, so that only the server's signal thread receives them.
   http::block_shutdown_signals();

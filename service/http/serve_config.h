@@ -22,6 +22,7 @@ struct ServeConfig {
   size_t max_body_bytes = 1 << 20;
   double request_timeout_s = 300;  // per generation, from acceptance to the last token
   double shutdown_grace_s = 10;    // SIGTERM: time in-flight work gets before it is cancelled
+  double read_timeout_s = 5;  // per socket read (headers, body, idle keep-alive): slowloris bound
 };
 
 }  // namespace dlx::http

@@ -145,6 +145,11 @@ void Server::Impl::configure_http() {
   // Headers and body (and each SSE event) are separate writes: with Nagle's algorithm a
   // keep-alive client's delayed ACK would hold every response back ~40 ms.
   http.set_tcp_nodelay(true);
+  // A client that sends its request a byte every few seconds, or idles on keep-alive, holds
+  // an HTTP thread: each read waits at most read_timeout_s, and an idle connection is closed.
+  const auto read_us = static_cast<time_t>(cfg.read_timeout_s * 1e6);
+  http.set_read_timeout(read_us / 1000000, read_us % 1000000);
+  http.set_keep_alive_timeout(static_cast<time_t>(std::max(1.0, cfg.read_timeout_s)));
 
   http.set_pre_routing_handler([](const httplib::Request&, httplib::Response&) {
     t_request_start = SteadyClock::now();
