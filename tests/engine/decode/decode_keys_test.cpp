@@ -2,6 +2,7 @@
 // README's decoding table is the table's own text.
 #include "engine/decode/decode_keys.h"
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -30,6 +31,10 @@ std::string error_param(const std::function<void()>& fn) {
 }
 
 TEST(DecodeKeys, ReadmeTableIsTheTable) {
+  // The container image's build context leaves documentation out (.dockerignore: *.md).
+  if (!std::filesystem::exists(std::string(DLX_SOURCE_DIR) + "/README.md")) {
+    GTEST_SKIP() << "no README.md in this source tree (the container build context)";
+  }
   EXPECT_NE(read_readme().find(decode_keys_markdown()), std::string::npos)
       << "README.md's decoding table differs from engine/decode/decode_keys.cpp; paste:\n"
       << decode_keys_markdown();
