@@ -26,12 +26,12 @@ double ms_since(Clock::time_point t0) {
 
 // Where a generation's blocks lie on the canvas (absolute positions).
 struct CanvasLayout {
-  int length = 0;       // L: prompt + generated region (aligned families: whole blocks)
-  int first = 0;        // start of the first decode block
-  int block = 0;        // B
-  int n_blocks = 0;     // the last may be partial (bidirectional families)
-  int unit = 0;         // sub-block length (<= B)
-  int logit_rows = 0;   // most rows one forward scores
+  int length = 0;      // L: prompt + generated region (aligned families: whole blocks)
+  int first = 0;       // start of the first decode block
+  int block = 0;       // B
+  int n_blocks = 0;    // the last may be partial (bidirectional families)
+  int unit = 0;        // sub-block length (<= B)
+  int logit_rows = 0;  // most rows one forward scores
 };
 
 CanvasLayout layout_for(const ModelConfig& c, int prompt_len, const DecodeParams& p) {
@@ -133,9 +133,9 @@ class Denoiser {
     int end = L_;
     if (stopped_) {
       end = stop_pos_ + 1;
-      r.finish_reason = "stop";
+      r.finish_reason = FinishReason::kStop;
     } else {
-      r.finish_reason = "length";
+      r.finish_reason = FinishReason::kLength;
     }
     r.output_ids.assign(canvas_.begin() + P_, canvas_.begin() + end);
     r.total_ms = ms_since(t0);

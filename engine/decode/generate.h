@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "engine/decode/decode_params.h"
+#include "engine/decode/finish_reason.h"
 #include "engine/model/model.h"
 
 namespace dlx {
@@ -18,16 +19,16 @@ namespace dlx {
 // What one forward changed. Positions index the generated region: 0 is the first position
 // after the prompt.
 struct StepEvent {
-  int step = 0;   // forward index, 0-based
-  int block = 0;  // decode block index
-  std::vector<int> positions;        // committed in this step, in commit order
-  std::vector<int32_t> tokens;       // their tokens
-  std::vector<float> confidences;    // their confidence scores
-  int masks_remaining = 0;           // masks left in the whole generated region
-  int span_tokens = 0;               // tokens the forward computed
-  double forward_ms = 0;             // time of the forward
-  std::span<const int32_t> canvas;   // the generated region now (mask id where masked);
-                                     // valid only during the callback
+  int step = 0;                     // forward index, 0-based
+  int block = 0;                    // decode block index
+  std::vector<int> positions;       // committed in this step, in commit order
+  std::vector<int32_t> tokens;      // their tokens
+  std::vector<float> confidences;   // their confidence scores
+  int masks_remaining = 0;          // masks left in the whole generated region
+  int span_tokens = 0;              // tokens the forward computed
+  double forward_ms = 0;            // time of the forward
+  std::span<const int32_t> canvas;  // the generated region now (mask id where masked);
+                                    // valid only during the callback
 };
 
 struct GenerateOptions {
@@ -49,11 +50,11 @@ uint64_t generation_bytes(const ModelConfig& c, int prompt_len, const DecodePara
 struct GenerateResult {
   std::vector<int32_t> output_ids;  // generated positions, up to and incl. the end token
   int forward_calls = 0;
-  int64_t forward_tokens = 0;       // positions computed over all forwards (what caches save)
-  std::string finish_reason;        // "stop" (end token) or "length"
+  int64_t forward_tokens = 0;  // positions computed over all forwards (what caches save)
+  FinishReason finish_reason = FinishReason::kLength;
   double total_ms = 0;
-  std::vector<double> step_ms;      // per forward
-  int canvas_length = 0;            // prompt + generated region
+  std::vector<double> step_ms;  // per forward
+  int canvas_length = 0;        // prompt + generated region
   int32_t mask_id = -1;
 };
 

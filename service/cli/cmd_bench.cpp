@@ -10,9 +10,9 @@
 
 #include "engine/backend/cpu/cpu_features.h"
 #include "engine/backend/cpu/cpu_kernels.h"
+#include "engine/decode/generate.h"
 #include "engine/devtools/forward_bench.h"
 #include "engine/devtools/peak.h"
-#include "engine/decode/generate.h"
 #include "engine/util/error.h"
 #include "engine/util/thread_pool.h"
 #include "service/cli/args.h"
@@ -221,13 +221,13 @@ int cmd_bench(int argc, char** argv, int first) {
                        {"forward_tokens", g.forward_tokens},
                        {"total_ms", g.total_ms},
                        {"tokens_per_s", tps},
-                       {"finish_reason", g.finish_reason}};
+                       {"finish_reason", finish_reason_name(g.finish_reason)}};
     if (!as_json) {
       std::printf(
           "generate: %zu tokens in %.1f ms (%.2f tokens/s), %d forward calls, %lld "
           "positions computed, finish %s\n",
           g.output_ids.size(), g.total_ms, tps, g.forward_calls,
-          static_cast<long long>(g.forward_tokens), g.finish_reason.c_str());
+          static_cast<long long>(g.forward_tokens), finish_reason_name(g.finish_reason));
     }
   }
 

@@ -60,7 +60,8 @@ std::string trim(const std::string& s) {
 
 class ChatSession {
  public:
-  ChatSession(std::shared_ptr<const LoadedModel> lm, DecodeParams params, std::string system, bool interactive)
+  ChatSession(std::shared_ptr<const LoadedModel> lm, DecodeParams params, std::string system,
+              bool interactive)
       : lm_(std::move(lm)),
         params_(std::move(params)),
         system_(std::move(system)),
@@ -235,7 +236,7 @@ class ChatSession {
                   "tokens, finish %s]",
                   n, secs > 0 ? static_cast<double>(n) / secs : 0.0, r.forward_calls,
                   r.forward_calls ? static_cast<double>(n) / r.forward_calls : 0.0, prompt.size(),
-                  r.finish_reason.c_str());
+                  finish_reason_name(r.finish_reason));
     if (interactive_) {
       std::printf("%s%s%s\n", kDim, stats, kReset);
     } else {

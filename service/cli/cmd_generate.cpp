@@ -86,7 +86,7 @@ int cmd_generate(int argc, char** argv, int first) {
         {"output_ids", r.output_ids},
         {"forward_calls", r.forward_calls},
         {"forward_tokens", r.forward_tokens},
-        {"finish_reason", r.finish_reason},
+        {"finish_reason", finish_reason_name(r.finish_reason)},
         {"prompt_tokens", prompt.size()},
         {"params", to_json(params)},
         {"timings", {{"load_ms", lm->load_ms}, {"total_ms", r.total_ms}, {"step_ms", r.step_ms}}}};
@@ -109,7 +109,7 @@ int cmd_generate(int argc, char** argv, int first) {
                  "finish: %s\n",
                  r.output_ids.size(), r.forward_calls,
                  r.forward_calls ? double(r.output_ids.size()) / r.forward_calls : 0.0, r.total_ms,
-                 secs > 0 ? r.output_ids.size() / secs : 0.0, r.finish_reason.c_str());
+                 secs > 0 ? r.output_ids.size() / secs : 0.0, finish_reason_name(r.finish_reason));
   }
   return 0;
 }

@@ -11,6 +11,35 @@ constexpr const char* kGenerationColumns =
     "output_text, output_ids, completion_tokens, forward_calls, finish_reason, timings, error, "
     "finished_at";
 
+// The schema's CHECK constraints keep these columns to the known names; a row that breaks them
+// was written by something else.
+ModelStatus read_model_status(const std::string& s) {
+  if (auto st = parse_model_status(s)) return *st;
+  throw Error(ErrorCode::kInternal, "the models table holds an unknown status '" + s + "'");
+}
+
+GenerationStatus read_generation_status(const std::string& s) {
+  if (auto st = parse_generation_status(s)) return *st;
+  throw Error(ErrorCode::kInternal, "the generations table holds an unknown status '" + s + "'");
+}
+
+std::optional<FinishReason> read_finish_reason(const std::optional<std::string>& s) {
+  if (!s) return std::nullopt;
+  if (auto r = parse_finish_reason(*s)) return r;
+  throw Error(ErrorCode::kInternal,
+              "the generations table holds an unknown finish_reason '" + *s + "'");
+}
+
+std::optional<std::string> name_or_null(const std::optional<FinishReason>& r) {
+  if (!r) return std::nullopt;
+  return std::string(finish_reason_name(*r));
+}
+
+std::optional<std::string> name_or_null(const std::optional<GenerationStatus>& st) {
+  if (!st) return std::nullopt;
+  return std::string(status_name(*st));
+}
+
 GenerationRow read_generation(const Statement& s) {
   GenerationRow r;
   r.seq = s.integer(0);
@@ -23,12 +52,12 @@ GenerationRow read_generation(const Statement& s) {
   r.start.prompt_tokens = s.integer(7);
   r.start.created_at = s.integer(8);
   r.finish.id = r.start.id;
-  r.finish.status = s.text(9);
+  r.finish.status = read_generation_status(s.text(9));
   r.finish.output_text = s.text_or_null(10);
   r.finish.output_ids = s.text_or_null(11);
   r.finish.completion_tokens = s.integer_or_null(12);
   r.finish.forward_calls = s.integer_or_null(13);
-  r.finish.finish_reason = s.text_or_null(14);
+  r.finish.finish_reason = read_finish_reason(s.text_or_null(14));
   r.finish.timings = s.text_or_null(15);
   r.finish.error = s.text_or_null(16);
   r.finish.finished_at = s.integer_or_null(17).value_or(0);
@@ -123,7 +152,7 @@ std::vector<ModelRow> Db::models() {
     r.file_bytes = s.integer(5);
     r.config_sha256 = s.text(6);
     r.created_at = s.integer(7);
-    r.status = s.text(8);
+    r.status = read_model_status(s.text(8));
     r.error = s.text_or_null(9);
     out.push_back(std::move(r));
   }
@@ -140,15 +169,18 @@ void Db::upsert_model(const ModelRow& r) {
               "file_bytes = excluded.file_bytes, config_sha256 = excluded.config_sha256, "
               "status = excluded.status, error = excluded.error");
   s.bind(1, r.name).bind(2, r.path).bind(3, r.family).bind(4, r.dtype).bind(5, r.parameters);
-  s.bind(6, r.file_bytes).bind(7, r.config_sha256).bind(8, r.created_at).bind(9, r.status);
+  s.bind(6, r.file_bytes)
+      .bind(7, r.config_sha256)
+      .bind(8, r.created_at)
+      .bind(9, status_name(r.status));
   s.bind(10, r.error).run();
 }
 
-void Db::set_model_status(const std::string& name, const std::string& status,
+void Db::set_model_status(const std::string& name, ModelStatus status,
                           const std::optional<std::string>& error) {
   std::lock_guard<std::mutex> lock(mu_);
   Statement s(conn_, "UPDATE models SET status = ?2, error = ?3 WHERE name = ?1");
-  s.bind(1, name).bind(2, status).bind(3, error).run();
+  s.bind(1, name).bind(2, status_name(status)).bind(3, error).run();
 }
 
 bool Db::delete_model(const std::string& name) {
@@ -173,8 +205,8 @@ void Db::finish_generation(const GenerationFinish& g) {
               "UPDATE generations SET status = ?2, output_text = ?3, output_ids = ?4, "
               "completion_tokens = ?5, forward_calls = ?6, finish_reason = ?7, timings = ?8, "
               "error = ?9, finished_at = ?10 WHERE id = ?1");
-  s.bind(1, g.id).bind(2, g.status).bind(3, g.output_text).bind(4, g.output_ids);
-  s.bind(5, g.completion_tokens).bind(6, g.forward_calls).bind(7, g.finish_reason);
+  s.bind(1, g.id).bind(2, status_name(g.status)).bind(3, g.output_text).bind(4, g.output_ids);
+  s.bind(5, g.completion_tokens).bind(6, g.forward_calls).bind(7, name_or_null(g.finish_reason));
   s.bind(8, g.timings).bind(9, g.error).bind(10, g.finished_at).run();
 }
 
@@ -202,7 +234,10 @@ std::vector<GenerationRow> Db::generations(const GenerationQuery& q, bool* more)
                          " FROM generations WHERE (?1 IS NULL OR model = ?1) AND "
                          "(?2 IS NULL OR status = ?2) AND (?3 IS NULL OR seq < ?3) "
                          "ORDER BY seq DESC LIMIT ?4");
-  s.bind(1, q.model).bind(2, q.status).bind(3, q.before_seq).bind(4, int64_t{q.limit} + 1);
+  s.bind(1, q.model)
+      .bind(2, name_or_null(q.status))
+      .bind(3, q.before_seq)
+      .bind(4, int64_t{q.limit} + 1);
   std::vector<GenerationRow> out;
   while (s.step()) out.push_back(read_generation(s));
   *more = static_cast<int>(out.size()) > q.limit;

@@ -9,7 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "engine/decode/finish_reason.h"
 #include "service/db/sqlite.h"
+#include "service/db/status.h"
 
 namespace dlx::db {
 
@@ -18,7 +20,7 @@ struct ModelRow {
   int64_t parameters = 0, file_bytes = 0;
   std::string config_sha256;
   int64_t created_at = 0;  // unix ms
-  std::string status;      // unloaded | loading | loaded | error
+  ModelStatus status = ModelStatus::kUnloaded;
   std::optional<std::string> error;
 };
 
@@ -34,8 +36,10 @@ struct GenerationStart {
 
 // Its outcome (status ok | error | cancelled).
 struct GenerationFinish {
-  std::string id, status;
-  std::optional<std::string> output_text, output_ids, finish_reason, timings, error;
+  std::string id;
+  GenerationStatus status = GenerationStatus::kRunning;
+  std::optional<FinishReason> finish_reason;
+  std::optional<std::string> output_text, output_ids, timings, error;
   std::optional<int64_t> completion_tokens, forward_calls;
   int64_t finished_at = 0;
 };
@@ -47,7 +51,8 @@ struct GenerationRow {
 };
 
 struct GenerationQuery {
-  std::optional<std::string> model, status;
+  std::optional<std::string> model;
+  std::optional<GenerationStatus> status;
   int limit = 20;
   std::optional<int64_t> before_seq;  // only rows older than this one
 };
@@ -69,7 +74,7 @@ class Db {
 
   std::vector<ModelRow> models();
   void upsert_model(const ModelRow& row);
-  void set_model_status(const std::string& name, const std::string& status,
+  void set_model_status(const std::string& name, ModelStatus status,
                         const std::optional<std::string>& error);
   bool delete_model(const std::string& name);
 

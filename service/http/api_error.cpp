@@ -1,7 +1,5 @@
 #include "service/http/api_error.h"
 
-#include <new>
-
 #include "engine/util/error.h"
 
 namespace dlx::http {
@@ -18,6 +16,48 @@ ErrorInfo error_info(int status, std::string type, std::string code, std::string
   return e;
 }
 
+ErrorInfo to_error_info(const Error& x) {
+  ErrorInfo e;
+  e.message = x.what();
+  e.param = x.param();
+  e.retry_after_s = x.retry_after_s();
+  switch (x.code()) {
+    case ErrorCode::kInvalidArgument:
+      e.status = 400, e.type = "invalid_request_error", e.code = "invalid_parameter";
+      break;
+    case ErrorCode::kOutOfRange:
+      e.status = 400, e.type = "invalid_request_error", e.code = "context_length_exceeded";
+      break;
+    case ErrorCode::kInvalidModel:
+      e.status = 400, e.type = "invalid_request_error", e.code = "invalid_model";
+      break;
+    case ErrorCode::kUnsupported:
+      e.status = 400, e.type = "invalid_request_error", e.code = "unsupported";
+      break;
+    case ErrorCode::kNotFound:
+      e.status = 404, e.type = "not_found_error", e.code = "not_found";
+      break;
+    case ErrorCode::kConflict:
+      e.status = 409, e.type = "conflict_error", e.code = "conflict";
+      break;
+    case ErrorCode::kUnavailable:
+      e.status = 503, e.type = "service_unavailable", e.code = "unavailable";
+      break;
+    case ErrorCode::kTimeout:
+      e.status = 504, e.type = "timeout_error", e.code = "request_timeout";
+      break;
+    case ErrorCode::kCancelled:
+      // Nobody is left to read it when the client went away; nginx's 499 in the log.
+      e.status = 499, e.type = "cancelled", e.code = "client_closed_request";
+      break;
+    case ErrorCode::kInternal:
+      e.status = 500, e.type = "server_error", e.code = "internal_error";
+      break;
+  }
+  if (!x.reason().empty()) e.code = x.reason();
+  return e;
+}
+
 ErrorInfo to_error_info(std::exception_ptr ep) {
   ErrorInfo e;
   try {
@@ -25,31 +65,7 @@ ErrorInfo to_error_info(std::exception_ptr ep) {
   } catch (const ApiError& x) {
     e = error_info(x.status(), x.type(), x.code(), x.what(), x.param(), x.retry_after_s());
   } catch (const Error& x) {
-    e.message = x.what();
-    e.param = x.param();
-    switch (x.code()) {
-      case ErrorCode::kInvalidArgument:
-        e.status = 400, e.type = "invalid_request_error", e.code = "invalid_parameter";
-        break;
-      case ErrorCode::kOutOfRange:
-        e.status = 400, e.type = "invalid_request_error", e.code = "context_length_exceeded";
-        break;
-      case ErrorCode::kInvalidModel:
-        e.status = 400, e.type = "invalid_request_error", e.code = "invalid_model";
-        break;
-      case ErrorCode::kUnsupported:
-        e.status = 400, e.type = "invalid_request_error", e.code = "unsupported";
-        break;
-      case ErrorCode::kNotFound:
-        e.status = 404, e.type = "not_found_error", e.code = "not_found";
-        break;
-      case ErrorCode::kCancelled:
-        e.status = 503, e.type = "server_error", e.code = "cancelled";
-        break;
-      case ErrorCode::kInternal:
-        e.status = 500, e.type = "server_error", e.code = "internal_error";
-        break;
-    }
+    e = to_error_info(x);
   } catch (const nlohmann::json::parse_error& x) {
     e = error_info(400, "invalid_request_error", "invalid_json",
                    std::string("request body is not valid JSON: ") + x.what());
@@ -58,13 +74,10 @@ ErrorInfo to_error_info(std::exception_ptr ep) {
     // here is a malformed request.
     e = error_info(400, "invalid_request_error", "invalid_request",
                    std::string("invalid request: ") + x.what());
-  } catch (const std::bad_alloc&) {
-    e = error_info(503, "server_error", "out_of_memory",
-                   "the server ran out of memory for this request");
-  } catch (const std::exception& x) {
-    e.message = std::string("internal error: ") + x.what();
   } catch (...) {
-    e.message = "internal error";
+    // std::bad_alloc (503 out_of_memory) and anything else (500), the same way the jobs layer
+    // records a failed generation.
+    e = to_error_info(to_error(std::current_exception()));
   }
   return e;
 }
@@ -85,17 +98,6 @@ ApiError bad_request(const std::string& param, const std::string& message) {
 
 ApiError not_found(const std::string& message, const std::string& param) {
   return ApiError(404, "not_found_error", "not_found", message, param);
-}
-
-ApiError conflict(const std::string& message, const std::string& param) {
-  return ApiError(409, "conflict_error", "conflict", message, param);
-}
-
-ApiError not_loaded(const std::string& model) {
-  return ApiError(503, "service_unavailable", "model_not_loaded",
-                  "model '" + model + "' is not loaded: POST /v1/models/" + model +
-                      "/load first (or wait for it to finish loading)",
-                  "model");
 }
 
 }  // namespace dlx::http

@@ -7,10 +7,14 @@
 #include <stdexcept>
 #include <string>
 
+namespace dlx {
+class Error;
+}
+
 namespace dlx::http {
 
-// An error that already knows its HTTP status: thrown by the service for conditions the engine
-// has no code for (auth, conflicts, a full queue, a model that is not loaded).
+// An error that already knows its HTTP status: thrown inside service/http/ only, for conditions
+// that exist only in HTTP (auth, a full queue, a bad route). Layers below throw dlx::Error.
 class ApiError : public std::runtime_error {
  public:
   ApiError(int status, std::string type, std::string code, const std::string& message,
@@ -47,12 +51,12 @@ ErrorInfo error_info(int status, std::string type, std::string code, std::string
 
 // The translator: every handler's exception goes through here.
 ErrorInfo to_error_info(std::exception_ptr ep);
+// An engine or service error (code, reason, param, retry hint) as a status and body.
+ErrorInfo to_error_info(const Error& e);
 nlohmann::json error_json(const ErrorInfo& e);
 
 // Shorthands for the statuses the service raises itself.
 ApiError bad_request(const std::string& param, const std::string& message);
 ApiError not_found(const std::string& message, const std::string& param = {});
-ApiError conflict(const std::string& message, const std::string& param = {});
-ApiError not_loaded(const std::string& model);
 
 }  // namespace dlx::http

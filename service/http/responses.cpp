@@ -2,6 +2,9 @@
 
 #include <span>
 
+#include "engine/util/error.h"
+#include "service/http/api_error.h"
+
 namespace dlx::http {
 namespace {
 
@@ -51,7 +54,7 @@ json native_result(const JobRequest& r, const JobOutcome& o) {
           {"model", r.model->name},
           {"output_ids", o.output_ids},
           {"text", o.text ? json(*o.text) : json(nullptr)},
-          {"finish_reason", o.finish_reason},
+          {"finish_reason", finish_reason_name(o.finish_reason)},
           {"forward_calls", o.forward_calls},
           {"usage", usage_json(r, o)},
           {"timings", timings_json(o)},
@@ -72,8 +75,9 @@ class OpenAIStream : public StreamFormat {
     return chat_ ? sse(chunk(json{{"content", e.text}}, nullptr)) : sse(chunk(e.text, nullptr));
   }
   std::string close(const JobOutcome& o) override {
-    if (o.status != "ok") return sse(error_json(o.error)) + kDone;
-    json last = chat_ ? chunk(json::object(), o.finish_reason) : chunk("", o.finish_reason);
+    if (!o.ok()) return sse(error_json(to_error_info(*o.error))) + kDone;
+    json last = chat_ ? chunk(json::object(), finish_reason_name(o.finish_reason))
+                      : chunk("", finish_reason_name(o.finish_reason));
     last["usage"] = usage_json(r_, o);
     return sse(last) + kDone;
   }
@@ -133,8 +137,8 @@ class NativeStream : public StreamFormat {
     return sse("step", j);
   }
   std::string close(const JobOutcome& o) override {
-    if (o.status != "ok") {
-      json j = error_json(o.error);
+    if (!o.ok()) {
+      json j = error_json(to_error_info(*o.error));
       j["type"] = "error";
       j["id"] = r_.id;
       return sse("error", j) + kDone;
@@ -165,7 +169,7 @@ json model_object(const db::ModelRow& row) {
           {"file_bytes", row.file_bytes},
           {"config_sha256", row.config_sha256},
           {"path", row.path},
-          {"status", row.status},
+          {"status", db::status_name(row.status)},
           {"error", row.error ? json(*row.error) : json(nullptr)}};
 }
 
@@ -176,7 +180,7 @@ json generation_object(const db::GenerationRow& g) {
           {"object", "generation.log"},
           {"model", s.model},
           {"endpoint", s.endpoint},
-          {"status", f.status},
+          {"status", db::status_name(f.status)},
           {"params", parse_or_null(s.params)},
           {"prompt", s.prompt ? json(*s.prompt) : json(nullptr)},
           {"prompt_ids", parse_or_null(s.prompt_ids)},
@@ -185,7 +189,8 @@ json generation_object(const db::GenerationRow& g) {
           {"prompt_tokens", s.prompt_tokens},
           {"completion_tokens", f.completion_tokens ? json(*f.completion_tokens) : json(nullptr)},
           {"forward_calls", f.forward_calls ? json(*f.forward_calls) : json(nullptr)},
-          {"finish_reason", f.finish_reason ? json(*f.finish_reason) : json(nullptr)},
+          {"finish_reason",
+           f.finish_reason ? json(finish_reason_name(*f.finish_reason)) : json(nullptr)},
           {"timings", parse_or_null(f.timings)},
           {"error", f.error ? json(*f.error) : json(nullptr)},
           {"created_at", s.created_at},
@@ -203,7 +208,7 @@ json result_object(const JobRequest& r, const JobOutcome& o) {
               {"choices", json::array({{{"index", 0},
                                         {"text", text},
                                         {"logprobs", nullptr},
-                                        {"finish_reason", o.finish_reason}}})},
+                                        {"finish_reason", finish_reason_name(o.finish_reason)}}})},
               {"usage", usage_json(r, o)}};
     case Endpoint::kChat:
       return {{"id", r.id},
@@ -213,7 +218,7 @@ json result_object(const JobRequest& r, const JobOutcome& o) {
               {"choices", json::array({{{"index", 0},
                                         {"message", {{"role", "assistant"}, {"content", text}}},
                                         {"logprobs", nullptr},
-                                        {"finish_reason", o.finish_reason}}})},
+                                        {"finish_reason", finish_reason_name(o.finish_reason)}}})},
               {"usage", usage_json(r, o)}};
     case Endpoint::kGenerate:
       break;

@@ -1,6 +1,5 @@
 // Routes around generation: /health, /metrics, the generation log, and the tokenizer
 // (/tokenize, /detokenize).
-#include <set>
 
 #include "service/http/generation_request.h"
 #include "service/http/responses.h"
@@ -72,15 +71,13 @@ void add_admin_routes(Router& router, Service& s) {
 
   router.add("GET", "/v1/generations",
              [&s](const httplib::Request& req, httplib::Response& res, const std::smatch&) {
-               static const std::set<std::string> kStatuses = {"running", "ok", "error",
-                                                               "cancelled", "interrupted"};
                db::GenerationQuery q;
                if (req.has_param("model")) q.model = req.get_param_value("model");
                if (req.has_param("status")) {
-                 q.status = req.get_param_value("status");
-                 if (!kStatuses.count(*q.status)) {
+                 q.status = db::parse_generation_status(req.get_param_value("status"));
+                 if (!q.status) {
                    throw bad_request("status",
-                                     "must be one of running, ok, error, cancelled, interrupted");
+                                     std::string("must be one of ") + db::generation_status_list());
                  }
                }
                if (req.has_param("limit")) q.limit = parse_limit(req.get_param_value("limit"));

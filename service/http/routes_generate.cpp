@@ -98,10 +98,10 @@ void wait_and_respond(Service& s, const std::shared_ptr<Job>& job, const httplib
     check_deadline(*job);
   }
   const JobOutcome& o = job->outcome();
-  if (o.status == "ok") {
+  if (o.ok()) {
     send_json(res, 200, result_object(job->req(), o));
   } else {
-    send_error(res, o.error);
+    send_error(res, to_error_info(*o.error));
   }
 }
 

@@ -15,7 +15,9 @@
 #include <vector>
 
 #include "engine/decode/decode_params.h"
-#include "service/http/api_error.h"
+#include "engine/decode/finish_reason.h"
+#include "engine/util/error.h"
+#include "service/db/status.h"
 #include "service/jobs/clock.h"
 #include "service/jobs/model_registry.h"
 
@@ -59,13 +61,14 @@ struct JobEvent {
 };
 
 struct JobOutcome {
-  std::string status;  // ok | error | cancelled
+  db::GenerationStatus status = db::GenerationStatus::kError;  // ok | error | cancelled
+  bool ok() const { return status == db::GenerationStatus::kOk; }
   std::vector<int32_t> output_ids;
-  std::optional<std::string> text;  // null without a tokenizer
-  std::string finish_reason;        // stop | length (ok only)
+  std::optional<std::string> text;                     // null without a tokenizer
+  FinishReason finish_reason = FinishReason::kLength;  // ok only
   int forward_calls = 0;
   double queue_ms = 0, run_ms = 0, forward_ms = 0;
-  http::ErrorInfo error;  // status != ok
+  std::optional<Error> error;  // set when !ok(); service/http/ turns it into a status and body
 };
 
 class Job {

@@ -9,24 +9,25 @@
 
 namespace dlx {
 
-http::ErrorInfo cancel_error(CancelReason reason, const JobRequest& req) {
+Error cancel_error(CancelReason reason, const JobRequest& req) {
   switch (reason) {
     case CancelReason::kTimeout: {
       const double limit_s = std::chrono::duration<double>(req.deadline - req.accepted).count();
-      return http::error_info(504, "timeout_error", "request_timeout",
-                              "the generation did not finish within the request time limit of " +
-                                  std::to_string(static_cast<int>(std::lround(limit_s))) +
-                                  " s (--request-timeout)");
+      return Error(ErrorCode::kTimeout,
+                   "the generation did not finish within the request time limit of " +
+                       std::to_string(static_cast<int>(std::lround(limit_s))) +
+                       " s (--request-timeout)");
     }
     case CancelReason::kShutdown:
-      return http::error_info(503, "service_unavailable", "shutting_down",
-                              "the server is shutting down; the generation was cancelled");
+      return Error(ErrorCode::kUnavailable,
+                   "the server is shutting down; the generation was cancelled")
+          .with_reason("shutting_down");
     case CancelReason::kClient:
     case CancelReason::kNone:
     case CancelReason::kStopString:
       break;
   }
-  return http::error_info(499, "cancelled", "client_closed_request", "the client disconnected");
+  return Error(ErrorCode::kCancelled, "the client disconnected");
 }
 
 void JobRunner::run(Job& job) {
@@ -95,7 +96,7 @@ void JobRunner::run(Job& job) {
       throw Error(ErrorCode::kCancelled, "cancelled before it started");
     }
     GenerateResult res = generate(*lm.model, r.prompt_ids, r.params, go);
-    o.status = "ok";
+    o.status = db::GenerationStatus::kOk;
     o.output_ids = std::move(res.output_ids);
     o.finish_reason = res.finish_reason;
     o.forward_calls = res.forward_calls;
@@ -103,27 +104,27 @@ void JobRunner::run(Job& job) {
       push_text(ts->finish(o.output_ids));
       if (ts->stopped_by_string()) {
         o.output_ids = ts->ids();
-        o.finish_reason = "stop";
+        o.finish_reason = FinishReason::kStop;
       }
     }
   } catch (const Error& e) {
     if (e.code() == ErrorCode::kCancelled && job.cancel_reason() == CancelReason::kStopString) {
       push_text(ts->finish({}));
-      o.status = "ok";
+      o.status = db::GenerationStatus::kOk;
       o.output_ids = ts->ids();
-      o.finish_reason = "stop";
+      o.finish_reason = FinishReason::kStop;
     } else if (e.code() == ErrorCode::kCancelled) {
-      o.status = "cancelled";
+      o.status = db::GenerationStatus::kCancelled;
       o.error = cancel_error(job.cancel_reason(), r);
     } else {
-      o.status = "error";
-      o.error = http::to_error_info(std::current_exception());
+      o.status = db::GenerationStatus::kError;
+      o.error = e;
     }
   } catch (...) {
-    o.status = "error";
-    o.error = http::to_error_info(std::current_exception());
+    o.status = db::GenerationStatus::kError;
+    o.error = to_error(std::current_exception());
   }
-  if (o.status == "ok" && lm.tokenizer) o.text = ts->text();
+  if (o.ok() && lm.tokenizer) o.text = ts->text();
   o.run_ms = ms_between(t_start, SteadyClock::now());
 
   db::GenerationFinish fin;
@@ -133,13 +134,13 @@ void JobRunner::run(Job& job) {
   fin.timings =
       nlohmann::json{{"queue_ms", o.queue_ms}, {"run_ms", o.run_ms}, {"forward_ms", o.forward_ms}}
           .dump();
-  if (o.status == "ok") {
+  if (o.ok()) {
     fin.output_ids = nlohmann::json(o.output_ids).dump();
     fin.output_text = o.text;
     fin.finish_reason = o.finish_reason;
     fin.completion_tokens = static_cast<int64_t>(o.output_ids.size());
   } else {
-    fin.error = o.error.message;
+    fin.error = o.error->what();
   }
   fin.finished_at = unix_ms();
   log_.finished(std::move(fin));

@@ -20,6 +20,6 @@ class JobRunner {
 };
 
 // The error a cancelled job reports for `reason` (time limit, shutdown, client gone).
-http::ErrorInfo cancel_error(CancelReason reason, const JobRequest& req);
+Error cancel_error(CancelReason reason, const JobRequest& req);
 
 }  // namespace dlx

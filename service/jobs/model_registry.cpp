@@ -10,12 +10,10 @@
 #include <sstream>
 
 #include "engine/util/error.h"
-#include "service/http/api_error.h"
 #include "service/jobs/clock.h"
 
 namespace dlx {
 namespace fs = std::filesystem;
-using http::bad_request;
 
 namespace {
 
@@ -45,6 +43,18 @@ bool is_within(const fs::path& root, const fs::path& p) {
   return true;
 }
 
+Error no_such_model(const std::string& name) {
+  return Error(ErrorCode::kNotFound, "model '" + name + "' does not exist", "model");
+}
+
+Error already_exists(const std::string& name) {
+  return Error(ErrorCode::kConflict, "model '" + name + "' already exists", "name");
+}
+
+Error shutting_down() {
+  return Error(ErrorCode::kUnavailable, "the server is shutting down").with_reason("shutting_down");
+}
+
 }  // namespace
 
 db::ModelRow describe_model_folder(const std::string& name, const std::string& dir) {
@@ -58,7 +68,7 @@ db::ModelRow describe_model_folder(const std::string& name, const std::string& d
   row.file_bytes = static_cast<int64_t>(info.file_bytes);
   row.config_sha256 = sha256_hex(info.config_json);
   row.created_at = unix_ms();
-  row.status = "unloaded";
+  row.status = db::ModelStatus::kUnloaded;
   return row;
 }
 
@@ -101,7 +111,7 @@ void ModelRegistry::add_startup_model(const std::string& spec) {
     throw Error(ErrorCode::kInvalidArgument, "--model: the name '" + name + "' is given twice",
                 "model");
   }
-  row.status = "loading";
+  row.status = db::ModelStatus::kLoading;
   db_.upsert_model(row);
   entries_[name] = Entry{row, nullptr};
   loads_.push_back({name, nullptr});
@@ -112,9 +122,10 @@ void ModelRegistry::restore() {
   for (db::ModelRow& row : db_.models()) {
     std::lock_guard<std::mutex> lock(mu_);
     if (entries_.count(row.name)) continue;  // --model wins over the stored row
-    const bool reload = row.status == "loaded" || row.status == "loading";
+    const bool reload =
+        row.status == db::ModelStatus::kLoaded || row.status == db::ModelStatus::kLoading;
     if (reload) {
-      row.status = "loading";
+      row.status = db::ModelStatus::kLoading;
       loads_.push_back({row.name, nullptr});
       ++startup_pending_;
     }
@@ -146,9 +157,7 @@ void ModelRegistry::stop() {
 void ModelRegistry::enqueue_load(LoadRequest r) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (stop_)
-      throw http::ApiError(503, "service_unavailable", "shutting_down",
-                           "the server is shutting down");
+    if (stop_) throw shutting_down();
     loads_.push_back(std::move(r));
   }
   cv_.notify_all();
@@ -162,8 +171,7 @@ void ModelRegistry::loader_loop() {
       // Loads nobody started are answered, not dropped: their callers are waiting.
       for (auto& r : loads_) {
         if (r.done) {
-          r.done->set_exception(std::make_exception_ptr(http::ApiError(
-              503, "service_unavailable", "shutting_down", "the server is shutting down")));
+          r.done->set_exception(std::make_exception_ptr(shutting_down()));
         }
       }
       loads_.clear();
@@ -190,7 +198,7 @@ void ModelRegistry::loader_loop() {
   }
 }
 
-void ModelRegistry::set_status(const std::string& name, const std::string& status,
+void ModelRegistry::set_status(const std::string& name, db::ModelStatus status,
                                const std::optional<std::string>& error) {
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -210,7 +218,7 @@ void ModelRegistry::do_load(const std::string& name) {
     if (it == entries_.end() || it->second.loaded) return;  // removed, or loaded meanwhile
     path = it->second.row.path;
   }
-  set_status(name, "loading", std::nullopt);
+  set_status(name, db::ModelStatus::kLoading, std::nullopt);
   const auto t0 = SteadyClock::now();
   try {
     if (!backend_reported_.exchange(true)) {
@@ -229,7 +237,7 @@ void ModelRegistry::do_load(const std::string& name) {
       auto it = entries_.find(name);
       if (it == entries_.end()) return;  // removed while loading
       it->second.loaded = lm;
-      it->second.row.status = "loaded";
+      it->second.row.status = db::ModelStatus::kLoaded;
       it->second.row.error.reset();
       it->second.row.dtype = dtype_name(lm->model->weight_dtype());
       it->second.row.parameters = lm->model->parameter_count();
@@ -242,7 +250,7 @@ void ModelRegistry::do_load(const std::string& name) {
                  name.c_str(), row.family.c_str(), static_cast<long long>(row.parameters),
                  row.dtype.c_str(), load_seconds, note.empty() ? "" : "; ", note.c_str());
   } catch (const std::exception& e) {
-    set_status(name, "error", std::string(e.what()));
+    set_status(name, db::ModelStatus::kError, std::string(e.what()));
     std::fprintf(stderr, "diffulex serve: loading model '%s' failed: %s\n", name.c_str(), e.what());
     throw;
   }
@@ -258,25 +266,26 @@ std::vector<db::ModelRow> ModelRegistry::list() const {
 db::ModelRow ModelRegistry::info(const std::string& name) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = entries_.find(name);
-  if (it == entries_.end()) throw http::not_found("model '" + name + "' does not exist", "model");
+  if (it == entries_.end()) throw no_such_model(name);
   return it->second.row;
 }
 
 db::ModelRow ModelRegistry::register_model(const std::string& name, const std::string& path) {
   if (!valid_name(name)) {
-    throw bad_request("name", "'" + name +
-                                  "' is not a valid model name (letters, digits, '.', '_', '-'; "
-                                  "starts with a letter or digit; at most 64)");
+    throw_invalid_argument("name",
+                           "'" + name +
+                               "' is not a valid model name (letters, digits, '.', '_', '-'; "
+                               "starts with a letter or digit; at most 64)");
   }
   if (opts_.models_dir.empty()) {
-    throw bad_request("path",
-                      "registering models over HTTP is disabled: start the server with "
-                      "--models-dir DIR");
+    throw_invalid_argument("path",
+                           "registering models over HTTP is disabled: start the server with "
+                           "--models-dir DIR");
   }
-  if (path.empty()) throw bad_request("path", "must name a folder inside --models-dir");
+  if (path.empty()) throw_invalid_argument("path", "must name a folder inside --models-dir");
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (entries_.count(name)) throw http::conflict("model '" + name + "' already exists", "name");
+    if (entries_.count(name)) throw already_exists(name);
   }
   const fs::path root = fs::canonical(opts_.models_dir);
   const fs::path given(path);
@@ -285,21 +294,21 @@ db::ModelRow ModelRegistry::register_model(const std::string& name, const std::s
   // neither "../x" nor a symlink pointing outside can escape the root.
   const fs::path resolved = fs::weakly_canonical(given.is_absolute() ? given : root / given, ec);
   if (ec || !is_within(root, resolved)) {
-    throw bad_request("path", "'" + path + "' is outside --models-dir");
+    throw_invalid_argument("path", "'" + path + "' is outside --models-dir");
   }
   if (!fs::is_directory(resolved, ec)) {
-    throw bad_request("path", "'" + path + "' is not a folder inside --models-dir");
+    throw_invalid_argument("path", "'" + path + "' is not a folder inside --models-dir");
   }
   db::ModelRow row;
   try {
     row = describe_model_folder(name, resolved.string());
   } catch (const Error& e) {
-    throw http::ApiError(400, "invalid_request_error", "invalid_model",
-                         std::string("path: not a usable model folder: ") + e.what(), "path");
+    throw Error(ErrorCode::kInvalidModel,
+                std::string("path: not a usable model folder: ") + e.what(), "path");
   }
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (entries_.count(name)) throw http::conflict("model '" + name + "' already exists", "name");
+    if (entries_.count(name)) throw already_exists(name);
     entries_[name] = Entry{row, nullptr};
   }
   db_.upsert_model(row);
@@ -309,8 +318,7 @@ db::ModelRow ModelRegistry::register_model(const std::string& name, const std::s
 void ModelRegistry::remove(const std::string& name) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (!entries_.erase(name))
-      throw http::not_found("model '" + name + "' does not exist", "model");
+    if (!entries_.erase(name)) throw no_such_model(name);
   }
   db_.delete_model(name);
 }
@@ -319,7 +327,7 @@ db::ModelRow ModelRegistry::load(const std::string& name) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = entries_.find(name);
-    if (it == entries_.end()) throw http::not_found("model '" + name + "' does not exist", "model");
+    if (it == entries_.end()) throw no_such_model(name);
     if (it->second.loaded) return it->second.row;
   }
   auto done = std::make_shared<std::promise<void>>();
@@ -328,9 +336,10 @@ db::ModelRow ModelRegistry::load(const std::string& name) {
   try {
     fut.get();
   } catch (const Error& e) {
+    if (e.code() == ErrorCode::kUnavailable) throw;  // shutting down: not the model's fault
     // A folder that cannot be loaded is the caller's input (it was registered by name).
-    throw http::ApiError(400, "invalid_request_error", "invalid_model",
-                         "model '" + name + "' cannot be loaded: " + e.what(), "model");
+    throw Error(ErrorCode::kInvalidModel, "model '" + name + "' cannot be loaded: " + e.what(),
+                "model");
   }
   return info(name);
 }
@@ -340,27 +349,33 @@ db::ModelRow ModelRegistry::unload(const std::string& name) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = entries_.find(name);
-    if (it == entries_.end()) throw http::not_found("model '" + name + "' does not exist", "model");
+    if (it == entries_.end()) throw no_such_model(name);
     it->second.loaded.reset();  // running jobs keep their own reference until they finish
-    it->second.row.status = "unloaded";
+    it->second.row.status = db::ModelStatus::kUnloaded;
     it->second.row.error.reset();
     row = it->second.row;
   }
-  db_.set_model_status(name, "unloaded", std::nullopt);
+  db_.set_model_status(name, db::ModelStatus::kUnloaded, std::nullopt);
   return row;
 }
 
 std::shared_ptr<const LoadedModel> ModelRegistry::acquire(const std::string& name) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = entries_.find(name);
-  if (it == entries_.end()) throw http::not_found("model '" + name + "' does not exist", "model");
-  if (!it->second.loaded) throw http::not_loaded(name);
+  if (it == entries_.end()) throw no_such_model(name);
+  if (!it->second.loaded) {
+    throw Error(ErrorCode::kUnavailable,
+                "model '" + name + "' is not loaded: POST /v1/models/" + name +
+                    "/load first (or wait for it to finish loading)",
+                "model")
+        .with_reason("model_not_loaded");
+  }
   return it->second.loaded;
 }
 
-std::vector<std::pair<std::string, std::string>> ModelRegistry::statuses() const {
+std::vector<std::pair<std::string, db::ModelStatus>> ModelRegistry::statuses() const {
   std::lock_guard<std::mutex> lock(mu_);
-  std::vector<std::pair<std::string, std::string>> out;
+  std::vector<std::pair<std::string, db::ModelStatus>> out;
   for (const auto& [name, e] : entries_) out.emplace_back(name, e.row.status);
   return out;
 }

@@ -49,14 +49,16 @@ class ModelRegistry {
 
   // --- API ---
   std::vector<db::ModelRow> list() const;
-  db::ModelRow info(const std::string& name) const;                               // 404
-  db::ModelRow register_model(const std::string& name, const std::string& path);  // 400/409
-  void remove(const std::string& name);                                           // 404
-  db::ModelRow load(const std::string& name);    // blocks until loaded; 404, or the load error
-  db::ModelRow unload(const std::string& name);  // 404
-  // The loaded model for a request: 404 unknown, 503 not loaded.
+  // Errors: kNotFound (no such name), kInvalidArgument / kConflict (registration),
+  // kInvalidModel (a folder that does not load), kUnavailable (shutting down).
+  db::ModelRow info(const std::string& name) const;
+  db::ModelRow register_model(const std::string& name, const std::string& path);
+  void remove(const std::string& name);
+  db::ModelRow load(const std::string& name);  // blocks until loaded
+  db::ModelRow unload(const std::string& name);
+  // The loaded model for a request: kNotFound unknown, kUnavailable not loaded.
   std::shared_ptr<const LoadedModel> acquire(const std::string& name) const;
-  std::vector<std::pair<std::string, std::string>> statuses() const;  // name -> status
+  std::vector<std::pair<std::string, db::ModelStatus>> statuses() const;
 
   // Name rules shared by --model and POST /v1/models.
   static bool valid_name(const std::string& name);
@@ -74,7 +76,7 @@ class ModelRegistry {
   void enqueue_load(LoadRequest r);
   void loader_loop();
   void do_load(const std::string& name);  // on the loader thread
-  void set_status(const std::string& name, const std::string& status,
+  void set_status(const std::string& name, db::ModelStatus status,
                   const std::optional<std::string>& error);
 
   db::Db& db_;
@@ -87,7 +89,7 @@ class ModelRegistry {
   int startup_pending_ = 0;
   bool started_ = false, stop_ = false;
   std::condition_variable cv_;
-  Engine engine_;  // one backend (thread pool) shared by every model
+  Engine engine_;                              // one backend (thread pool) shared by every model
   std::atomic<bool> backend_reported_{false};  // its name printed at the first load
   std::thread loader_;
 };

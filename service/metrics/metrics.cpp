@@ -88,7 +88,7 @@ void Metrics::forward(const std::string& model, double seconds) {
   ++forwards_[model];
 }
 
-void Metrics::generation_finished(const std::string& model, const std::string& status,
+void Metrics::generation_finished(const std::string& model, db::GenerationStatus status,
                                   int64_t completion_tokens) {
   std::lock_guard<std::mutex> lock(mu_);
   ++generations_[{model, status}];
@@ -140,7 +140,7 @@ std::string Metrics::render(const GaugeSnapshot& g) const {
   header(out, "dlx_generations_total", "counter", "Finished generations by model and status.");
   for (const auto& [key, n] : generations_) {
     out += "dlx_generations_total{" + model_label(key.first) + ",status=\"" +
-           prometheus_escape(key.second) + "\"} " + std::to_string(n) + "\n";
+           db::status_name(key.second) + "\"} " + std::to_string(n) + "\n";
   }
   header(out, "dlx_step_duration_seconds", "histogram", "Duration of one denoising forward pass.");
   step_seconds_.render(out, "dlx_step_duration_seconds", "");
@@ -150,8 +150,8 @@ std::string Metrics::render(const GaugeSnapshot& g) const {
   }
   header(out, "dlx_model_loaded", "gauge", "1 when the model is loaded, by model and status.");
   for (const auto& [m, status] : g.model_status) {
-    out += "dlx_model_loaded{" + model_label(m) + ",status=\"" + prometheus_escape(status) +
-           "\"} " + (status == "loaded" ? "1" : "0") + "\n";
+    out += "dlx_model_loaded{" + model_label(m) + ",status=\"" + db::status_name(status) + "\"} " +
+           (status == db::ModelStatus::kLoaded ? "1" : "0") + "\n";
   }
   header(out, "dlx_log_queue_depth", "gauge", "Generation log records waiting to be written.");
   out += "dlx_log_queue_depth " + std::to_string(g.log_queue_depth) + "\n";

@@ -9,6 +9,8 @@
 #include <utility>
 #include <vector>
 
+#include "service/db/status.h"
+
 namespace dlx {
 
 class Histogram {
@@ -31,7 +33,7 @@ struct GaugeSnapshot {
   int active_generations = 0;
   int64_t log_queue_depth = 0;
   uint64_t log_dropped = 0;
-  std::vector<std::pair<std::string, std::string>> model_status;  // name -> status
+  std::vector<std::pair<std::string, db::ModelStatus>> model_status;  // name -> status
 };
 
 class Metrics {
@@ -40,7 +42,7 @@ class Metrics {
 
   void request(const std::string& endpoint, int code, double seconds);
   void forward(const std::string& model, double seconds);
-  void generation_finished(const std::string& model, const std::string& status,
+  void generation_finished(const std::string& model, db::GenerationStatus status,
                            int64_t completion_tokens);
   void model_loaded(const std::string& model, double seconds);
   void rejected_queue_full();
@@ -52,9 +54,9 @@ class Metrics {
   std::map<std::pair<std::string, int>, uint64_t> requests_;  // (endpoint, code)
   std::map<std::string, Histogram> request_seconds_;          // by endpoint
   Histogram step_seconds_;
-  std::map<std::string, uint64_t> forwards_, tokens_;                    // by model
-  std::map<std::pair<std::string, std::string>, uint64_t> generations_;  // (model, status)
-  std::map<std::string, double> load_seconds_;                           // by model
+  std::map<std::string, uint64_t> forwards_, tokens_;                             // by model
+  std::map<std::pair<std::string, db::GenerationStatus>, uint64_t> generations_;  // (model, status)
+  std::map<std::string, double> load_seconds_;                                    // by model
   uint64_t queue_rejections_ = 0;
 };
 

@@ -124,7 +124,7 @@ TEST(Generate, StopsAtTheFirstFinalEndToken) {
     DecodeParams p = default_decode_params(m->config());
     apply_json(p, c["diffulex"]);
     auto r = generate(*m, c["prompt_ids"].get<std::vector<int32_t>>(), p);
-    EXPECT_EQ(r.finish_reason, "stop");
+    EXPECT_EQ(r.finish_reason, FinishReason::kStop);
     EXPECT_TRUE(m->config().is_end_token(r.output_ids.back()));
     for (size_t i = 0; i + 1 < r.output_ids.size(); ++i) {
       EXPECT_FALSE(m->config().is_end_token(r.output_ids[i]));

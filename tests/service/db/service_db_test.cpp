@@ -88,18 +88,18 @@ TEST_F(DbTest, GenerationRowsAndPaging) {
   for (const char* id : {"a", "b", "c"}) db.insert_generation(start(id, id[0] == 'b' ? "x" : "m"));
   GenerationFinish f;
   f.id = "a";
-  f.status = "ok";
+  f.status = GenerationStatus::kOk;
   f.output_ids = "[5]";
   f.output_text = "hi";
   f.completion_tokens = 1;
   f.forward_calls = 3;
-  f.finish_reason = "length";
+  f.finish_reason = FinishReason::kLength;
   f.finished_at = 2000;
   db.finish_generation(f);
 
   auto a = db.generation("a");
   ASSERT_TRUE(a);
-  EXPECT_EQ(a->finish.status, "ok");
+  EXPECT_EQ(a->finish.status, GenerationStatus::kOk);
   EXPECT_EQ(*a->finish.output_text, "hi");
   EXPECT_EQ(*a->finish.forward_calls, 3);
   EXPECT_EQ(a->start.prompt_tokens, 2);
@@ -122,13 +122,14 @@ TEST_F(DbTest, GenerationRowsAndPaging) {
   by_model.model = "x";
   EXPECT_EQ(db.generations(by_model, &more).size(), 1u);
   GenerationQuery running;
-  running.status = "running";
+  running.status = GenerationStatus::kRunning;
   EXPECT_EQ(db.generations(running, &more).size(), 2u);
 
   EXPECT_EQ(db.mark_interrupted(3000), 2);
-  EXPECT_EQ(db.generation("b")->finish.status, "interrupted");
+  EXPECT_EQ(db.generation("b")->finish.status, GenerationStatus::kInterrupted);
   EXPECT_EQ(db.generation("b")->finish.finished_at, 3000);
-  EXPECT_EQ(db.generation("a")->finish.status, "ok");  // finished rows are left alone
+  EXPECT_EQ(db.generation("a")->finish.status,
+            GenerationStatus::kOk);  // finished rows are left alone
   EXPECT_EQ(db.mark_interrupted(4000), 0);
 }
 
@@ -143,16 +144,16 @@ TEST_F(DbTest, ModelRows) {
   r.file_bytes = 40;
   r.config_sha256 = std::string(64, 'a');
   r.created_at = 5;
-  r.status = "loaded";
+  r.status = ModelStatus::kLoaded;
   db.upsert_model(r);
   r.created_at = 99;  // an update keeps the first registration time
-  r.status = "unloaded";
+  r.status = ModelStatus::kUnloaded;
   db.upsert_model(r);
   auto rows = db.models();
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0].created_at, 5);
-  EXPECT_EQ(rows[0].status, "unloaded");
-  db.set_model_status("tiny", "error", std::string("broken"));
+  EXPECT_EQ(rows[0].status, ModelStatus::kUnloaded);
+  db.set_model_status("tiny", ModelStatus::kError, std::string("broken"));
   EXPECT_EQ(*db.models()[0].error, "broken");
   EXPECT_TRUE(db.delete_model("tiny"));
   EXPECT_FALSE(db.delete_model("tiny"));
@@ -165,12 +166,12 @@ TEST_F(DbTest, LogWriterWritesInOrderAndDropsWhenFull) {
     EXPECT_TRUE(log.started(start("g1")));
     GenerationFinish f;
     f.id = "g1";
-    f.status = "cancelled";
+    f.status = GenerationStatus::kCancelled;
     f.error = "the client disconnected";
     f.finished_at = 7;
     EXPECT_TRUE(log.finished(f));
     log.flush();
-    EXPECT_EQ(db.generation("g1")->finish.status, "cancelled");
+    EXPECT_EQ(db.generation("g1")->finish.status, GenerationStatus::kCancelled);
   }
   GenerationLog none(db, /*capacity=*/0);
   EXPECT_FALSE(none.started(start("g2")));

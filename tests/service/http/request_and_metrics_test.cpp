@@ -115,7 +115,20 @@ TEST(ErrorTranslator, MapsEveryKind) {
   EXPECT_EQ(info([] { throw Error(ErrorCode::kNotFound, "no"); }).status, 404);
   EXPECT_EQ(info([] { const json j = json::parse("{x"); }).code, "invalid_json");
   EXPECT_EQ(info([] { (void)json("s").get<int>(); }).status, 400);
-  EXPECT_EQ(info([] { throw conflict("taken", "name"); }).status, 409);
+  EXPECT_EQ(info([] { throw Error(ErrorCode::kConflict, "taken", "name"); }).status, 409);
+  // The jobs layer's errors: a reason refines the code, a retry hint travels with it.
+  const ErrorInfo busy = info([] {
+    throw Error(ErrorCode::kUnavailable, "not loaded", "model")
+        .with_reason("model_not_loaded")
+        .with_retry_after(2);
+  });
+  EXPECT_EQ(busy.status, 503);
+  EXPECT_EQ(busy.code, "model_not_loaded");
+  EXPECT_EQ(busy.param, "model");
+  EXPECT_EQ(busy.retry_after_s, 2);
+  EXPECT_EQ(info([] { throw Error(ErrorCode::kTimeout, "late"); }).status, 504);
+  EXPECT_EQ(info([] { throw Error(ErrorCode::kCancelled, "gone"); }).status, 499);
+  EXPECT_EQ(info([] { throw std::bad_alloc(); }).code, "out_of_memory");
   EXPECT_EQ(info([] { throw std::runtime_error("bug"); }).status, 500);
   const json body = error_json(info([] { throw bad_request("top_p", "must be in (0, 1]"); }));
   EXPECT_EQ(body["error"]["param"], "top_p");
@@ -129,11 +142,11 @@ TEST(Metrics, RendersPrometheusText) {
   m.request("/v1/generate", 200, 3.0);
   m.request("/v1/generate", 400, 0.001);
   m.forward("llada", 0.0007);
-  m.generation_finished("llada", "ok", 12);
+  m.generation_finished("llada", db::GenerationStatus::kOk, 12);
   m.model_loaded("llada", 0.5);
   GaugeSnapshot g;
   g.queue_depth = 2;
-  g.model_status = {{"llada", "loaded"}};
+  g.model_status = {{"llada", db::ModelStatus::kLoaded}};
   const std::string t = m.render(g);
   for (const char* line :
        {"# TYPE dlx_http_requests_total counter",
