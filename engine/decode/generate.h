@@ -12,24 +12,10 @@
 
 #include "engine/decode/decode_params.h"
 #include "engine/decode/finish_reason.h"
+#include "engine/decode/step_event.h"
 #include "engine/model/model.h"
 
 namespace dlx {
-
-// What one forward changed. Positions index the generated region: 0 is the first position
-// after the prompt.
-struct StepEvent {
-  int step = 0;                     // forward index, 0-based
-  int block = 0;                    // decode block index
-  std::vector<int> positions;       // committed in this step, in commit order
-  std::vector<int32_t> tokens;      // their tokens
-  std::vector<float> confidences;   // their confidence scores
-  int masks_remaining = 0;          // masks left in the whole generated region
-  int span_tokens = 0;              // tokens the forward computed
-  double forward_ms = 0;            // time of the forward
-  std::span<const int32_t> canvas;  // the generated region now (mask id where masked);
-                                    // valid only during the callback
-};
 
 struct GenerateOptions {
   std::function<void(const StepEvent&)> on_step;  // may be empty

@@ -13,20 +13,6 @@
 #include "service/cli/model_loader.h"
 
 namespace dlx::cli {
-namespace {
-
-nlohmann::json step_json(const StepEvent& e) {
-  return {{"step", e.step},
-          {"block", e.block},
-          {"positions", e.positions},
-          {"tokens", e.tokens},
-          {"confidences", e.confidences},
-          {"masks_remaining", e.masks_remaining},
-          {"span_tokens", e.span_tokens},
-          {"forward_ms", e.forward_ms}};
-}
-
-}  // namespace
 
 int cmd_generate(int argc, char** argv, int first) {
   std::set<std::string> options = model_options();
@@ -74,7 +60,7 @@ int cmd_generate(int argc, char** argv, int first) {
   if (stream) streamer = std::make_unique<TextStreamer>(*lm->tokenizer, model.config());
   GenerateOptions go;
   go.on_step = [&](const StepEvent& e) {
-    if (a.flag("trace")) steps.push_back(step_json(e));
+    if (a.flag("trace")) steps.push_back(to_json(e, lm->tokenizer.get()));
     if (streamer) {
       std::cout << streamer->update(e.canvas) << std::flush;
     }

@@ -121,19 +121,8 @@ class NativeStream : public StreamFormat {
     if (e.kind == JobEvent::Kind::kText) {
       return sse("delta", {{"type", "delta"}, {"ids", e.ids}, {"text", e.text}});
     }
-    json j = {{"type", "step"},
-              {"step", e.step},
-              {"block", e.block},
-              {"positions", e.positions},
-              {"tokens", e.tokens},
-              {"confidences", e.confidences},
-              {"masks_remaining", e.masks_remaining},
-              {"forward_ms", e.forward_ms}};
-    if (const auto& tok = r_.model->tokenizer) {
-      json pieces = json::array();
-      for (int32_t t : e.tokens) pieces.push_back(tok->decode(std::span<const int32_t>(&t, 1)));
-      j["pieces"] = std::move(pieces);
-    }
+    json j = to_json(e.step, r_.model->tokenizer.get());
+    j["type"] = "step";
     return sse("step", j);
   }
   std::string close(const JobOutcome& o) override {

@@ -16,6 +16,7 @@
 
 #include "engine/decode/decode_params.h"
 #include "engine/decode/finish_reason.h"
+#include "engine/decode/step_event.h"
 #include "engine/util/error.h"
 #include "service/db/status.h"
 #include "service/jobs/clock.h"
@@ -49,12 +50,8 @@ struct JobRequest {
 // What a streaming client is sent while the job runs.
 struct JobEvent {
   enum class Kind { kStep, kText } kind = Kind::kStep;
-  // kStep (denoise mode): one forward.
-  int step = 0, block = 0, masks_remaining = 0;
-  std::vector<int> positions;
-  std::vector<int32_t> tokens;
-  std::vector<float> confidences;
-  double forward_ms = 0;
+  // kStep (denoise mode): one forward (its canvas view cleared: it is not kept).
+  StepEvent step;
   // kText (append / openai modes): newly final ids and the text now safe to show.
   std::vector<int32_t> ids;
   std::string text;

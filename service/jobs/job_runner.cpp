@@ -75,13 +75,8 @@ void JobRunner::run(Job& job) {
     if (r.stream == StreamMode::kDenoise) {
       JobEvent e;
       e.kind = JobEvent::Kind::kStep;
-      e.step = ev.step;
-      e.block = ev.block;
-      e.positions = ev.positions;
-      e.tokens = ev.tokens;
-      e.confidences = ev.confidences;
-      e.masks_remaining = ev.masks_remaining;
-      e.forward_ms = ev.forward_ms;
+      e.step = ev;
+      e.step.canvas = {};
       job.push(std::move(e));
     }
     if (ts) {
