@@ -1,14 +1,13 @@
 #include "engine/engine.h"
 
 #include <filesystem>
-#include <fstream>
 #include <map>
-#include <sstream>
 
 #include "engine/backend/backend_factory.h"
 #include "engine/formats/safetensors.h"
 #include "engine/model/model_config.h"
 #include "engine/util/error.h"
+#include "engine/util/mapped_file.h"
 
 namespace dlx {
 namespace fs = std::filesystem;
@@ -16,21 +15,14 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string read_small_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) throw Error(ErrorCode::kNotFound, p.string() + ": cannot read");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 // A model is a Hugging Face folder today; a single-file format plugs in here.
 fs::path model_folder(const std::string& path) {
   std::error_code ec;
   if (!fs::is_directory(path, ec)) {
     throw Error(ErrorCode::kNotFound,
-                path + ": not a model folder (expected a folder with config.json and "
-                       "*.safetensors)",
+                path +
+                    ": not a model folder (expected a folder with config.json and "
+                    "*.safetensors)",
                 "model");
   }
   return fs::canonical(path);
@@ -62,7 +54,7 @@ ModelInfo describe_model(const std::string& path) {
   info.max_positions = cfg.max_positions;
   info.vocab = cfg.vocab;
   info.has_tokenizer = fs::is_regular_file(dir / "tokenizer.json", ec);
-  info.config_json = read_small_file(dir / "config.json");
+  info.config_json = read_text_file((dir / "config.json").string());
   info.decoding = default_decode_params(cfg);
   return info;
 }
@@ -101,10 +93,9 @@ std::shared_ptr<const LoadedModel> Engine::load(const std::string& path,
   lo.weights = opts.weights;
   lo.precision = opts.precision;
   std::string note = backend_note();
-  out->model = load_with_fallback(backend(), opts_.threads, &note,
-                                  [&](std::shared_ptr<Backend> b) {
-                                    return Model::load(dir, std::move(b), lo);
-                                  });
+  out->model = load_with_fallback(backend(), opts_.threads, &note, [&](std::shared_ptr<Backend> b) {
+    return Model::load(dir, std::move(b), lo);
+  });
   out->fallback_note = note;
   if (out->info.has_tokenizer) out->tokenizer = Tokenizer::load(dir);
   out->load_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();

@@ -3,8 +3,6 @@
 #include "engine/tokenizer/tokenizer.h"
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "engine/tokenizer/added_tokens.h"
 #include "engine/tokenizer/bpe_model.h"
@@ -17,21 +15,14 @@
 #include "engine/tokenizer/utf8.h"
 #include "engine/util/error.h"
 #include "engine/util/json_parse.h"
+#include "engine/util/mapped_file.h"
 
 namespace dlx {
 namespace fs = std::filesystem;
 namespace {
 
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) throw Error(ErrorCode::kNotFound, p.string() + ": cannot open");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 nlohmann::json read_json(const fs::path& p) {
-  const std::string text = read_text(p);
+  const std::string text = read_text_file(p.string(), kMaxConfigFileBytes);
   return parse_json_limited(text, p.string(), ErrorCode::kInvalidModel);
 }
 
@@ -68,7 +59,8 @@ std::shared_ptr<Tokenizer> Tokenizer::load(const std::string& path) {
   const fs::path cfg_path = dir / "tokenizer_config.json";
   if (fs::exists(cfg_path, ec)) cfg = read_json(cfg_path);
   // tokenizer.json: vocab and merges go straight into the model, without a JSON tree.
-  TokenizerJson parts = parse_tokenizer_json(read_text(file), file.string());
+  TokenizerJson parts =
+      parse_tokenizer_json(read_text_file(file.string(), kMaxTokenizerFileBytes), file.string());
   std::unique_ptr<BpeModel> model;
   try {
     if (!parts.rest.contains("model"))
@@ -81,7 +73,8 @@ std::shared_ptr<Tokenizer> Tokenizer::load(const std::string& path) {
   }
   auto tok = assemble(parts.rest, std::move(model), cfg, file.string());
   if (tok->config_.chat_template.empty() && fs::exists(dir / "chat_template.jinja", ec)) {
-    tok->config_.chat_template = read_text(dir / "chat_template.jinja");
+    tok->config_.chat_template =
+        read_text_file((dir / "chat_template.jinja").string(), kMaxTemplateFileBytes);
   } else if (tok->config_.chat_template.empty() && fs::exists(dir / "chat_template.json", ec)) {
     const auto ct = read_json(dir / "chat_template.json");
     if (ct.contains("chat_template") && ct["chat_template"].is_string()) {

@@ -25,7 +25,15 @@ class MappedFile {
   size_t size_ = 0;
 };
 
-// Reads a whole (small) text file such as config.json. Throws Error kNotFound.
-std::string read_text_file(const std::string& path);
+// Size caps for the text files of a model folder, far above any real one, so a hostile or
+// mistaken path (a huge file, /dev/zero, a FIFO) is an error instead of exhausting memory.
+inline constexpr size_t kMaxConfigFileBytes = 16u << 20;      // config.json, *_config.json
+inline constexpr size_t kMaxTokenizerFileBytes = 256u << 20;  // tokenizer.json
+inline constexpr size_t kMaxTemplateFileBytes = 1u << 20;     // chat_template.jinja
+
+// Reads a whole text file of at most max_bytes. Only regular files are read (a FIFO or device
+// is refused without blocking). Throws Error kNotFound (missing or unreadable) or kInvalidModel
+// (not a regular file, larger than max_bytes), naming the path.
+std::string read_text_file(const std::string& path, size_t max_bytes = kMaxConfigFileBytes);
 
 }  // namespace dlx
