@@ -19,8 +19,8 @@ namespace dlx {
 
 struct GenerateOptions {
   std::function<void(const StepEvent&)> on_step;  // may be empty
-  // Checked before every forward and between its layers: when the flag is set or the
-  // deadline has passed, generate throws Error kCancelled.
+  // Checked before every forward and between its layers: when the flag is set generate throws
+  // Error kCancelled, when the deadline has passed kTimeout.
   const std::atomic<bool>* cancel = nullptr;
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
   // A session to run in (kept by the caller between generations); replaced by a large enough

@@ -207,16 +207,6 @@ uint64_t session_bytes(const ModelConfig& c, int64_t max_tokens, int64_t max_spa
   return f * (kv + act + logits);
 }
 
-void Interrupt::check() const {
-  if (cancel && cancel->load(std::memory_order_relaxed)) {
-    throw Error(ErrorCode::kCancelled, "generation cancelled");
-  }
-  if (deadline != std::chrono::steady_clock::time_point::max() &&
-      std::chrono::steady_clock::now() >= deadline) {
-    throw Error(ErrorCode::kCancelled, "generation stopped: its time limit has passed");
-  }
-}
-
 Session Model::new_session(int64_t max_tokens, int64_t max_span, int64_t max_logit_rows) const {
   const ModelConfig& c = config_;
   if (max_logit_rows < 0) max_logit_rows = max_span;

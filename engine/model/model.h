@@ -16,6 +16,7 @@
 #include "engine/backend/backend.h"
 #include "engine/formats/safetensors.h"
 #include "engine/model/model_config.h"
+#include "engine/util/interrupt.h"
 
 namespace dlx {
 
@@ -51,14 +52,6 @@ struct Session {
 // Bytes a session of this shape holds (device + host), for admission control.
 uint64_t session_bytes(const ModelConfig& c, int64_t max_tokens, int64_t max_span,
                        int64_t max_logit_rows);
-
-// Checked between layers so a long forward stops promptly: a cancel flag and a deadline.
-struct Interrupt {
-  const std::atomic<bool>* cancel = nullptr;
-  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
-  // Throws Error kCancelled when the flag is set or the deadline has passed.
-  void check() const;
-};
 
 // One forward call: tokens `ids` at absolute positions [pos0, pos0 + T). Their K/V are written
 // into the cache rows [pos0, pos0 + T); queries attend to cached positions [0, n_keys).

@@ -7,13 +7,10 @@
 namespace dlx {
 
 std::string render_chat(const Tokenizer& tok, const nlohmann::ordered_json& messages,
-                        bool add_generation_prompt, const nlohmann::ordered_json& extra_context) {
+                        bool add_generation_prompt, const nlohmann::ordered_json& extra_context,
+                        const jinja::RenderLimits& limits) {
   const TokenizerConfig& c = tok.config();
-  if (c.chat_template.empty()) {
-    throw Error(ErrorCode::kInvalidArgument,
-                "this model has no chat template (tokenizer_config.json has no chat_template)",
-                "messages");
-  }
+  const jinja::Template& tpl = tok.chat_template();
   if (!messages.is_array()) {
     throw Error(ErrorCode::kInvalidArgument,
                 "messages: expected a JSON list of {role, content} objects", "messages");
@@ -50,14 +47,14 @@ std::string render_chat(const Tokenizer& tok, const nlohmann::ordered_json& mess
   if (extra_context.is_object()) {
     for (const auto& [k, v] : extra_context.items()) vars.emplace_back(k, Value::from_json(v));
   }
-  const jinja::Template tpl(c.chat_template);
-  return tpl.render(vars);
+  return tpl.render(vars, limits);
 }
 
 std::string render_chat(const Tokenizer& tok, const nlohmann::json& messages,
-                        bool add_generation_prompt, const nlohmann::json& extra_context) {
+                        bool add_generation_prompt, const nlohmann::json& extra_context,
+                        const jinja::RenderLimits& limits) {
   return render_chat(tok, nlohmann::ordered_json(messages), add_generation_prompt,
-                     nlohmann::ordered_json(extra_context));
+                     nlohmann::ordered_json(extra_context), limits);
 }
 
 }  // namespace dlx

@@ -144,6 +144,7 @@ std::string py_replace(const std::string& s, const std::string& old, const std::
         ++n;
       }
       if (k < u.size()) utf8::append(out, u[k]);
+      check_string_size(out.size(), "replace");
     }
     return out;
   }
@@ -153,6 +154,7 @@ std::string py_replace(const std::string& s, const std::string& old, const std::
     if (p == std::string::npos) break;
     out.append(s, start, p - start);
     out += rep;
+    check_string_size(out.size(), "replace");
     start = p + old.size();
     ++n;
   }
@@ -505,6 +507,7 @@ Value f_join(const Value& v, CallArgs& a) {
     if (!first) out += sep;
     first = false;
     out += to_str(attr.is_none() ? item : attr_path(item, to_str(attr)));
+    check_string_size(out.size(), "join");
   }
   return Value::string(out);
 }
@@ -749,10 +752,10 @@ Value f_rejectattr(const Value& v, CallArgs& a) {
 Value f_indent(const Value& v, CallArgs& a) {
   a.check("indent", 3, {"width", "first", "blank"});
   const Value w = a.get(0, "width", Value::integer(4));
-  const std::string ind =
-      w.is_string()
-          ? w.str()
-          : std::string(static_cast<size_t>(std::max<int64_t>(0, to_index(w, "width"))), ' ');
+  const uint64_t width =
+      w.is_string() ? 0 : static_cast<uint64_t>(std::max<int64_t>(0, to_index(w, "width")));
+  check_string_size(width, "indent");
+  const std::string ind = w.is_string() ? w.str() : std::string(static_cast<size_t>(width), ' ');
   const bool first = a.get(1, "first", Value::boolean(false)).truthy();
   const bool blank = a.get(2, "blank", Value::boolean(false)).truthy();
   const List lines = splitlines(to_str(v) + "\n");
@@ -762,6 +765,7 @@ Value f_indent(const Value& v, CallArgs& a) {
     if (k > 0) rv += "\n";
     if (k > 0 && (blank || !line.empty())) rv += ind;
     rv += line;
+    check_string_size(rv.size(), "indent");
   }
   if (first) rv = ind + rv;
   return Value::string(rv);

@@ -65,8 +65,12 @@ Value arith(const std::string& op, const Value& a, const Value& b) {
       return checked_int(overflow, r, op);
     }
     if (a.is_number() && b.is_number()) return Value::number(a.as_double() + b.as_double());
-    if (a.is_string() && b.is_string()) return Value::string(a.str() + b.str());
+    if (a.is_string() && b.is_string()) {
+      check_string_size(uint64_t{a.str().size()} + b.str().size(), op);
+      return Value::string(a.str() + b.str());
+    }
     if (a.is_list() && b.is_list() && a.is_tuple() == b.is_tuple()) {
+      check_list_size(uint64_t{a.items().size()} + b.items().size(), op);
       List l = a.items();
       l.insert(l.end(), b.items().begin(), b.items().end());
       return a.is_tuple() ? Value::tuple(std::move(l)) : Value::list(std::move(l));
@@ -83,15 +87,23 @@ Value arith(const std::string& op, const Value& a, const Value& b) {
     const Value* seq = a.is_int() ? &b : &a;
     const Value* cnt = a.is_int() ? &a : &b;
     if (cnt->is_int() && (seq->is_string() || seq->is_list())) {
-      const int64_t n = std::max<int64_t>(0, cnt->as_int());
-      if (n > 1'000'000) type_error("sequence repetition too large");
+      const auto n = static_cast<uint64_t>(std::max<int64_t>(0, cnt->as_int()));
+      // n is at most 2^24 after the first check and any length far below 2^40: no wrap.
+      if (seq->is_string()) {
+        check_string_size(n, op);
+        check_string_size(n * seq->str().size(), op);
+      } else {
+        check_list_size(n, op);
+        check_list_size(n * seq->items().size(), op);
+      }
       if (seq->is_string()) {
         std::string s;
-        for (int64_t k = 0; k < n; ++k) s += seq->str();
+        s.reserve(static_cast<size_t>(n * seq->str().size()));
+        for (uint64_t k = 0; k < n; ++k) s += seq->str();
         return Value::string(std::move(s));
       }
       List l;
-      for (int64_t k = 0; k < n; ++k) l.insert(l.end(), seq->items().begin(), seq->items().end());
+      for (uint64_t k = 0; k < n; ++k) l.insert(l.end(), seq->items().begin(), seq->items().end());
       return Value::list(std::move(l));
     }
     return bad();
@@ -156,8 +168,29 @@ class Evaluator {
  public:
   enum class Flow { kNormal, kBreak, kContinue };
 
-  explicit Evaluator(const Frame& root) : root_(root) {}
+  Evaluator(const Frame& root, const RenderLimits& limits) : root_(root), limits_(limits) {}
   int line() const { return line_; }
+
+  // Counts one unit of work against the step budget; every 1024 the interrupt is polled.
+  void step() {
+    if (++steps_ > limits_.max_steps) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  "rendering took more than " + std::to_string(limits_.max_steps) +
+                      " steps (the template's loops are too long for these messages)",
+                  "messages");
+    }
+    if (limits_.interrupt && (steps_ & 1023) == 0) limits_.interrupt->check("chat rendering");
+  }
+
+  void emit(std::string& out, std::string_view text) {
+    if (out.size() + text.size() > limits_.max_output_bytes) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  "the rendered chat is larger than the limit of " +
+                      std::to_string(limits_.max_output_bytes) + " bytes",
+                  "messages");
+    }
+    out += text;
+  }
 
   Flow exec(const Body& body, Frame& f, std::string& out) {
     for (const StmtPtr& s : body) {
@@ -169,6 +202,7 @@ class Evaluator {
 
   Value eval(const Expr& e, const Frame& f) {
     line_ = e.line;
+    step();
     switch (e.kind) {
       case Expr::Kind::kLiteral:
         return e.value;
@@ -246,7 +280,10 @@ class Evaluator {
       }
       case Expr::Kind::kConcat: {
         std::string s;
-        for (const auto& a : e.args) s += to_str(eval(*a, f));
+        for (const auto& a : e.args) {
+          s += to_str(eval(*a, f));
+          check_string_size(s.size(), "~");
+        }
         return Value::string(std::move(s));
       }
       case Expr::Kind::kCompare: {
@@ -316,12 +353,13 @@ class Evaluator {
 
   Flow exec(const Stmt& s, Frame& f, std::string& out) {
     line_ = s.line;
+    step();
     switch (s.kind) {
       case Stmt::Kind::kText:
-        out += s.text;
+        emit(out, s.text);
         return Flow::kNormal;
       case Stmt::Kind::kOutput:
-        out += to_str(eval(*s.expr, f));
+        emit(out, to_str(eval(*s.expr, f)));
         return Flow::kNormal;
       case Stmt::Kind::kIf:
         for (const auto& [cond, body] : s.branches) {
@@ -368,6 +406,7 @@ class Evaluator {
     if (s.cond) {
       List kept;
       for (const Value& item : items) {
+        step();
         Frame probe{&f, {}};
         bind(probe, s.targets, item);
         if (eval(*s.cond, probe).truthy()) kept.push_back(item);
@@ -377,6 +416,7 @@ class Evaluator {
     if (items.empty()) return exec(s.else_body, f, out);
     const auto n = static_cast<int64_t>(items.size());
     for (int64_t i = 0; i < n; ++i) {
+      step();  // an empty body still costs its iterations
       Frame it{&f, {}};
       bind(it, s.targets, items[static_cast<size_t>(i)]);
       Value loop = Value::dict();
@@ -434,6 +474,8 @@ class Evaluator {
   }
 
   const Frame& root_;
+  const RenderLimits& limits_;
+  int64_t steps_ = 0;
   int line_ = 0;
   int depth_ = 0;
 };
@@ -442,12 +484,13 @@ class Evaluator {
 
 Template::Template(std::string_view source) : body_(parse(source)) {}
 
-std::string Template::render(const std::vector<std::pair<std::string, Value>>& vars) const {
+std::string Template::render(const std::vector<std::pair<std::string, Value>>& vars,
+                             const RenderLimits& limits) const {
   Frame globals;
   for (auto& [k, v] : global_functions()) globals.set(k, std::move(v));
   Frame top{&globals, {}};
   for (const auto& [k, v] : vars) top.set(k, v);
-  Evaluator ev(top);
+  Evaluator ev(top, limits);
   std::string out;
   try {
     ev.exec(body_, top, out);

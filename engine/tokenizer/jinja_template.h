@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "engine/tokenizer/jinja_ast.h"
+#include "engine/tokenizer/render_limits.h"
 
 namespace dlx::jinja {
 
@@ -17,9 +18,10 @@ class Template {
   explicit Template(std::string_view source);
 
   // Renders with the builtin globals plus vars (which may shadow them). Throws Error with the
-  // template line: kInvalidArgument for runtime errors and raise_exception(), kUnsupported
-  // for unsupported operations.
-  std::string render(const std::vector<std::pair<std::string, Value>>& vars) const;
+  // template line: kInvalidArgument for runtime errors, raise_exception() and a spent budget
+  // (param "messages"), kUnsupported for unsupported operations, kCancelled from the interrupt.
+  std::string render(const std::vector<std::pair<std::string, Value>>& vars,
+                     const RenderLimits& limits = {}) const;
 
  private:
   Body body_;

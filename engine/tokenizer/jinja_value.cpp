@@ -13,6 +13,26 @@
 #include "engine/util/error.h"
 
 namespace dlx::jinja {
+
+void check_string_size(uint64_t n, std::string_view op) {
+  if (n > kMaxStringBytes) {
+    throw Error(ErrorCode::kInvalidArgument,
+                std::string(op) + ": the result would be " + std::to_string(n) +
+                    " bytes, over the chat template limit of " + std::to_string(kMaxStringBytes) +
+                    " bytes for one string",
+                "messages");
+  }
+}
+
+void check_list_size(uint64_t n, std::string_view op) {
+  if (n > kMaxListItems) {
+    throw Error(ErrorCode::kInvalidArgument,
+                std::string(op) + ": the result would have " + std::to_string(n) +
+                    " items, over the chat template limit of " + std::to_string(kMaxListItems) +
+                    " for one list",
+                "messages");
+  }
+}
 namespace {
 
 [[noreturn]] void type_error(const std::string& msg) {
@@ -121,8 +141,10 @@ void json_string(const std::string& s, bool ensure_ascii, std::string& out) {
 
 void dump(const Value& v, const JsonOptions& o, int level, std::string& out) {
   auto newline = [&](int lvl) {
+    const uint64_t pad = static_cast<uint64_t>(o.indent) * static_cast<uint64_t>(lvl);
+    check_string_size(out.size() + 1 + pad, "tojson");
     out.push_back('\n');
-    out.append(static_cast<size_t>(o.indent) * static_cast<size_t>(lvl), ' ');
+    out.append(static_cast<size_t>(pad), ' ');
   };
   const std::string item_sep = !o.item_sep.empty() ? o.item_sep : (o.indent >= 0 ? "," : ", ");
   const std::string key_sep = !o.key_sep.empty() ? o.key_sep : ": ";

@@ -104,6 +104,15 @@ struct CallArgs {
              std::initializer_list<std::string_view> allowed) const;
 };
 
+// Any one string or list a template builds is at most this big (chat templates are
+// semi-trusted input: a model folder's file, rendered on the HTTP thread). Checked before the
+// value is built where its size is known up front (repetition, indent), else as it grows.
+inline constexpr uint64_t kMaxStringBytes = 16u << 20;
+inline constexpr uint64_t kMaxListItems = 1u << 20;
+// Throw Error kInvalidArgument naming `op` when n exceeds the cap.
+void check_string_size(uint64_t n, std::string_view op);
+void check_list_size(uint64_t n, std::string_view op);
+
 // Python str(v): what {{ v }} prints ("" for undefined, "None", "True", "[1, 'a']", ...).
 std::string to_str(const Value& v);
 // Python repr(v).

@@ -7,6 +7,7 @@
 #include "engine/tokenizer/added_tokens.h"
 #include "engine/tokenizer/bpe_model.h"
 #include "engine/tokenizer/byte_level.h"
+#include "engine/tokenizer/jinja_template.h"
 #include "engine/tokenizer/normalizer.h"
 #include "engine/tokenizer/post_processor.h"
 #include "engine/tokenizer/pre_tokenizer.h"
@@ -72,15 +73,19 @@ std::shared_ptr<Tokenizer> Tokenizer::load(const std::string& path) {
     throw Error(e.code(), renamed(e.what(), file.string()), e.param());
   }
   auto tok = assemble(parts.rest, std::move(model), cfg, file.string());
+  std::string template_source = (dir / "tokenizer_config.json").string();
   if (tok->config_.chat_template.empty() && fs::exists(dir / "chat_template.jinja", ec)) {
+    template_source = (dir / "chat_template.jinja").string();
     tok->config_.chat_template =
         read_text_file((dir / "chat_template.jinja").string(), kMaxTemplateFileBytes);
   } else if (tok->config_.chat_template.empty() && fs::exists(dir / "chat_template.json", ec)) {
     const auto ct = read_json(dir / "chat_template.json");
     if (ct.contains("chat_template") && ct["chat_template"].is_string()) {
       tok->config_.chat_template = ct["chat_template"].get<std::string>();
+      template_source = (dir / "chat_template.json").string();
     }
   }
+  tok->parse_chat_template(template_source);
   return tok;
 }
 
@@ -97,7 +102,38 @@ std::shared_ptr<Tokenizer> Tokenizer::from_json(const nlohmann::json& j, const n
   } catch (const Error& e) {
     throw Error(e.code(), renamed(e.what(), where), e.param());
   }
-  return assemble(j, std::move(model), cfg, where);
+  auto tok = assemble(j, std::move(model), cfg, where);
+  tok->parse_chat_template(where);
+  return tok;
+}
+
+void Tokenizer::parse_chat_template(const std::string& where) {
+  chat_template_.reset();
+  chat_template_error_.reset();
+  if (config_.chat_template.empty()) {
+    chat_template_error_ = Error(
+        ErrorCode::kInvalidArgument,
+        "this model has no chat template (tokenizer_config.json has no chat_template)", "messages");
+    return;
+  }
+  if (config_.chat_template.size() > kMaxTemplateFileBytes) {
+    throw Error(ErrorCode::kInvalidModel,
+                where + ": the chat template is " + std::to_string(config_.chat_template.size()) +
+                    " bytes, larger than the limit of " + std::to_string(kMaxTemplateFileBytes));
+  }
+  try {
+    chat_template_ = std::make_unique<jinja::Template>(config_.chat_template);
+  } catch (const Error& e) {
+    // A construct we do not implement leaves plain prompts usable; broken syntax is a broken
+    // model folder and fails the load here, with the line.
+    if (e.code() != ErrorCode::kUnsupported) throw Error(e.code(), where + ": " + e.what());
+    chat_template_error_ = Error(e.code(), where + ": " + e.what(), "messages");
+  }
+}
+
+const jinja::Template& Tokenizer::chat_template() const {
+  if (!chat_template_) throw *chat_template_error_;
+  return *chat_template_;
 }
 
 std::shared_ptr<Tokenizer> Tokenizer::assemble(const nlohmann::json& j,

@@ -11,13 +11,16 @@
 #include <cstdint>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
 
+#include "engine/tokenizer/render_limits.h"
 #include "engine/tokenizer/string_hash.h"
+#include "engine/util/error.h"
 
 namespace dlx {
 
@@ -26,6 +29,9 @@ class AddedTokenMatcher;
 class Normalizer;
 class PreTokenizer;
 class PostProcessor;
+namespace jinja {
+class Template;
+}
 
 // tokenizer_config.json: special tokens (text and id; "" and -1 when unset or not in the
 // vocabulary), whether encode(add_special_tokens) adds BOS/EOS, and the chat template.
@@ -68,6 +74,10 @@ class Tokenizer {
   bool is_special(int32_t id) const;
   size_t vocab_size() const;  // size of the id space: largest id (vocabulary or added) + 1
   const TokenizerConfig& config() const { return config_; }
+  // The chat template, parsed once when the tokenizer loaded (a syntax error fails the load
+  // with its line). Throws Error kInvalidArgument when the model has none, kUnsupported when
+  // it uses a construct we do not implement (the tokenizer still loads: plain prompts work).
+  const jinja::Template& chat_template() const;
 
   // Appends the bytes id decodes to (possibly part of a UTF-8 character); nothing for a
   // special token when skip_special. decode() is the U+FFFD-repaired concatenation of these.
@@ -80,6 +90,8 @@ class Tokenizer {
                                              const nlohmann::json& config_json,
                                              const std::string& where);
   void encode_text(std::string_view text, std::vector<int32_t>& out) const;
+  // Parses config_.chat_template (from `where`) into chat_template_ / chat_template_error_.
+  void parse_chat_template(const std::string& where);
 
   std::unique_ptr<BpeModel> model_;
   std::unique_ptr<Normalizer> normalizer_;
@@ -94,6 +106,8 @@ class Tokenizer {
   size_t id_space_ = 0;
   bool raw_bytes_ = false;  // BPE maps bytes itself (the pre-tokenizer ends in plain ByteLevel)
   TokenizerConfig config_;
+  std::unique_ptr<jinja::Template> chat_template_;
+  std::optional<Error> chat_template_error_;  // why there is no chat_template_
 };
 
 // Streams text for ids that become final left to right: emits only complete UTF-8 and never
@@ -112,18 +126,21 @@ class IncrementalDecoder {
   std::string pending_;  // bytes of an incomplete trailing character
 };
 
-// Renders the model's chat template (config().chat_template) with Jinja2 semantics as
+// Renders the model's chat template (chat_template()) with Jinja2 semantics as
 // transformers' apply_chat_template does: variables messages, add_generation_prompt, tools and
 // documents (none), the special tokens (bos_token, eos_token, ...), then every key of
 // extra_context (e.g. {"enable_thinking": false} or {"tools": [...]}). Object keys of an
 // nlohmann::json come sorted; pass an ordered_json to keep their order (it shows in tojson).
 // Throws Error kInvalidArgument when the model has no template, when messages is not a list of
 // objects, or when the template raises; kUnsupported for constructs we do not implement.
+// `limits` bounds the work (steps, output size) and may carry a deadline or cancel flag.
 std::string render_chat(const Tokenizer& tok, const nlohmann::json& messages,
                         bool add_generation_prompt,
-                        const nlohmann::json& extra_context = nlohmann::json::object());
+                        const nlohmann::json& extra_context = nlohmann::json::object(),
+                        const jinja::RenderLimits& limits = {});
 std::string render_chat(
     const Tokenizer& tok, const nlohmann::ordered_json& messages, bool add_generation_prompt,
-    const nlohmann::ordered_json& extra_context = nlohmann::ordered_json::object());
+    const nlohmann::ordered_json& extra_context = nlohmann::ordered_json::object(),
+    const jinja::RenderLimits& limits = {});
 
 }  // namespace dlx

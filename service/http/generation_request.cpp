@@ -261,7 +261,8 @@ DecodeParams resolve_decode_params(const ModelConfig& config, const GenerationIn
   return dlx::resolve_decode_params(config, decode_overrides(in));
 }
 
-ResolvedPrompt resolve_prompt(const LoadedModel& lm, const GenerationInput& in) {
+ResolvedPrompt resolve_prompt(const LoadedModel& lm, const GenerationInput& in,
+                              const jinja::RenderLimits& limits) {
   ResolvedPrompt out;
   const ModelConfig& cfg = lm.model->config();
   if (in.prompt_ids) {
@@ -272,7 +273,8 @@ ResolvedPrompt resolve_prompt(const LoadedModel& lm, const GenerationInput& in) 
                         "model '" + lm.name + "' has no tokenizer.json: send prompt_ids");
     }
     if (in.messages) {
-      out.text = render_chat(*lm.tokenizer, *in.messages, /*add_generation_prompt=*/true);
+      out.text = render_chat(*lm.tokenizer, *in.messages, /*add_generation_prompt=*/true,
+                             nlohmann::json::object(), limits);
       out.ids = lm.tokenizer->encode(*out.text, /*add_special_tokens=*/false);
     } else {
       out.text = *in.prompt;

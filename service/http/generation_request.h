@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "engine/decode/decode_params.h"
+#include "engine/tokenizer/render_limits.h"
 #include "service/jobs/job.h"
 #include "service/jobs/model_registry.h"
 
@@ -47,8 +48,10 @@ struct ResolvedPrompt {
   std::vector<int32_t> ids;
   std::optional<std::string> text;  // the prompt or the rendered chat, for the log
 };
-// Tokenizes (or takes prompt_ids), checks every id against the vocabulary.
-ResolvedPrompt resolve_prompt(const LoadedModel& model, const GenerationInput& in);
+// Tokenizes (or takes prompt_ids), checks every id against the vocabulary. A chat is rendered
+// within `limits` (the request's deadline, the template's step and size budget).
+ResolvedPrompt resolve_prompt(const LoadedModel& model, const GenerationInput& in,
+                              const jinja::RenderLimits& limits = {});
 
 // Parses a JSON body; throws (400) when it is not a JSON object.
 nlohmann::json parse_body(const std::string& body);

@@ -61,7 +61,16 @@ std::shared_ptr<Job> make_job(Service& s, Endpoint ep, const httplib::Request& r
   const GenerationInput in = parse_generation_input(ep, body);
   std::shared_ptr<const LoadedModel> lm = s.models.acquire(in.model);
   const ModelConfig& cfg = lm->model->config();
-  ResolvedPrompt prompt = resolve_prompt(*lm, in);
+  // The time limit starts now: rendering the chat counts against it.
+  const SteadyClock::time_point accepted = SteadyClock::now();
+  const SteadyClock::time_point deadline =
+      accepted + std::chrono::duration_cast<SteadyClock::duration>(
+                     std::chrono::duration<double>(s.cfg.request_timeout_s));
+  Interrupt render_stop;
+  render_stop.deadline = deadline;
+  jinja::RenderLimits limits;
+  limits.interrupt = &render_stop;
+  ResolvedPrompt prompt = resolve_prompt(*lm, in, limits);
   DecodeParams params = resolve_decode_params(cfg, in);
   validate(params, cfg, static_cast<int>(prompt.ids.size()));
 
@@ -76,9 +85,8 @@ std::shared_ptr<Job> make_job(Service& s, Endpoint ep, const httplib::Request& r
   if (!in.stop.empty()) r.log_params["stop"] = in.stop;
   r.stop = in.stop;
   r.stream = in.stream;
-  r.accepted = SteadyClock::now();
-  r.deadline = r.accepted + std::chrono::duration_cast<SteadyClock::duration>(
-                                std::chrono::duration<double>(s.cfg.request_timeout_s));
+  r.accepted = accepted;
+  r.deadline = deadline;
   r.created_unix_ms = unix_ms();
   return std::make_shared<Job>(std::move(r));
 }

@@ -1,7 +1,9 @@
-// Hostile chat templates: deep nesting and trapping integer arithmetic give an Error, never a
-// crash.
+// Hostile chat templates: deep nesting, trapping integer arithmetic, runaway loops and
+// blow-ups of strings, lists and output give an Error, never a crash, hang or exhaustion.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <string>
 
 #include "engine/tokenizer/jinja_template.h"
@@ -62,6 +64,84 @@ TEST(JinjaLimits, IntegerArithmeticNeverTraps) {
   expect_error("{{ " + min + " - 1 }}", "integer overflow");
   expect_error("{{ 4611686018427387904 * 2 }}", "integer overflow");
   expect_error("{{ -" + min + " }}", "integer overflow");
+}
+
+ErrorCode code_of(const std::string& tpl, const RenderLimits& limits = {}) {
+  try {
+    Template(tpl).render({}, limits);
+  } catch (const Error& e) {
+    return e.code();
+  }
+  return ErrorCode::kInternal;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+TEST(JinjaLimits, RunawayLoopsStopAtTheStepBudget) {
+  const auto t0 = std::chrono::steady_clock::now();
+  // A trillion iterations, with an empty body and with one: both stop at the budget.
+  expect_error("{% for i in range(1000000) %}{% for j in range(1000000) %}{% endfor %}{% endfor %}",
+               "steps");
+  expect_error(
+      "{% for i in range(1000000) %}{% for j in range(1000000) %}{{ '' }}{% endfor %}"
+      "{% endfor %}",
+      "steps");
+  EXPECT_LT(seconds_since(t0), 30.0);  // seconds here; generous for sanitizer builds
+  RenderLimits small;
+  small.max_steps = 100;
+  EXPECT_EQ(code_of("{% for i in range(60) %}{{ i }}{% endfor %}", small),
+            ErrorCode::kInvalidArgument);
+  EXPECT_NO_THROW(Template("{% for i in range(20) %}{{ i }}{% endfor %}").render({}, small));
+}
+
+TEST(JinjaLimits, StringsAndListsCannotBlowUp) {
+  const auto t0 = std::chrono::steady_clock::now();
+  expect_error("{{ 'x' * 1000000 * 1000 }}", "over the chat template limit");
+  expect_error("{{ ([1] * 1000000) * 1000 }}", "over the chat template limit");
+  expect_error("{{ ('x' * 1000000) * 100000000000 }}", "over the chat template limit");
+  expect_error(
+      "{% set ns = namespace(s='x') %}{% for i in range(64) %}"
+      "{% set ns.s = ns.s + ns.s %}{% endfor %}",
+      "over the chat template limit");
+  expect_error(
+      "{% set ns = namespace(s='x') %}{% for i in range(64) %}"
+      "{% set ns.s = ns.s ~ ns.s %}{% endfor %}",
+      "over the chat template limit");
+  expect_error("{{ (['x' * 1000000] * 100) | join('') }}", "join");
+  expect_error("{{ ('ab\n' * 1000) | indent(100000000) }}", "indent");
+  expect_error("{{ ('ab\n' * 100000) | indent(1000) }}", "indent");
+  expect_error("{{ ('x' * 100000) | replace('', 'y' * 1000) }}", "replace");
+  expect_error("{{ ('x' * 100000) | replace('x', 'y' * 1000) }}", "replace");
+  expect_error("{{ [[[[1]]]] | tojson(indent=100000000) }}", "tojson");
+  EXPECT_LT(seconds_since(t0), 30.0);  // seconds here; generous for sanitizer builds
+  // Ordinary sizes are untouched.
+  EXPECT_EQ(Template("{{ 'ab' * 3 }}|{{ [1, 2] * 2 }}|{{ 'a\nb' | indent(2) }}").render({}),
+            "ababab|[1, 2, 1, 2]|a\n  b");
+}
+
+TEST(JinjaLimits, OutputIsBounded) {
+  expect_error("{% for i in range(100000) %}{{ 'x' * 1000 }}{% endfor %}",
+               "rendered chat is larger than the limit");
+  RenderLimits small;
+  small.max_output_bytes = 10;
+  EXPECT_EQ(code_of("{{ 'x' * 11 }}", small), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(Template("{{ 'x' * 10 }}").render({}, small), "xxxxxxxxxx");
+}
+
+TEST(JinjaLimits, ARenderStopsOnCancelAndDeadline) {
+  const std::string slow = "{% for i in range(1000000) %}{{ i }}{% endfor %}";
+  std::atomic<bool> cancel{true};
+  Interrupt stop;
+  stop.cancel = &cancel;
+  RenderLimits limits;
+  limits.interrupt = &stop;
+  EXPECT_EQ(code_of(slow, limits), ErrorCode::kCancelled);
+  Interrupt late;
+  late.deadline = std::chrono::steady_clock::now();
+  limits.interrupt = &late;
+  EXPECT_EQ(code_of(slow, limits), ErrorCode::kTimeout);
 }
 
 }  // namespace
