@@ -14,25 +14,27 @@
 
 namespace dlx::jinja {
 
-void check_string_size(uint64_t n, std::string_view op) {
-  if (n > kMaxStringBytes) {
+namespace {
+
+void check_size(uint64_t n, uint64_t cap, std::string_view op, const char* unit, const char* what) {
+  if (n > cap) {
     throw Error(ErrorCode::kInvalidArgument,
-                std::string(op) + ": the result would be " + std::to_string(n) +
-                    " bytes, over the chat template limit of " + std::to_string(kMaxStringBytes) +
-                    " bytes for one string",
+                std::string(op) + ": the result would be " + std::to_string(n) + " " + unit +
+                    ", over the chat template limit of " + std::to_string(cap) + " for " + what,
                 "messages");
   }
 }
 
-void check_list_size(uint64_t n, std::string_view op) {
-  if (n > kMaxListItems) {
-    throw Error(ErrorCode::kInvalidArgument,
-                std::string(op) + ": the result would have " + std::to_string(n) +
-                    " items, over the chat template limit of " + std::to_string(kMaxListItems) +
-                    " for one list",
-                "messages");
-  }
+}  // namespace
+
+void check_string_size(uint64_t n, std::string_view op) {
+  check_size(n, kMaxStringBytes, op, "bytes", "one string");
 }
+
+void check_list_size(uint64_t n, std::string_view op) {
+  check_size(n, kMaxListItems, op, "items", "one list");
+}
+
 namespace {
 
 [[noreturn]] void type_error(const std::string& msg) {

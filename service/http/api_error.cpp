@@ -16,44 +16,39 @@ ErrorInfo error_info(int status, std::string type, std::string code, std::string
   return e;
 }
 
+namespace {
+
+// How each engine error code reads over HTTP; Error::reason() refines the `code` string.
+struct HttpForm {
+  ErrorCode code;
+  int status;
+  const char* type;
+  const char* code_name;
+};
+constexpr HttpForm kHttpForms[] = {
+    {ErrorCode::kInvalidArgument, 400, "invalid_request_error", "invalid_parameter"},
+    {ErrorCode::kOutOfRange, 400, "invalid_request_error", "context_length_exceeded"},
+    {ErrorCode::kInvalidModel, 400, "invalid_request_error", "invalid_model"},
+    {ErrorCode::kUnsupported, 400, "invalid_request_error", "unsupported"},
+    {ErrorCode::kNotFound, 404, "not_found_error", "not_found"},
+    {ErrorCode::kConflict, 409, "conflict_error", "conflict"},
+    {ErrorCode::kUnavailable, 503, "service_unavailable", "unavailable"},
+    {ErrorCode::kTimeout, 504, "timeout_error", "request_timeout"},
+    // Nobody is left to read it when the client went away; nginx's 499 in the log.
+    {ErrorCode::kCancelled, 499, "cancelled", "client_closed_request"},
+    {ErrorCode::kInternal, 500, "server_error", "internal_error"},
+};
+
+}  // namespace
+
 ErrorInfo to_error_info(const Error& x) {
-  ErrorInfo e;
+  ErrorInfo e;  // kInternal's form unless the table says otherwise
+  for (const HttpForm& f : kHttpForms) {
+    if (f.code == x.code()) e = error_info(f.status, f.type, f.code_name, {});
+  }
   e.message = x.what();
   e.param = x.param();
   e.retry_after_s = x.retry_after_s();
-  switch (x.code()) {
-    case ErrorCode::kInvalidArgument:
-      e.status = 400, e.type = "invalid_request_error", e.code = "invalid_parameter";
-      break;
-    case ErrorCode::kOutOfRange:
-      e.status = 400, e.type = "invalid_request_error", e.code = "context_length_exceeded";
-      break;
-    case ErrorCode::kInvalidModel:
-      e.status = 400, e.type = "invalid_request_error", e.code = "invalid_model";
-      break;
-    case ErrorCode::kUnsupported:
-      e.status = 400, e.type = "invalid_request_error", e.code = "unsupported";
-      break;
-    case ErrorCode::kNotFound:
-      e.status = 404, e.type = "not_found_error", e.code = "not_found";
-      break;
-    case ErrorCode::kConflict:
-      e.status = 409, e.type = "conflict_error", e.code = "conflict";
-      break;
-    case ErrorCode::kUnavailable:
-      e.status = 503, e.type = "service_unavailable", e.code = "unavailable";
-      break;
-    case ErrorCode::kTimeout:
-      e.status = 504, e.type = "timeout_error", e.code = "request_timeout";
-      break;
-    case ErrorCode::kCancelled:
-      // Nobody is left to read it when the client went away; nginx's 499 in the log.
-      e.status = 499, e.type = "cancelled", e.code = "client_closed_request";
-      break;
-    case ErrorCode::kInternal:
-      e.status = 500, e.type = "server_error", e.code = "internal_error";
-      break;
-  }
   if (!x.reason().empty()) e.code = x.reason();
   return e;
 }
