@@ -3,6 +3,7 @@
 #include "engine/tokenizer/tokenizer_json.h"
 
 #include "engine/util/error.h"
+#include "engine/util/json_parse.h"
 
 namespace dlx {
 namespace {
@@ -46,7 +47,7 @@ class Handler : public nlohmann::json_sax<json> {
   }
 
   bool start_object(std::size_t n) override {
-    ++depth_;
+    enter();
     if (pending_ == Mode::kVocab) {
       begin_capture(Mode::kVocab);
       return true;
@@ -76,7 +77,7 @@ class Handler : public nlohmann::json_sax<json> {
     return capturing() ? bad("an object") : dom_.end_object();
   }
   bool start_array(std::size_t n) override {
-    ++depth_;
+    enter();
     if (pending_ == Mode::kMerges) {
       begin_capture(Mode::kMerges);
       return true;
@@ -121,6 +122,13 @@ class Handler : public nlohmann::json_sax<json> {
     pending_ = Mode::kNone;
     capture_depth_ = depth_ - 1;
   }
+  // The same nesting cap as every other JSON we read: the components built from this tree
+  // (Sequence pre-tokenizers, normalizers, processors) are walked recursively.
+  void enter() {
+    if (++depth_ > kMaxDepth) {
+      throw_bad("JSON nests deeper than " + std::to_string(kMaxDepth) + " levels");
+    }
+  }
   [[noreturn]] void throw_bad(const std::string& what) const {
     throw Error(ErrorCode::kInvalidModel, where_ + ": " + what);
   }
@@ -134,6 +142,7 @@ class Handler : public nlohmann::json_sax<json> {
     return true;
   }
 
+  static constexpr int kMaxDepth = JsonLimits{}.max_depth;
   TokenizerJson& out_;
   nlohmann::detail::json_sax_dom_parser<json> dom_;
   const std::string& where_;
