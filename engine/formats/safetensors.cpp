@@ -112,6 +112,13 @@ SafetensorsFile::SafetensorsFile(const std::string& path)
   }
 }
 
+std::string TensorStore::changed() const {
+  for (const auto& shard : shards_) {
+    if (std::string what = shard->changed(); !what.empty()) return shard->path() + " " + what;
+  }
+  return {};
+}
+
 const HostTensor* TensorStore::find(const std::string& name) const {
   auto it = index_.find(name);
   return it == index_.end() ? nullptr : it->second;

@@ -24,6 +24,7 @@ class SafetensorsFile {
   const std::map<std::string, HostTensor>& tensors() const { return tensors_; }
   const std::string& path() const { return file_->path(); }
   size_t file_size() const { return file_->size(); }
+  std::string changed() const { return file_->changed(); }
 
  private:
   std::unique_ptr<MappedFile> file_;
@@ -41,6 +42,7 @@ class TensorStore final : public WeightSource {
   const std::map<std::string, const HostTensor*>& all() const override { return index_; }
   const std::vector<std::string>& files() const override { return files_; }
   uint64_t total_bytes() const override { return total_bytes_; }
+  std::string changed() const override;
 
  private:
   void add_file(const std::string& path);

@@ -32,6 +32,8 @@ class WeightSource {
   virtual const std::map<std::string, const HostTensor*>& all() const = 0;
   virtual const std::vector<std::string>& files() const = 0;  // the files read, for messages
   virtual uint64_t total_bytes() const = 0;                   // their size on disk
+  // "" while every file is as it was opened; else "<path> <what happened>" (see MappedFile).
+  virtual std::string changed() const = 0;
 };
 
 }  // namespace dlx

@@ -54,6 +54,7 @@ std::shared_ptr<Model> Model::create(ModelConfig config, std::unique_ptr<WeightS
   m->store_ = std::move(weights);
   m->file_bytes_ = m->store_->total_bytes();
   m->load_weights(*m->store_, opts);
+  m->check_weights();  // changed while loading: what was uploaded is not one model
   return m;
 }
 
@@ -254,6 +255,7 @@ const float* Model::forward(Session& st, const ForwardSpan& s) const {
     throw Error(ErrorCode::kInternal, "forward: span [" + std::to_string(s.pos0) + ", +" +
                                           std::to_string(T) + ") does not fit the session state");
   }
+  check_weights();
   const int hd = c.head_dim;
   Tensor x = st.x.view(0, T), h = st.h.view(0, T), q = st.q.view(0, T), k = st.k.view(0, T),
          v = st.v.view(0, T), att = st.att.view(0, T), proj = st.proj.view(0, T),
@@ -296,12 +298,29 @@ const float* Model::forward(Session& st, const ForwardSpan& s) const {
     b.add(x, proj);
     if (s.interrupt) s.interrupt->check();
   }
-  if (le == lb) return st.logits_host.data();
+  if (le == lb) {
+    check_weights();
+    return st.logits_host.data();
+  }
   Tensor xs = x.view(lb, le - lb), hs = h.view(lb, le - lb), logits = st.logits.view(0, le - lb);
   b.rmsnorm(xs, final_norm_, c.norm_eps, c.hidden, hs);
   b.matmul(hs, lm_head_, nullptr, logits);  // (rows, V)
   b.read(logits, st.logits_host.data());
+  check_weights();  // a SIGBUS during this forward replaced the weights with zeros
   return st.logits_host.data();
+}
+
+void Model::check_weights() const {
+  if (!store_) return;
+  const std::string what = store_->changed();
+  if (what.empty()) return;
+  throw Error(ErrorCode::kUnavailable,
+              what +
+                  "; the loaded model no longer matches its files: reload the model (the "
+                  "safe way to replace a model file is to write a new file and rename it "
+                  "over the old one)",
+              "model")
+      .with_reason("model_file_changed");
 }
 
 }  // namespace dlx

@@ -21,11 +21,11 @@
 namespace dlx {
 
 struct LayerWeights {
-  Tensor attn_norm, ffn_norm;                    // [1, D]
-  Tensor q, k, v, o;                             // [H*hd, D], [KV*hd, D] x2, [D, H*hd]
-  Tensor q_bias, k_bias, v_bias;                 // [1, H*hd] / [1, KV*hd] (qkv_bias only)
-  Tensor q_norm, k_norm;                         // [1, hd] (qk_norm only)
-  Tensor gate, up, down;                         // [F, D], [F, D], [D, F]
+  Tensor attn_norm, ffn_norm;     // [1, D]
+  Tensor q, k, v, o;              // [H*hd, D], [KV*hd, D] x2, [D, H*hd]
+  Tensor q_bias, k_bias, v_bias;  // [1, H*hd] / [1, KV*hd] (qkv_bias only)
+  Tensor q_norm, k_norm;          // [1, hd] (qk_norm only)
+  Tensor gate, up, down;          // [F, D], [F, D], [D, F]
 };
 
 // Session: the buffers of one sequence — its KV cache (rows = absolute positions), the
@@ -35,9 +35,9 @@ struct LayerWeights {
 // sub-block, plus the shifted row), not by the canvas: at vocab 151936 a 640-position canvas
 // would otherwise need ~389 MB on the device and again on the host.
 struct Session {
-  int64_t max_tokens = 0;       // KV capacity (positions)
-  int64_t max_span = 0;         // largest span one forward may compute
-  int64_t max_logit_rows = 0;   // most logits rows one forward may return
+  int64_t max_tokens = 0;                // KV capacity (positions)
+  int64_t max_span = 0;                  // largest span one forward may compute
+  int64_t max_logit_rows = 0;            // most logits rows one forward may return
   std::vector<Tensor> k_cache, v_cache;  // per layer (max_tokens, KV*hd)
   Tensor x, h;                           // (max_span, D)
   Tensor q, att;                         // (max_span, H*hd)
@@ -58,8 +58,8 @@ uint64_t session_bytes(const ModelConfig& c, int64_t max_tokens, int64_t max_spa
 struct ForwardSpan {
   std::span<const int32_t> ids;
   int64_t pos0 = 0;
-  int64_t n_keys = 0;   // 0: pos0 + T
-  int block_size = 0;   // 0: full attention; B: block-causal over absolute positions
+  int64_t n_keys = 0;  // 0: pos0 + T
+  int block_size = 0;  // 0: full attention; B: block-causal over absolute positions
   int64_t logits_begin = 0, logits_end = -1;  // span rows to compute logits for; -1: all
   const Interrupt* interrupt = nullptr;       // checked between layers when given
 };
@@ -100,8 +100,12 @@ class Model {
   // tokens returning up to `max_logit_rows` logits rows (-1: max_span).
   Session new_session(int64_t max_tokens, int64_t max_span, int64_t max_logit_rows = -1) const;
   // Runs the transformer over the span. Returns a pointer to host logits
-  // (logits_end - logits_begin, V), valid until the next forward on `st`.
+  // (logits_end - logits_begin, V), valid until the next forward on `st`. Throws Error
+  // kUnavailable (reason "model_file_changed") when a weight file changed on disk before or
+  // during the forward: its results would come from weights that are no longer the model's.
   const float* forward(Session& st, const ForwardSpan& span) const;
+  // The same check on its own: throws as forward() does when a weight file changed.
+  void check_weights() const;
 
  private:
   Model() = default;

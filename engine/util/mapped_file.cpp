@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "engine/util/error.h"
+#include "engine/util/sigbus_guard.h"
 
 namespace dlx {
 
@@ -24,6 +25,7 @@ MappedFile::MappedFile(const std::string& path) : path_(path) {
     throw Error(ErrorCode::kInvalidModel, path + ": not a regular file");
   }
   size_ = static_cast<size_t>(st.st_size);
+  mtime_ns_ = int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec;
   if (size_ > 0) {
     void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
     if (p == MAP_FAILED) {
@@ -31,12 +33,26 @@ MappedFile::MappedFile(const std::string& path) : path_(path) {
       throw Error(ErrorCode::kInvalidModel, path + ": mmap failed: " + std::strerror(errno));
     }
     data_ = static_cast<const uint8_t*>(p);
+    guard_slot_ = sigbus_guard::register_mapping(data_, size_);
   }
-  ::close(fd);
+  fd_ = fd;
 }
 
 MappedFile::~MappedFile() {
+  sigbus_guard::unregister(guard_slot_);
   if (data_ != nullptr) ::munmap(const_cast<uint8_t*>(data_), size_);
+  if (fd_ >= 0) ::close(fd_);
+}
+
+std::string MappedFile::changed() const {
+  if (sigbus_guard::spoiled(guard_slot_)) return "was truncated or rewritten in place while mapped";
+  struct stat st {};
+  if (::fstat(fd_, &st) != 0) return "cannot be checked: " + std::string(std::strerror(errno));
+  const int64_t mtime = int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec;
+  if (static_cast<size_t>(st.st_size) != size_ || mtime != mtime_ns_) {
+    return "was modified on disk while mapped";
+  }
+  return {};
 }
 
 std::string read_text_file(const std::string& path, size_t max_bytes) {
