@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <numeric>
@@ -467,6 +468,20 @@ uint64_t generation_bytes(const ModelConfig& c, int prompt_len, const DecodePara
   const uint64_t one = session_bytes(c, l.length, l.length, l.logit_rows);
   const uint64_t cfg = p.cfg_scale > 0 ? one + sizeof(float) * uint64_t(l.logit_rows) * c.vocab : 0;
   return one + cfg;
+}
+
+void check_generation_budget(const ModelConfig& c, int prompt_len, const DecodeParams& p,
+                             uint64_t max_bytes, const std::string& budget_name) {
+  const uint64_t need = generation_bytes(c, prompt_len, p);
+  if (need <= max_bytes) return;
+  constexpr double kMiB = 1024.0 * 1024.0;
+  char msg[320];
+  std::snprintf(msg, sizeof(msg),
+                "this generation needs %.1f MiB of session memory (%d prompt + %d generated "
+                "positions), more than the %.1f MiB a request may use (%s): ask for fewer "
+                "tokens or a shorter prompt",
+                need / kMiB, prompt_len, p.gen_length, max_bytes / kMiB, budget_name.c_str());
+  throw Error(ErrorCode::kInvalidArgument, msg, "gen_length").with_reason("memory_budget_exceeded");
 }
 
 GenerateResult generate(const Model& model, std::span<const int32_t> prompt,

@@ -32,6 +32,11 @@ struct GenerateOptions {
 // and activations for the canvas, logits for the rows one forward scores, twice with
 // classifier-free guidance. For admission control.
 uint64_t generation_bytes(const ModelConfig& c, int prompt_len, const DecodeParams& p);
+// Admission control: throws Error kInvalidArgument (param "gen_length", reason
+// "memory_budget_exceeded", both numbers in the message) when generation_bytes exceeds
+// max_bytes; `budget_name` says where the limit comes from (e.g. "--max-request-memory").
+void check_generation_budget(const ModelConfig& c, int prompt_len, const DecodeParams& p,
+                             uint64_t max_bytes, const std::string& budget_name);
 
 struct GenerateResult {
   std::vector<int32_t> output_ids;  // generated positions, up to and incl. the end token

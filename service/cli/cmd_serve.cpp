@@ -1,4 +1,6 @@
 // `diffulex serve`: the HTTP service (OpenAI-compatible and native diffusion API).
+#include <unistd.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
@@ -12,11 +14,11 @@
 namespace dlx::cli {
 
 int cmd_serve(int argc, char** argv, int first) {
-  Args a(
-      argc, argv, first,
-      {"host", "port", "db", "model", "models-dir", "api-key", "max-queue", "workers", "threads",
-       "device", "web-dir", "max-body-bytes", "request-timeout", "shutdown-grace", "read-timeout"},
-      {"help"});
+  Args a(argc, argv, first,
+         {"host", "port", "db", "model", "models-dir", "api-key", "max-queue", "workers", "threads",
+          "device", "web-dir", "max-body-bytes", "request-timeout", "shutdown-grace",
+          "read-timeout", "max-request-memory"},
+         {"help"});
   http::ServeConfig c;
   if (a.flag("help")) {
     std::cout
@@ -27,6 +29,7 @@ int cmd_serve(int argc, char** argv, int first) {
         << "         [--web-dir DIR] [--max-body-bytes " << c.max_body_bytes
         << "] [--request-timeout " << c.request_timeout_s << "] [--shutdown-grace "
         << c.shutdown_grace_s << "] [--read-timeout " << c.read_timeout_s << "]\n"
+        << "         [--max-request-memory BYTES (default: half the RAM / workers)]\n"
         << "Serves the OpenAI-compatible and native API over HTTP (see README, \"HTTP service\").\n"
         << "--port 0 picks a free port. The API key may also come from DIFFULEX_API_KEY.\n"
         << "Without --model and --models-dir it serves the bundled demo model ($DIFFULEX_MODEL\n"
@@ -81,6 +84,14 @@ int cmd_serve(int argc, char** argv, int first) {
   c.read_timeout_s = a.number("read-timeout", c.read_timeout_s);
   if (!(c.read_timeout_s >= 0.1 && c.read_timeout_s <= 3600)) {
     throw UsageError("--read-timeout must be from 0.1 to 3600 seconds");
+  }
+  const int64_t max_request = a.integer("max-request-memory", 0);
+  if (max_request < 0) throw UsageError("--max-request-memory must be >= 0 bytes (0 = auto)");
+  c.max_request_bytes = static_cast<uint64_t>(max_request);
+  if (c.max_request_bytes == 0) {
+    const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
+    const uint64_t ram = pages > 0 && page > 0 ? uint64_t(pages) * uint64_t(page) : 8ull << 30;
+    c.max_request_bytes = ram / 2 / static_cast<uint64_t>(c.workers);
   }
 
   // Before any thread exists, so that only the server's signal thread receives them.

@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "engine/decode/decode_params.h"
+#include "engine/decode/generate.h"
 #include "service/http/connection_probe.h"
 #include "service/http/generation_request.h"
 #include "service/http/responses.h"
@@ -73,6 +74,8 @@ std::shared_ptr<Job> make_job(Service& s, Endpoint ep, const httplib::Request& r
   ResolvedPrompt prompt = resolve_prompt(*lm, in, limits);
   DecodeParams params = resolve_decode_params(cfg, in);
   validate(params, cfg, static_cast<int>(prompt.ids.size()));
+  check_generation_budget(cfg, static_cast<int>(prompt.ids.size()), params, s.cfg.max_request_bytes,
+                          "--max-request-memory");
 
   JobRequest r;
   r.id = s.ids.next(id_prefix(ep));

@@ -23,6 +23,9 @@ struct ServeConfig {
   double request_timeout_s = 300;  // per generation, from acceptance to the last token
   double shutdown_grace_s = 10;    // SIGTERM: time in-flight work gets before it is cancelled
   double read_timeout_s = 5;  // per socket read (headers, body, idle keep-alive): slowloris bound
+  // Admission control: session memory one generation may use (KV cache, activations, scored
+  // logits). 0 = half of the physical memory divided by the workers (resolved at startup).
+  uint64_t max_request_bytes = 0;
 };
 
 }  // namespace dlx::http
