@@ -67,6 +67,7 @@ void JobRunner::run(Job& job) {
   if (SteadyClock::now() > r.deadline) job.cancel(CancelReason::kTimeout);
   GenerateOptions go;
   go.cancel = job.cancel_flag();
+  go.deadline = r.deadline;  // checked between layers too: one long forward cannot overrun it
   go.on_step = [&](const StepEvent& ev) {
     ++o.forward_calls;
     o.forward_ms += ev.forward_ms;
@@ -108,6 +109,10 @@ void JobRunner::run(Job& job) {
       o.status = db::GenerationStatus::kOk;
       o.output_ids = ts->ids();
       o.finish_reason = FinishReason::kStop;
+    } else if (e.code() == ErrorCode::kTimeout) {
+      job.cancel(CancelReason::kTimeout);
+      o.status = db::GenerationStatus::kCancelled;
+      o.error = cancel_error(CancelReason::kTimeout, r);
     } else if (e.code() == ErrorCode::kCancelled) {
       o.status = db::GenerationStatus::kCancelled;
       o.error = cancel_error(job.cancel_reason(), r);

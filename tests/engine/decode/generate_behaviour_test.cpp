@@ -113,6 +113,25 @@ TEST(Generate, CancelStopsBeforeTheNextForward) {
   EXPECT_EQ(seen, 3);
 }
 
+TEST(Generate, APassedDeadlineIsATimeoutNotACancel) {
+  auto m = load("llada");
+  DecodeParams p = default_decode_params(m->config());
+  p.gen_length = 32;
+  p.block_length = 8;
+  p.steps = 32;
+  int seen = 0;
+  GenerateOptions o;
+  o.on_step = [&](const StepEvent&) { ++seen; };
+  o.deadline = std::chrono::steady_clock::now();
+  try {
+    generate(*m, kPrompt, p, o);
+    FAIL() << "expected a timeout";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kTimeout) << e.what();
+  }
+  EXPECT_EQ(seen, 0);
+}
+
 TEST(Generate, StopsAtTheFirstFinalEndToken) {
   // Force an end token: make every block-causal decode stop as soon as it is committed.
   auto m = load("fast_dllm_v2");
