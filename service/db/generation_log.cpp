@@ -45,6 +45,12 @@ void GenerationLog::flush() {
   cv_written_.wait(lock, [&] { return written_ >= target; });
 }
 
+bool GenerationLog::flush_for(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  const uint64_t target = pushed_;
+  return cv_written_.wait_for(lock, timeout, [&] { return written_ >= target; });
+}
+
 void GenerationLog::stop() {
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -29,6 +30,9 @@ class GenerationLog {
   bool finished(GenerationFinish g);
   // Waits until every record queued before the call is written.
   void flush();
+  // The same, for at most `timeout`; false when the writer did not get there in time. Readers
+  // of the log call it so that a client who got its answer then reads its own final row.
+  bool flush_for(std::chrono::milliseconds timeout);
   // Writes what is queued, then ends the writer thread. Idempotent.
   void stop();
 

@@ -10,6 +10,10 @@ namespace {
 
 using nlohmann::json;
 
+// A log read first lets the writer catch up with what was queued before it (bounded, so a slow
+// disk only makes the read a little stale): a client that got its answer sees its final row.
+constexpr std::chrono::milliseconds kLogReadWait{2000};
+
 int parse_limit(const std::string& v) {
   size_t used = 0;
   int n = 0;
@@ -87,6 +91,7 @@ void add_admin_routes(Router& router, Service& s) {
                  if (!q.before_seq)
                    throw bad_request("before", "no generation has the id '" + before + "'");
                }
+               s.log.flush_for(kLogReadWait);
                bool more = false;
                json data = json::array();
                for (const auto& row : s.db.generations(q, &more))
@@ -97,6 +102,7 @@ void add_admin_routes(Router& router, Service& s) {
   router.add("GET", "/v1/generations/{id}",
              [&s](const httplib::Request&, httplib::Response& res, const std::smatch& m) {
                const std::string id = m[1];
+               s.log.flush_for(kLogReadWait);
                auto row = s.db.generation(id);
                if (!row) throw not_found("no generation has the id '" + id + "'", "id");
                send_json(res, 200, generation_object(*row));
