@@ -12,12 +12,48 @@
 #include "service/http/server.h"
 
 namespace dlx::cli {
+namespace {
+
+// "a, b,,c" -> {"a", "b", "c"}
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= s.size()) {
+    size_t end = s.find(',', start);
+    if (end == std::string::npos) end = s.size();
+    std::string item = s.substr(start, end - start);
+    item.erase(0, item.find_first_not_of(' '));
+    item.erase(item.find_last_not_of(' ') + 1);
+    if (!item.empty()) out.push_back(item);
+    start = end + 1;
+  }
+  return out;
+}
+
+}  // namespace
 
 int cmd_serve(int argc, char** argv, int first) {
   Args a(argc, argv, first,
-         {"host", "port", "db", "model", "models-dir", "api-key", "max-queue", "workers", "threads",
-          "device", "web-dir", "max-body-bytes", "request-timeout", "shutdown-grace",
-          "read-timeout", "max-request-memory"},
+         {"host",
+          "port",
+          "db",
+          "model",
+          "models-dir",
+          "api-key",
+          "max-queue",
+          "workers",
+          "threads",
+          "device",
+          "web-dir",
+          "max-body-bytes",
+          "request-timeout",
+          "shutdown-grace",
+          "read-timeout",
+          "header-timeout",
+          "max-connections",
+          "max-request-memory",
+          "allowed-host",
+          "cors-origin"},
          {"help"});
   http::ServeConfig c;
   if (a.flag("help")) {
@@ -29,9 +65,15 @@ int cmd_serve(int argc, char** argv, int first) {
         << "         [--web-dir DIR] [--max-body-bytes " << c.max_body_bytes
         << "] [--request-timeout " << c.request_timeout_s << "] [--shutdown-grace "
         << c.shutdown_grace_s << "] [--read-timeout " << c.read_timeout_s << "]\n"
+        << "         [--header-timeout " << c.header_timeout_s << "] [--max-connections "
+        << c.max_connections << "]\n"
         << "         [--max-request-memory BYTES (default: half the RAM / workers)]\n"
+        << "         [--allowed-host NAME]... [--cors-origin ORIGIN]...\n"
         << "Serves the OpenAI-compatible and native API over HTTP (see README, \"HTTP service\").\n"
         << "--port 0 picks a free port. The API key may also come from DIFFULEX_API_KEY.\n"
+        << "Requests must name the server by an IP address or localhost in Host, unless\n"
+        << "--allowed-host (or DIFFULEX_ALLOWED_HOSTS=a,b) adds names ('*' = any); pages of other\n"
+        << "origins may call the API only when --cors-origin names them ('*' = any).\n"
         << "Without --model and --models-dir it serves the bundled demo model ($DIFFULEX_MODEL\n"
         << "overrides it).\n";
     return 0;
@@ -63,6 +105,25 @@ int cmd_serve(int argc, char** argv, int first) {
   for (const auto& k : c.api_keys) {
     if (k.empty()) throw UsageError("--api-key must not be empty");
   }
+  c.allowed_hosts = a.all("allowed-host");
+  if (const char* env = std::getenv("DIFFULEX_ALLOWED_HOSTS"); env && *env) {
+    for (const auto& h : split_list(env)) c.allowed_hosts.push_back(h);
+  }
+  c.cors_origins = a.all("cors-origin");
+  for (const auto& h : c.allowed_hosts) {
+    if (h.empty() || h.find_first_of(" /") != std::string::npos) {
+      throw UsageError("--allowed-host must be a host name such as box.lan (or '*'), not '" + h +
+                       "'");
+    }
+  }
+  for (const auto& o : c.cors_origins) {
+    if (o != "*" && o.rfind("http://", 0) != 0 && o.rfind("https://", 0) != 0) {
+      throw UsageError(
+          "--cors-origin must be an origin such as https://app.example (or '*'), "
+          "not '" +
+          o + "'");
+    }
+  }
   const int64_t max_queue = a.integer("max-queue", c.max_queue);
   if (max_queue < 0 || max_queue > 4096) throw UsageError("--max-queue must be from 0 to 4096");
   c.max_queue = static_cast<int>(max_queue);
@@ -85,6 +146,14 @@ int cmd_serve(int argc, char** argv, int first) {
   if (!(c.read_timeout_s >= 0.1 && c.read_timeout_s <= 3600)) {
     throw UsageError("--read-timeout must be from 0.1 to 3600 seconds");
   }
+  c.header_timeout_s = a.number("header-timeout", c.header_timeout_s);
+  if (!(c.header_timeout_s >= 0.1 && c.header_timeout_s <= 3600)) {
+    throw UsageError("--header-timeout must be from 0.1 to 3600 seconds");
+  }
+  const int64_t max_conn = a.integer("max-connections", static_cast<int64_t>(c.max_connections));
+  if (max_conn < 1 || max_conn > 100000)
+    throw UsageError("--max-connections must be from 1 to 100000");
+  c.max_connections = static_cast<size_t>(max_conn);
   const int64_t max_request = a.integer("max-request-memory", 0);
   if (max_request < 0) throw UsageError("--max-request-memory must be >= 0 bytes (0 = auto)");
   c.max_request_bytes = static_cast<uint64_t>(max_request);

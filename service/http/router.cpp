@@ -50,10 +50,17 @@ void Router::add(const std::string& method, const std::string& pattern, RouteHan
 
 bool Router::authorized(const httplib::Request& req) const {
   if (api_keys_.empty()) return true;
+  // `Authorization: Bearer KEY` (OpenAI clients) or `x-api-key: KEY` (Anthropic-style clients).
+  std::string key;
   const std::string h = req.get_header_value("Authorization");
   const std::string prefix = "Bearer ";
-  if (h.compare(0, prefix.size(), prefix) != 0) return false;
-  const std::string key = h.substr(prefix.size());
+  if (h.compare(0, prefix.size(), prefix) == 0) {
+    key = h.substr(prefix.size());
+  } else if (req.has_header("X-API-Key")) {
+    key = req.get_header_value("X-API-Key");
+  } else {
+    return false;
+  }
   bool ok = false;
   for (const auto& k : api_keys_) ok |= same_secret(key, k);
   return ok;
@@ -69,6 +76,8 @@ std::string Router::label(const std::string& method, const std::string& path) co
 
 void Router::dispatch(const httplib::Request& req, httplib::Response& res) const {
   try {
+    guard_.check(req, res);
+    if (guard_.answer_preflight(req, res)) return;
     const std::string method = req.method == "HEAD" ? "GET" : req.method;
     std::set<std::string> allowed;
     for (const auto& r : routes_) {
@@ -80,7 +89,7 @@ void Router::dispatch(const httplib::Request& req, httplib::Response& res) const
       }
       if (!r.open && !authorized(req)) {
         throw ApiError(401, "authentication_error", "invalid_api_key",
-                       req.has_header("Authorization")
+                       req.has_header("Authorization") || req.has_header("X-API-Key")
                            ? "the API key is not valid"
                            : "this server needs an API key: send 'Authorization: Bearer KEY'");
       }

@@ -1,6 +1,7 @@
 // Router: our own routing table on top of cpp-httplib, so that an unknown path is 404, a known
-// path with the wrong method is 405 (with Allow), the API key is checked in one place, every
-// exception goes through the one error translator, and metrics get a route label.
+// path with the wrong method is 405 (with Allow), the request guard (Host, Origin, content type)
+// and the API key are checked in one place, every exception goes through the one error
+// translator, and metrics get a route label.
 #pragma once
 
 #include <httplib.h>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "service/http/api_error.h"
+#include "service/http/request_guard.h"
 
 namespace dlx::http {
 
@@ -19,7 +21,8 @@ using RouteHandler =
 
 class Router {
  public:
-  explicit Router(std::vector<std::string> api_keys) : api_keys_(std::move(api_keys)) {}
+  Router(std::vector<std::string> api_keys, GuardConfig guard)
+      : api_keys_(std::move(api_keys)), guard_(std::move(guard)) {}
 
   // `pattern` uses {name} for one path segment, e.g. "/v1/models/{name}/load". `open`
   // routes need no API key.
@@ -40,6 +43,7 @@ class Router {
   bool authorized(const httplib::Request& req) const;
 
   std::vector<std::string> api_keys_;
+  RequestGuard guard_;
   std::vector<Route> routes_;
 };
 

@@ -69,6 +69,7 @@ void add_admin_routes(Router& router, Service& s) {
                g.log_queue_depth = static_cast<int64_t>(s.log.depth());
                g.log_dropped = s.log.dropped();
                g.model_status = s.models.statuses();
+               if (s.connection_gauges) s.connection_gauges(g);
                res.status = 200;
                res.set_content(s.metrics.render(g), "text/plain; version=0.0.4");
              });

@@ -14,6 +14,10 @@ struct ServeConfig {
   std::vector<std::string> models;    // --model DIR or NAME=DIR, loaded at startup
   std::string models_dir;             // root for POST /v1/models; empty disables it
   std::vector<std::string> api_keys;  // empty: no authentication
+  // Host names accepted besides IP literals and localhost (DNS-rebinding guard); "*" = any.
+  std::vector<std::string> allowed_hosts;
+  // Origins whose pages may call the API (CORS); empty: same-origin only.
+  std::vector<std::string> cors_origins;
   int max_queue = 16;                 // jobs waiting for a worker before 429
   int workers = 1;                    // generation worker threads
   int threads = 0;                    // compute threads of the backend (0 = all cores)
@@ -22,7 +26,11 @@ struct ServeConfig {
   size_t max_body_bytes = 1 << 20;
   double request_timeout_s = 300;  // per generation, from acceptance to the last token
   double shutdown_grace_s = 10;    // SIGTERM: time in-flight work gets before it is cancelled
-  double read_timeout_s = 5;  // per socket read (headers, body, idle keep-alive): slowloris bound
+  double read_timeout_s = 5;  // per socket read (headers, body, idle keep-alive)
+  // A request's headers and body must arrive within this of the connection (or of the previous
+  // answer on a keep-alive connection); until its headers are in, a connection holds no thread.
+  double header_timeout_s = 10;
+  size_t max_connections = 512;  // connections waiting for their headers; the oldest is closed
   // Admission control: session memory one generation may use (KV cache, activations, scored
   // logits). 0 = half of the physical memory divided by the workers (resolved at startup).
   uint64_t max_request_bytes = 0;

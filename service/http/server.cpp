@@ -2,6 +2,7 @@
 
 #include <httplib.h>
 #include <signal.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <condition_variable>
@@ -13,6 +14,7 @@
 #include "engine/util/error.h"
 #include "service/db/db.h"
 #include "service/db/generation_log.h"
+#include "service/http/connection_gate.h"
 #include "service/http/responses.h"
 #include "service/http/router.h"
 #include "service/http/service.h"
@@ -77,6 +79,7 @@ struct Server::Impl {
   Service service;
   Router router;
   httplib::Server http;
+  std::unique_ptr<ConnectionGate> gate;  // made in run(), once the port is known
 
   explicit Impl(ServeConfig c)
       : cfg(std::move(c)),
@@ -85,8 +88,8 @@ struct Server::Impl {
         models(db, metrics, RegistryOptions{cfg.models_dir, cfg.device, cfg.threads}),
         runner(metrics, log),
         scheduler(cfg.workers, cfg.max_queue, [this](Job& j) { runner.run(j); }),
-        service{cfg, db, log, metrics, models, scheduler, {}, {}, {}},
-        router(cfg.api_keys) {}
+        service{cfg, db, log, metrics, models, scheduler, {}, {}, {}, {}},
+        router(cfg.api_keys, GuardConfig{cfg.allowed_hosts, cfg.cors_origins}) {}
 
   void configure_http();
   void shutdown(int signal_number, std::atomic<bool>& second_signal);
@@ -100,6 +103,7 @@ void Server::Impl::configure_http() {
 
   // Every method goes to our router, which knows 404 from 405.
   auto dispatch = [this](const httplib::Request& req, httplib::Response& res) {
+    ConnectionGate::request_read();
     router.dispatch(req, res);
   };
   // Bodies are read through a content reader so --max-body-bytes holds for every transfer
@@ -126,6 +130,7 @@ void Server::Impl::configure_http() {
       res.set_header("Connection", "close");
       return;
     }
+    ConnectionGate::request_read();
     httplib::Request with_body = req;
     with_body.body = std::move(body);
     router.dispatch(with_body, res);
@@ -137,10 +142,8 @@ void Server::Impl::configure_http() {
   http.Delete(".*", dispatch);
   http.Options(".*", dispatch);
 
-  // Each streaming or waiting request holds an HTTP thread, so there are enough threads for
-  // every queued and running job plus headroom for cheap requests (health, metrics, 429s).
-  const size_t threads = static_cast<size_t>(cfg.max_queue + cfg.workers + 32);
-  http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  // Connections go through the gate (connection_gate.h): slow clients wait without a thread.
+  http.new_task_queue = [this] { return gate->make_task_queue(); };
   http.set_payload_max_length(cfg.max_body_bytes);
   // Headers and body (and each SSE event) are separate writes: with Nagle's algorithm a
   // keep-alive client's delayed ACK would hold every response back ~40 ms.
@@ -169,11 +172,15 @@ void Server::Impl::configure_http() {
                                 std::exception_ptr ep) { send_error(res, to_error_info(ep)); });
   // While draining, tell clients to close their connections: httplib keeps an idle keep-alive
   // connection (and so the shutdown) waiting up to its 5 s keep-alive timeout otherwise.
-  http.set_post_routing_handler([this](const httplib::Request&, httplib::Response& res) {
-    if (service.draining) res.set_header("Connection", "close");
+  // Pipelined requests or scarce connection threads close the connection too (the gate).
+  http.set_post_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    if (ConnectionGate::close_after_answer(service.draining, req)) {
+      res.set_header("Connection", "close");
+    }
   });
   // Called after the last byte of every response (streams included).
   http.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+    ConnectionGate::answer_sent();
     double seconds = 0;
     if (t_request_start) {
       seconds = std::chrono::duration<double>(SteadyClock::now() - *t_request_start).count();
@@ -201,6 +208,14 @@ Server::~Server() = default;
 
 int Server::run() {
   Impl& m = *impl_;
+  // httplib listens with a backlog of 5: a burst of connections would have SYNs dropped (a
+  // second's retransmit each). Keep the listening socket to widen it after bind.
+  int listen_fd = -1;
+  m.http.set_socket_options([&listen_fd](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    listen_fd = sock;
+  });
   int port = m.cfg.port;
   if (port == 0) {
     port = m.http.bind_to_any_port(m.cfg.host);
@@ -213,8 +228,29 @@ int Server::run() {
                     " (address in use, or not an address of this machine)",
                 "port");
   }
+  if (listen_fd >= 0) ::listen(listen_fd, SOMAXCONN);
   std::printf("diffulex serve: listening on http://%s:%d\n", m.cfg.host.c_str(), port);
   std::fflush(stdout);
+
+  // Each streaming or waiting request holds a connection thread, so there are enough threads
+  // for every queued and running job plus headroom for cheap requests (health, metrics, 429s).
+  GateOptions gate;
+  gate.port = port;
+  gate.threads = m.cfg.max_queue + m.cfg.workers + 32;
+  gate.max_waiting = m.cfg.max_connections;
+  gate.header_timeout =
+      std::chrono::milliseconds(static_cast<int64_t>(m.cfg.header_timeout_s * 1000));
+  gate.keep_alive_timeout =
+      std::chrono::milliseconds(static_cast<int64_t>(std::max(1.0, m.cfg.read_timeout_s) * 1000));
+  m.gate = std::make_unique<ConnectionGate>(gate);
+  m.service.connection_gauges = [g = m.gate.get()](GaugeSnapshot& s) {
+    const GateCounters c = g->counters();
+    s.connections_waiting = static_cast<int64_t>(c.waiting);
+    s.connections_busy = c.busy;
+    s.connections_timed_out = c.header_timeouts;
+    s.connections_evicted = c.evicted;
+    s.connections_pipelined = c.pipelined;
+  };
 
   m.models.start();  // weights load in the background; /health says 503 until they are in
   std::thread listener([&m] { m.http.listen_after_bind(); });

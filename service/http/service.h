@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <random>
 #include <string>
@@ -40,6 +41,8 @@ struct Service {
   std::atomic<bool> draining{false};
   // Generation requests between acceptance and the last byte of their response.
   std::atomic<int> in_flight{0};
+  // The HTTP connection gauges for /metrics (set once the server listens).
+  std::function<void(GaugeSnapshot&)> connection_gauges;
 };
 
 // The route tables, one file each.

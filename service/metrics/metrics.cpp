@@ -158,6 +158,19 @@ std::string Metrics::render(const GaugeSnapshot& g) const {
   header(out, "dlx_log_dropped_total", "counter",
          "Generation log records dropped because the log queue was full.");
   out += "dlx_log_dropped_total " + std::to_string(g.log_dropped) + "\n";
+  header(out, "dlx_http_connections", "gauge",
+         "HTTP connections waiting for their request headers (no thread) or being served.");
+  out += "dlx_http_connections{state=\"waiting\"} " + std::to_string(g.connections_waiting) + "\n";
+  out += "dlx_http_connections{state=\"serving\"} " + std::to_string(g.connections_busy) + "\n";
+  header(out, "dlx_http_connections_closed_total", "counter",
+         "HTTP connections the server closed: request not complete within --header-timeout, "
+         "oldest waiting over --max-connections, or pipelined requests.");
+  out += "dlx_http_connections_closed_total{reason=\"header_timeout\"} " +
+         std::to_string(g.connections_timed_out) + "\n";
+  out += "dlx_http_connections_closed_total{reason=\"max_connections\"} " +
+         std::to_string(g.connections_evicted) + "\n";
+  out += "dlx_http_connections_closed_total{reason=\"pipelined\"} " +
+         std::to_string(g.connections_pipelined) + "\n";
   return out;
 }
 
