@@ -120,14 +120,68 @@ void Db::migrate() {
   }
 }
 
-int Db::mark_interrupted(int64_t now_ms) {
+template <class F>
+void Db::write(F&& f) {
   std::lock_guard<std::mutex> lock(mu_);
-  Statement s(conn_,
-              "UPDATE generations SET status = 'interrupted', finished_at = ?1, "
-              "error = 'the server stopped before the generation finished' "
-              "WHERE status = 'running'");
-  s.bind(1, now_ms).run();
-  return conn_.changes();
+  try {
+    f();
+  } catch (const Error& e) {
+    if (e.code() == ErrorCode::kUnavailable) {
+      std::lock_guard<std::mutex> h(health_mu_);
+      write_error_ = e.what();
+    }
+    throw;
+  }
+  std::lock_guard<std::mutex> h(health_mu_);
+  write_error_.reset();
+}
+
+std::optional<std::string> Db::write_error() const {
+  std::lock_guard<std::mutex> h(health_mu_);
+  return write_error_;
+}
+
+int Db::mark_interrupted(int64_t now_ms) {
+  int changed = 0;
+  write([&] {
+    Statement s(conn_,
+                "UPDATE generations SET status = 'interrupted', finished_at = ?1, "
+                "error = 'the server stopped before the generation finished' "
+                "WHERE status = 'running'");
+    s.bind(1, now_ms).run();
+    changed = conn_.changes();
+  });
+  return changed;
+}
+
+std::vector<std::string> Db::count_interrupted_loads(int max_in_a_row) {
+  std::vector<std::string> quarantined;
+  write([&] {
+    conn_.exec("BEGIN IMMEDIATE");
+    try {
+      conn_.exec(
+          "UPDATE models SET interrupted_loads = interrupted_loads + 1 WHERE status = 'loading'");
+      {
+        Statement s(conn_,
+                    "SELECT name, interrupted_loads FROM models WHERE status = 'loading' AND "
+                    "interrupted_loads >= ?1 ORDER BY name");
+        s.bind(1, max_in_a_row);
+        while (s.step()) quarantined.push_back(s.text(0));
+      }
+      Statement u(conn_,
+                  "UPDATE models SET status = 'error', error = 'loading this model was interrupted "
+                  "' || interrupted_loads || ' times in a row (the server crashed or was killed "
+                  "while loading it), so it is not loaded automatically; POST /v1/models/' || "
+                  "name || '/load to try again' WHERE status = 'loading' AND "
+                  "interrupted_loads >= ?1");
+      u.bind(1, max_in_a_row).run();
+      conn_.exec("COMMIT");
+    } catch (...) {
+      conn_.exec("ROLLBACK");
+      throw;
+    }
+  });
+  return quarantined;
 }
 
 std::string Db::integrity_check() {
@@ -140,7 +194,7 @@ std::vector<ModelRow> Db::models() {
   std::lock_guard<std::mutex> lock(mu_);
   Statement s(conn_,
               "SELECT name, path, family, dtype, parameters, file_bytes, config_sha256, "
-              "created_at, status, error FROM models ORDER BY created_at, name");
+              "created_at, status, error, interrupted_loads FROM models ORDER BY created_at, name");
   std::vector<ModelRow> out;
   while (s.step()) {
     ModelRow r;
@@ -154,60 +208,73 @@ std::vector<ModelRow> Db::models() {
     r.created_at = s.integer(7);
     r.status = read_model_status(s.text(8));
     r.error = s.text_or_null(9);
+    r.interrupted_loads = s.integer(10);
     out.push_back(std::move(r));
   }
   return out;
 }
 
 void Db::upsert_model(const ModelRow& r) {
-  std::lock_guard<std::mutex> lock(mu_);
-  Statement s(conn_,
-              "INSERT INTO models (name, path, family, dtype, parameters, file_bytes, "
-              "config_sha256, created_at, status, error) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10) "
-              "ON CONFLICT(name) DO UPDATE SET path = excluded.path, family = excluded.family, "
-              "dtype = excluded.dtype, parameters = excluded.parameters, "
-              "file_bytes = excluded.file_bytes, config_sha256 = excluded.config_sha256, "
-              "status = excluded.status, error = excluded.error");
-  s.bind(1, r.name).bind(2, r.path).bind(3, r.family).bind(4, r.dtype).bind(5, r.parameters);
-  s.bind(6, r.file_bytes)
-      .bind(7, r.config_sha256)
-      .bind(8, r.created_at)
-      .bind(9, status_name(r.status));
-  s.bind(10, r.error).run();
+  write([&] {
+    Statement s(conn_,
+                "INSERT INTO models (name, path, family, dtype, parameters, file_bytes, "
+                "config_sha256, created_at, status, error, interrupted_loads) "
+                "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,0) "
+                "ON CONFLICT(name) DO UPDATE SET path = excluded.path, family = excluded.family, "
+                "dtype = excluded.dtype, parameters = excluded.parameters, "
+                "file_bytes = excluded.file_bytes, config_sha256 = excluded.config_sha256, "
+                "status = excluded.status, error = excluded.error, "
+                "interrupted_loads = CASE WHEN excluded.status = 'loading' "
+                "THEN models.interrupted_loads ELSE 0 END");
+    s.bind(1, r.name).bind(2, r.path).bind(3, r.family).bind(4, r.dtype).bind(5, r.parameters);
+    s.bind(6, r.file_bytes)
+        .bind(7, r.config_sha256)
+        .bind(8, r.created_at)
+        .bind(9, status_name(r.status));
+    s.bind(10, r.error).run();
+  });
 }
 
 void Db::set_model_status(const std::string& name, ModelStatus status,
                           const std::optional<std::string>& error) {
-  std::lock_guard<std::mutex> lock(mu_);
-  Statement s(conn_, "UPDATE models SET status = ?2, error = ?3 WHERE name = ?1");
-  s.bind(1, name).bind(2, status_name(status)).bind(3, error).run();
+  write([&] {
+    Statement s(conn_,
+                "UPDATE models SET status = ?2, error = ?3, interrupted_loads = CASE WHEN ?2 = "
+                "'loading' THEN interrupted_loads ELSE 0 END WHERE name = ?1");
+    s.bind(1, name).bind(2, status_name(status)).bind(3, error).run();
+  });
 }
 
 bool Db::delete_model(const std::string& name) {
-  std::lock_guard<std::mutex> lock(mu_);
-  Statement s(conn_, "DELETE FROM models WHERE name = ?1");
-  s.bind(1, name).run();
-  return conn_.changes() > 0;
+  bool deleted = false;
+  write([&] {
+    Statement s(conn_, "DELETE FROM models WHERE name = ?1");
+    s.bind(1, name).run();
+    deleted = conn_.changes() > 0;
+  });
+  return deleted;
 }
 
 void Db::insert_generation(const GenerationStart& g) {
-  std::lock_guard<std::mutex> lock(mu_);
-  Statement s(conn_,
-              "INSERT INTO generations (id, model, endpoint, params, prompt, prompt_ids, "
-              "prompt_tokens, created_at, status) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,'running')");
-  s.bind(1, g.id).bind(2, g.model).bind(3, g.endpoint).bind(4, g.params).bind(5, g.prompt);
-  s.bind(6, g.prompt_ids).bind(7, g.prompt_tokens).bind(8, g.created_at).run();
+  write([&] {
+    Statement s(conn_,
+                "INSERT INTO generations (id, model, endpoint, params, prompt, prompt_ids, "
+                "prompt_tokens, created_at, status) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,'running')");
+    s.bind(1, g.id).bind(2, g.model).bind(3, g.endpoint).bind(4, g.params).bind(5, g.prompt);
+    s.bind(6, g.prompt_ids).bind(7, g.prompt_tokens).bind(8, g.created_at).run();
+  });
 }
 
 void Db::finish_generation(const GenerationFinish& g) {
-  std::lock_guard<std::mutex> lock(mu_);
-  Statement s(conn_,
-              "UPDATE generations SET status = ?2, output_text = ?3, output_ids = ?4, "
-              "completion_tokens = ?5, forward_calls = ?6, finish_reason = ?7, timings = ?8, "
-              "error = ?9, finished_at = ?10 WHERE id = ?1");
-  s.bind(1, g.id).bind(2, status_name(g.status)).bind(3, g.output_text).bind(4, g.output_ids);
-  s.bind(5, g.completion_tokens).bind(6, g.forward_calls).bind(7, name_or_null(g.finish_reason));
-  s.bind(8, g.timings).bind(9, g.error).bind(10, g.finished_at).run();
+  write([&] {
+    Statement s(conn_,
+                "UPDATE generations SET status = ?2, output_text = ?3, output_ids = ?4, "
+                "completion_tokens = ?5, forward_calls = ?6, finish_reason = ?7, timings = ?8, "
+                "error = ?9, finished_at = ?10 WHERE id = ?1");
+    s.bind(1, g.id).bind(2, status_name(g.status)).bind(3, g.output_text).bind(4, g.output_ids);
+    s.bind(5, g.completion_tokens).bind(6, g.forward_calls).bind(7, name_or_null(g.finish_reason));
+    s.bind(8, g.timings).bind(9, g.error).bind(10, g.finished_at).run();
+  });
 }
 
 std::optional<GenerationRow> Db::generation(const std::string& id) {

@@ -22,6 +22,7 @@ struct ModelRow {
   int64_t created_at = 0;  // unix ms
   ModelStatus status = ModelStatus::kUnloaded;
   std::optional<std::string> error;
+  int64_t interrupted_loads = 0;  // loads started by earlier processes that never finished
 };
 
 // A generation as accepted (inserted with status 'running').
@@ -73,10 +74,20 @@ class Db {
   std::string integrity_check();
 
   std::vector<ModelRow> models();
+  // Writes the row. interrupted_loads is kept while the row says 'loading' and reset otherwise
+  // (any other status means the load ended).
   void upsert_model(const ModelRow& row);
   void set_model_status(const std::string& name, ModelStatus status,
                         const std::optional<std::string>& error);
   bool delete_model(const std::string& name);
+  // At startup: rows still 'loading' were being loaded when an earlier process stopped. Each
+  // counts one more interrupted load; rows that reach `max_in_a_row` become 'error' with the
+  // reason, and their names are returned (they are not loaded again automatically).
+  std::vector<std::string> count_interrupted_loads(int max_in_a_row);
+
+  // The message of the last failed write while writes fail (disk full, I/O error, read-only
+  // file); empty once a write succeeds again. For /health and the metrics.
+  std::optional<std::string> write_error() const;
 
   void insert_generation(const GenerationStart& g);
   void finish_generation(const GenerationFinish& g);
@@ -87,9 +98,14 @@ class Db {
 
  private:
   void migrate();
+  // Runs a write under mu_ and keeps write_error_ up to date.
+  template <class F>
+  void write(F&& f);
 
   std::mutex mu_;
   Connection conn_;
+  mutable std::mutex health_mu_;  // not mu_: a write stuck on a busy lock must not block /health
+  std::optional<std::string> write_error_;
 };
 
 }  // namespace dlx::db

@@ -1,12 +1,15 @@
 #include "service/db/generation_log.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <exception>
 
+#include "engine/util/error.h"
+
 namespace dlx::db {
 
-GenerationLog::GenerationLog(Db& db, size_t capacity)
-    : db_(db), capacity_(capacity), thread_([this] { run(); }) {}
+GenerationLog::GenerationLog(Db& db, size_t capacity, std::chrono::milliseconds max_backoff)
+    : db_(db), capacity_(capacity), max_backoff_(max_backoff), thread_([this] { run(); }) {}
 
 GenerationLog::~GenerationLog() {
   stop();
@@ -62,26 +65,54 @@ void GenerationLog::stop() {
   cv_written_.notify_all();
 }
 
+bool GenerationLog::write(const Record& r) {
+  try {
+    if (auto* s = std::get_if<GenerationStart>(&r)) {
+      db_.insert_generation(*s);
+    } else {
+      db_.finish_generation(std::get<GenerationFinish>(r));
+    }
+    return true;
+  } catch (const Error& e) {
+    ++failed_;
+    if (e.code() == ErrorCode::kUnavailable) return false;
+    std::fprintf(stderr, "diffulex serve: generation log record dropped: %s\n", e.what());
+  } catch (const std::exception& e) {
+    ++failed_;
+    std::fprintf(stderr, "diffulex serve: generation log record dropped: %s\n", e.what());
+  }
+  ++dropped_;  // refused for good: retrying cannot help
+  return true;
+}
+
 void GenerationLog::run() {
   std::unique_lock<std::mutex> lock(mu_);
+  std::chrono::milliseconds backoff{0};
   for (;;) {
     cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
     if (queue_.empty()) return;  // stop requested and everything written
-    Record r = std::move(queue_.front());
-    queue_.pop_front();
+    // The head record stays queued until written, so records keep their order and a retry
+    // after an outage writes the same record again.
+    Record r = queue_.front();
     lock.unlock();
-    try {
-      if (auto* s = std::get_if<GenerationStart>(&r)) {
-        db_.insert_generation(*s);
-      } else {
-        db_.finish_generation(std::get<GenerationFinish>(r));
-      }
-    } catch (const std::exception& e) {
-      // The log is best effort: a failed write must not take the server down.
-      ++failed_;
-      std::fprintf(stderr, "diffulex serve: generation log write failed: %s\n", e.what());
-    }
+    const bool done = write(r);
     lock.lock();
+    if (!done && !stop_) {
+      if (backoff.count() == 0) {
+        std::fprintf(stderr,
+                     "diffulex serve: the generation log cannot be written (%s); retrying\n",
+                     db_.write_error().value_or("?").c_str());
+      }
+      backoff = std::min(max_backoff_, std::max(std::chrono::milliseconds(50), backoff * 2));
+      cv_.wait_for(lock, backoff, [&] { return stop_; });
+      continue;
+    }
+    if (!done) ++dropped_;  // stopping while the storage still refuses: counted, not retried
+    if (done && backoff.count() > 0) {
+      std::fprintf(stderr, "diffulex serve: the generation log is written again\n");
+      backoff = std::chrono::milliseconds(0);
+    }
+    queue_.pop_front();
     ++written_;
     cv_written_.notify_all();
   }

@@ -5,8 +5,34 @@
 namespace dlx::db {
 namespace {
 
+// Failures of the storage under the database (disk full, I/O errors, a read-only or vanished
+// file, a lock held too long, no memory) are kUnavailable: the request may succeed later and
+// callers retry or report them as such. Anything else (a constraint, a malformed statement)
+// is a bug: kInternal.
+Error sqlite_error(sqlite3* db, int rc, const std::string& message) {
+  switch (rc & 0xff) {
+    case SQLITE_FULL:
+    case SQLITE_IOERR:
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_READONLY:
+    case SQLITE_CANTOPEN:
+    case SQLITE_NOMEM:
+    case SQLITE_PROTOCOL:
+      return Error(ErrorCode::kUnavailable,
+                   "the database cannot be written now (" + message + "): check the disk holding " +
+                       (db && sqlite3_db_filename(db, "main") ? sqlite3_db_filename(db, "main")
+                                                              : std::string("it")))
+          .with_reason("database_unavailable")
+          .with_retry_after(5);
+    default:
+      return Error(ErrorCode::kInternal, message);
+  }
+}
+
 [[noreturn]] void fail(sqlite3* db, const std::string& what) {
-  throw Error(ErrorCode::kInternal, "sqlite: " + what + ": " + (db ? sqlite3_errmsg(db) : "?"));
+  throw sqlite_error(db, db ? sqlite3_extended_errcode(db) : SQLITE_ERROR,
+                     "sqlite: " + what + ": " + (db ? sqlite3_errmsg(db) : "?"));
 }
 
 }  // namespace
@@ -27,10 +53,10 @@ Connection::Connection(const std::string& path) : path_(path) {
 void Connection::exec(std::string_view sql) {
   std::string s(sql);
   char* err = nullptr;
-  if (sqlite3_exec(db_.get(), s.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+  if (const int rc = sqlite3_exec(db_.get(), s.c_str(), nullptr, nullptr, &err); rc != SQLITE_OK) {
     std::string msg = err ? err : sqlite3_errmsg(db_.get());
     sqlite3_free(err);
-    throw Error(ErrorCode::kInternal, "sqlite: " + msg);
+    throw sqlite_error(db_.get(), rc, "sqlite: " + msg);
   }
 }
 

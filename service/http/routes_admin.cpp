@@ -55,6 +55,12 @@ void add_admin_routes(Router& router, Service& s) {
           send_json(res, 503, {{"status", "shutting_down"}});
         } else if (!s.models.ready()) {
           send_json(res, 503, {{"status", "loading"}});
+        } else if (const auto db_error = s.db.write_error()) {
+          // Generations still run, but their log rows wait in memory (and are lost if the
+          // queue fills): the operator must know.
+          send_json(
+              res, 503,
+              {{"status", "degraded"}, {"reason", "database_unavailable"}, {"error", *db_error}});
         } else {
           send_json(res, 200, {{"status", "ok"}});
         }
@@ -68,6 +74,8 @@ void add_admin_routes(Router& router, Service& s) {
                g.active_generations = s.scheduler.active();
                g.log_queue_depth = static_cast<int64_t>(s.log.depth());
                g.log_dropped = s.log.dropped();
+               g.log_write_errors = s.log.failed();
+               g.database_writable = !s.db.write_error();
                g.model_status = s.models.statuses();
                if (s.connection_gauges) s.connection_gauges(g);
                res.status = 200;

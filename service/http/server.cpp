@@ -66,6 +66,8 @@ void block_shutdown_signals() {
   sigaddset(&set, SIGINT);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   signal(SIGPIPE, SIG_IGN);  // a client closing mid-write is an error return, not a kill
+  // A file-size limit (ulimit -f) reached by the database is a failed write, not a kill.
+  signal(SIGXFSZ, SIG_IGN);
 }
 
 struct Server::Impl {
@@ -199,6 +201,7 @@ Server::Server(ServeConfig cfg) {
                  "stopped; marked interrupted\n",
                  interrupted);
   }
+  impl_->models.recover_interrupted_loads();
   for (const auto& spec : impl_->cfg.models) impl_->models.add_startup_model(spec);
   impl_->models.restore();
   impl_->configure_http();
@@ -318,7 +321,8 @@ void Server::Impl::shutdown(int signal_number, std::atomic<bool>& second_signal)
   while (service.in_flight > 0 && SteadyClock::now() < until) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  log.flush();
+  // Bounded: while the disk refuses writes the log cannot drain; stop() then counts the rest.
+  log.flush_for(std::chrono::seconds(5));
 }
 
 }  // namespace dlx::http

@@ -2,6 +2,7 @@
 
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -87,6 +88,16 @@ ModelRegistry::~ModelRegistry() {
   stop();
 }
 
+void ModelRegistry::recover_interrupted_loads() {
+  const std::vector<std::string> names = db_.count_interrupted_loads(kMaxInterruptedLoads);
+  for (const db::ModelRow& row : db_.models()) {
+    if (std::find(names.begin(), names.end(), row.name) == names.end()) continue;
+    std::fprintf(stderr, "diffulex serve: not loading model '%s': %s\n", row.name.c_str(),
+                 row.error.value_or("").c_str());
+    set_aside_[row.name] = row;
+  }
+}
+
 void ModelRegistry::add_startup_model(const std::string& spec) {
   std::string name, dir = spec;
   if (auto eq = spec.find('='); eq != std::string::npos && valid_name(spec.substr(0, eq))) {
@@ -110,6 +121,12 @@ void ModelRegistry::add_startup_model(const std::string& spec) {
   if (entries_.count(name)) {
     throw Error(ErrorCode::kInvalidArgument, "--model: the name '" + name + "' is given twice",
                 "model");
+  }
+  // The same folder, unchanged, that earlier processes kept dying on: registered, not loaded.
+  if (auto it = set_aside_.find(name); it != set_aside_.end() && it->second.path == row.path &&
+                                       it->second.config_sha256 == row.config_sha256) {
+    entries_[name] = Entry{it->second, nullptr};
+    return;
   }
   row.status = db::ModelStatus::kLoading;
   db_.upsert_model(row);
@@ -200,14 +217,28 @@ void ModelRegistry::loader_loop() {
 
 void ModelRegistry::set_status(const std::string& name, db::ModelStatus status,
                                const std::optional<std::string>& error) {
+  db_.set_model_status(name, status, error);
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = entries_.find(name);
+  if (it == entries_.end()) return;
+  it->second.row.status = status;
+  it->second.row.error = error;
+}
+
+void ModelRegistry::record_failure(const std::string& name, const std::string& error) noexcept {
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = entries_.find(name);
     if (it == entries_.end()) return;
-    it->second.row.status = status;
+    it->second.row.status = db::ModelStatus::kError;
     it->second.row.error = error;
   }
-  db_.set_model_status(name, status, error);
+  try {
+    db_.set_model_status(name, db::ModelStatus::kError, error);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "diffulex serve: cannot record the state of model '%s': %s\n",
+                 name.c_str(), e.what());
+  }
 }
 
 void ModelRegistry::do_load(const std::string& name) {
@@ -233,24 +264,32 @@ void ModelRegistry::do_load(const std::string& name) {
     const double load_seconds = ms_between(t0, SteadyClock::now()) / 1000.0;
     db::ModelRow row;
     {
+      // Recorded, then published: a load the database refused is not a loaded model.
+      std::lock_guard<std::mutex> admin(admin_mu_);
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        auto it = entries_.find(name);
+        if (it == entries_.end()) return;  // removed while loading
+        row = it->second.row;
+      }
+      row.status = db::ModelStatus::kLoaded;
+      row.error.reset();
+      row.dtype = dtype_name(lm->model->weight_dtype());
+      row.parameters = lm->model->parameter_count();
+      db_.upsert_model(row);
       std::lock_guard<std::mutex> lock(mu_);
       auto it = entries_.find(name);
-      if (it == entries_.end()) return;  // removed while loading
+      if (it == entries_.end()) return;
       it->second.loaded = lm;
-      it->second.row.status = db::ModelStatus::kLoaded;
-      it->second.row.error.reset();
-      it->second.row.dtype = dtype_name(lm->model->weight_dtype());
-      it->second.row.parameters = lm->model->parameter_count();
-      row = it->second.row;
+      it->second.row = row;
     }
-    db_.upsert_model(row);
     metrics_.model_loaded(name, load_seconds);
     std::fprintf(stderr,
                  "diffulex serve: loaded model '%s' (%s, %lld parameters, %s) in %.2f s%s%s\n",
                  name.c_str(), row.family.c_str(), static_cast<long long>(row.parameters),
                  row.dtype.c_str(), load_seconds, note.empty() ? "" : "; ", note.c_str());
   } catch (const std::exception& e) {
-    set_status(name, db::ModelStatus::kError, std::string(e.what()));
+    record_failure(name, e.what());
     std::fprintf(stderr, "diffulex serve: loading model '%s' failed: %s\n", name.c_str(), e.what());
     throw;
   }
@@ -306,21 +345,26 @@ db::ModelRow ModelRegistry::register_model(const std::string& name, const std::s
     throw Error(ErrorCode::kInvalidModel,
                 std::string("path: not a usable model folder: ") + e.what(), "path");
   }
+  std::lock_guard<std::mutex> admin(admin_mu_);
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (entries_.count(name)) throw already_exists(name);
-    entries_[name] = Entry{row, nullptr};
   }
-  db_.upsert_model(row);
+  db_.upsert_model(row);  // first: a refused write registers nothing
+  std::lock_guard<std::mutex> lock(mu_);
+  entries_[name] = Entry{row, nullptr};
   return row;
 }
 
 void ModelRegistry::remove(const std::string& name) {
+  std::lock_guard<std::mutex> admin(admin_mu_);
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (!entries_.erase(name)) throw no_such_model(name);
+    if (!entries_.count(name)) throw no_such_model(name);
   }
   db_.delete_model(name);
+  std::lock_guard<std::mutex> lock(mu_);
+  entries_.erase(name);
 }
 
 db::ModelRow ModelRegistry::load(const std::string& name) {
@@ -345,18 +389,19 @@ db::ModelRow ModelRegistry::load(const std::string& name) {
 }
 
 db::ModelRow ModelRegistry::unload(const std::string& name) {
-  db::ModelRow row;
+  std::lock_guard<std::mutex> admin(admin_mu_);
   {
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = entries_.find(name);
-    if (it == entries_.end()) throw no_such_model(name);
-    it->second.loaded.reset();  // running jobs keep their own reference until they finish
-    it->second.row.status = db::ModelStatus::kUnloaded;
-    it->second.row.error.reset();
-    row = it->second.row;
+    if (!entries_.count(name)) throw no_such_model(name);
   }
-  db_.set_model_status(name, db::ModelStatus::kUnloaded, std::nullopt);
-  return row;
+  db_.set_model_status(name, db::ModelStatus::kUnloaded, std::nullopt);  // first
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = entries_.find(name);
+  if (it == entries_.end()) throw no_such_model(name);
+  it->second.loaded.reset();  // running jobs keep their own reference until they finish
+  it->second.row.status = db::ModelStatus::kUnloaded;
+  it->second.row.error.reset();
+  return it->second.row;
 }
 
 std::shared_ptr<const LoadedModel> ModelRegistry::acquire(const std::string& name) const {

@@ -35,7 +35,14 @@ class ModelRegistry {
   ModelRegistry(const ModelRegistry&) = delete;
   ModelRegistry& operator=(const ModelRegistry&) = delete;
 
+  // A model whose loading was interrupted this many times in a row (the process crashed or was
+  // killed while loading it) is not loaded again automatically at start.
+  static constexpr int kMaxInterruptedLoads = 2;
+
   // --- startup (before start()) ---
+  // First: counts the loads an earlier process left unfinished, and sets aside the models that
+  // reached kMaxInterruptedLoads (status 'error' with the reason; POST .../load retries).
+  void recover_interrupted_loads();
   // `spec` is DIR or NAME=DIR (--model). Reads the folder's config and weight headers now, so
   // a wrong path fails the command at once; the weights load in the background after start().
   void add_startup_model(const std::string& spec);
@@ -50,7 +57,8 @@ class ModelRegistry {
   // --- API ---
   std::vector<db::ModelRow> list() const;
   // Errors: kNotFound (no such name), kInvalidArgument / kConflict (registration),
-  // kInvalidModel (a folder that does not load), kUnavailable (shutting down).
+  // kInvalidModel (a folder that does not load), kUnavailable (shutting down, or the database
+  // refused the write: then nothing changed, in memory or on disk).
   db::ModelRow info(const std::string& name) const;
   db::ModelRow register_model(const std::string& name, const std::string& path);
   void remove(const std::string& name);
@@ -76,15 +84,23 @@ class ModelRegistry {
   void enqueue_load(LoadRequest r);
   void loader_loop();
   void do_load(const std::string& name);  // on the loader thread
+  // Database first, then memory: a refused write leaves both as they were (and throws).
   void set_status(const std::string& name, db::ModelStatus status,
                   const std::optional<std::string>& error);
+  // For failures: memory always, the database if it takes it.
+  void record_failure(const std::string& name, const std::string& error) noexcept;
 
   db::Db& db_;
   Metrics& metrics_;
   const RegistryOptions opts_;
 
   mutable std::mutex mu_;
+  // Serializes changes to the registry (register, remove, unload, the end of a load) so that
+  // each is written to the database before it shows in memory, without holding mu_ (which
+  // every request takes) across a database write.
+  std::mutex admin_mu_;
   std::map<std::string, Entry> entries_;
+  std::map<std::string, db::ModelRow> set_aside_;  // by recover_interrupted_loads()
   std::deque<LoadRequest> loads_;
   int startup_pending_ = 0;
   bool started_ = false, stop_ = false;

@@ -156,8 +156,14 @@ std::string Metrics::render(const GaugeSnapshot& g) const {
   header(out, "dlx_log_queue_depth", "gauge", "Generation log records waiting to be written.");
   out += "dlx_log_queue_depth " + std::to_string(g.log_queue_depth) + "\n";
   header(out, "dlx_log_dropped_total", "counter",
-         "Generation log records dropped because the log queue was full.");
+         "Generation log records lost: the log queue was full, or the database refused them.");
   out += "dlx_log_dropped_total " + std::to_string(g.log_dropped) + "\n";
+  header(out, "dlx_log_write_errors_total", "counter",
+         "Failed writes of generation log records (each retry counts).");
+  out += "dlx_log_write_errors_total " + std::to_string(g.log_write_errors) + "\n";
+  header(out, "dlx_database_writable", "gauge",
+         "0 while writes to the database fail (disk full, I/O error), else 1.");
+  out += std::string("dlx_database_writable ") + (g.database_writable ? "1" : "0") + "\n";
   header(out, "dlx_http_connections", "gauge",
          "HTTP connections waiting for their request headers (no thread) or being served.");
   out += "dlx_http_connections{state=\"waiting\"} " + std::to_string(g.connections_waiting) + "\n";

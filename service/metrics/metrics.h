@@ -33,6 +33,8 @@ struct GaugeSnapshot {
   int active_generations = 0;
   int64_t log_queue_depth = 0;
   uint64_t log_dropped = 0;
+  uint64_t log_write_errors = 0;
+  bool database_writable = true;
   // HTTP connections (service/http/connection_gate.h).
   int64_t connections_waiting = 0, connections_busy = 0;
   uint64_t connections_timed_out = 0, connections_evicted = 0, connections_pipelined = 0;

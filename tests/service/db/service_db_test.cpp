@@ -1,8 +1,12 @@
 // Unit tests of the service's SQLite store: migrations under user_version, refusal of a newer
 // schema, generation rows (insert, finish, paging, interrupted) and the bounded log writer.
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/resource.h>
 
+#include <chrono>
 #include <filesystem>
+#include <thread>
 
 #include "engine/util/error.h"
 #include "service/db/db.h"
@@ -179,6 +183,123 @@ TEST_F(DbTest, LogWriterWritesInOrderAndDropsWhenFull) {
   none.stop();
   EXPECT_FALSE(none.started(start("g3")));  // stopped: refused, never blocks
   EXPECT_FALSE(db.generation("g2"));
+}
+
+TEST_F(DbTest, LogReadersWaitForTheWriterToCatchUp) {
+  Db db(path());
+  GenerationLog log(db);
+  EXPECT_TRUE(log.started(start("g1")));
+  EXPECT_TRUE(log.flush_for(std::chrono::seconds(5)));
+  EXPECT_TRUE(db.generation("g1"));
+}
+
+ModelRow model_row(const std::string& name, ModelStatus status) {
+  ModelRow r;
+  r.name = name;
+  r.path = "/models/" + name;
+  r.family = "llada";
+  r.dtype = "f32";
+  r.config_sha256 = "00";
+  r.status = status;
+  return r;
+}
+
+ModelRow stored(Db& db, const std::string& name) {
+  for (auto& r : db.models()) {
+    if (r.name == name) return r;
+  }
+  ADD_FAILURE() << "no row " << name;
+  return {};
+}
+
+// A model whose load never finished (the process died) counts; at 2 in a row it is set aside
+// with the reason, and any finished load resets the count.
+TEST_F(DbTest, InterruptedLoadsAreCountedAndSetAsideAtTheLimit) {
+  Db db(path());
+  db.upsert_model(model_row("crashy", ModelStatus::kLoading));
+  db.upsert_model(model_row("fine", ModelStatus::kLoaded));
+  EXPECT_TRUE(db.count_interrupted_loads(2).empty());  // first interruption: load again
+  EXPECT_EQ(stored(db, "crashy").interrupted_loads, 1);
+  EXPECT_EQ(stored(db, "crashy").status, ModelStatus::kLoading);
+  db.upsert_model(model_row("crashy", ModelStatus::kLoading));  // keeps the count
+  EXPECT_EQ(db.count_interrupted_loads(2), std::vector<std::string>{"crashy"});
+  const ModelRow r = stored(db, "crashy");
+  EXPECT_EQ(r.status, ModelStatus::kError);
+  EXPECT_NE(r.error->find("interrupted 2 times"), std::string::npos) << *r.error;
+  EXPECT_NE(r.error->find("POST /v1/models/crashy/load"), std::string::npos);
+  EXPECT_EQ(stored(db, "fine").interrupted_loads, 0);
+  db.set_model_status("crashy", ModelStatus::kLoading, std::nullopt);  // a retry starts
+  EXPECT_EQ(stored(db, "crashy").interrupted_loads, 2);
+  db.set_model_status("crashy", ModelStatus::kLoaded, std::nullopt);  // and finishes
+  EXPECT_EQ(stored(db, "crashy").interrupted_loads, 0);
+}
+
+// Holds the process's file-size limit (ulimit -f) at `bytes` while alive: writes that would grow
+// a file beyond it fail with EFBIG (SIGXFSZ ignored), as on a full disk.
+class FileSizeLimit {
+ public:
+  explicit FileSizeLimit(rlim_t bytes) {
+    signal(SIGXFSZ, SIG_IGN);
+    getrlimit(RLIMIT_FSIZE, &old_);
+    rlimit l = old_;
+    l.rlim_cur = bytes;
+    setrlimit(RLIMIT_FSIZE, &l);
+  }
+  ~FileSizeLimit() { lift(); }
+  void lift() { setrlimit(RLIMIT_FSIZE, &old_); }
+
+ private:
+  rlimit old_{};
+};
+
+TEST_F(DbTest, RefusedWritesAreUnavailableAndReportedUntilOneSucceeds) {
+  Db db(path());
+  db.insert_generation(start("before"));
+  EXPECT_FALSE(db.write_error());
+  {
+    FileSizeLimit full(1024);
+    try {
+      for (int i = 0; i < 50; ++i) db.insert_generation(start("g" + std::to_string(i)));
+      FAIL() << "writes did not fail";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kUnavailable) << e.what();
+      EXPECT_EQ(e.reason(), "database_unavailable");
+    }
+    ASSERT_TRUE(db.write_error());
+  }
+  db.insert_generation(start("after"));
+  EXPECT_FALSE(db.write_error());
+  EXPECT_TRUE(db.generation("before"));
+  EXPECT_TRUE(db.generation("after"));
+}
+
+// While the storage refuses writes the log keeps its records and retries them in order; once
+// it takes them again nothing is lost.
+TEST_F(DbTest, TheLogRetriesRefusedWritesAndLosesNothing) {
+  Db db(path());
+  GenerationLog log(db, GenerationLog::kDefaultCapacity, std::chrono::milliseconds(50));
+  FileSizeLimit full(1024);
+  for (int i = 0; i < 40; ++i) {
+    ASSERT_TRUE(log.started(start("g" + std::to_string(i))));
+    GenerationFinish f;
+    f.id = "g" + std::to_string(i);
+    f.status = GenerationStatus::kOk;
+    f.output_text = std::string(200, 'x');
+    f.finished_at = 2;
+    ASSERT_TRUE(log.finished(f));
+  }
+  EXPECT_FALSE(log.flush_for(std::chrono::milliseconds(500)));
+  EXPECT_GT(log.failed(), 0u);
+  EXPECT_TRUE(db.write_error());
+  full.lift();
+  EXPECT_TRUE(log.flush_for(std::chrono::seconds(10)));
+  EXPECT_EQ(log.dropped(), 0u);
+  for (int i = 0; i < 40; ++i) {
+    auto row = db.generation("g" + std::to_string(i));
+    ASSERT_TRUE(row) << i;
+    EXPECT_EQ(row->finish.status, GenerationStatus::kOk);
+  }
+  EXPECT_FALSE(db.write_error());
 }
 
 }  // namespace
