@@ -278,25 +278,33 @@ def check_form_defaults(b, server, model):
     defaults = entry.get("diffusion_defaults")
     check(isinstance(defaults, dict) and defaults, f"{model}: no diffusion_defaults: {entry!r}")
     keys = [k["name"] for k in entry["diffusion_schema"]]
-    def form_values():
-        return b.js("return Object.fromEntries([...document.querySelectorAll("
-                    "'#params-a [data-param]')].map(i => [i.dataset.param, i.value]))")
-    wait_for(f"the form to show {model}'s defaults", lambda: len(form_values()) > 0, 20)
-    values = form_values()
-    for key in keys:
-        if key not in defaults:
-            continue
-        d, v = defaults[key], values.get(key)
-        check(v is not None, f"{model}: the form has no field {key}")
-        if d is None:
-            ok = v == ""
-        elif isinstance(d, bool):
-            ok = v == ("true" if d else "false")
-        elif isinstance(d, (int, float)):
-            ok = v != "" and float(v) == float(d)
-        else:
-            ok = v == str(d)
-        check(ok, f"{model}: form {key}={v!r}, server default {d!r}")
+
+    def mismatches():
+        values = b.js("return Object.fromEntries([...document.querySelectorAll("
+                      "'#params-a [data-param]')].map(i => [i.dataset.param, i.value]))")
+        if not values:
+            return ["the form is empty"]
+        out = []
+        for key in keys:
+            if key not in defaults:
+                continue
+            d, v = defaults[key], values.get(key)
+            if v is None:
+                out.append(f"no field {key}")
+            elif d is None:
+                ok = v == ""
+            elif isinstance(d, bool):
+                ok = v == ("true" if d else "false")
+            elif isinstance(d, (int, float)):
+                ok = v != "" and float(v) == float(d)
+            else:
+                ok = v == str(d)
+            if v is not None and not ok:
+                out.append(f"form {key}={v!r}, server default {d!r}")
+        return out
+
+    # The form is rebuilt from the server's answer after a model is picked: wait for it.
+    wait_for(f"the form to show {model}'s defaults", lambda: not mismatches(), 20)
     log(f"{model}: the form shows the server's {len(keys)} defaults")
 
 
@@ -440,6 +448,23 @@ def demo_scenario(b, server, artifacts):
     b.screenshot(os.path.join(artifacts, "playground-demo.png"))
 
 
+FAMILIES = ("llada", "dream", "sdar", "fast_dllm_v2")
+
+
+def families_scenario(b, server, artifacts):
+    """Each family's fixture in the model picker: the form shows that model's defaults (they
+    differ: block sizes, commit rules, caches), as GET /v1/models/<name> reports them."""
+    b.cmd("POST", "/url", {"url": server.url + "/"})
+    wait_for("the model picker to list every family",
+             lambda: sorted(b.js("return [...document.querySelectorAll('#model option')]"
+                                 ".map(o => o.value)")) == sorted(FAMILIES), 20)
+    for name in FAMILIES:
+        b.js(f"const s = document.getElementById('model'); s.value = '{name}';"
+             "s.dispatchEvent(new Event('change'));")
+        check_form_defaults(b, server, name)
+    b.screenshot(os.path.join(artifacts, "playground-families.png"))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--binary", required=True)
@@ -447,6 +472,9 @@ def main():
     ap.add_argument("--artifacts", required=True)
     ap.add_argument("--demo", action="store_true",
                     help="the bundled demo model: chat-mode task answers and a fortune")
+    ap.add_argument("--families", action="store_true",
+                    help="serve every family's fixture (folders beside --model) and check each "
+                         "one's form defaults")
     args = ap.parse_args()
 
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -460,11 +488,17 @@ def main():
     tmp = tempfile.mkdtemp(prefix="dlx-browser-")
     server = browser = None
     try:
-        server = Server(args.binary, args.model, tmp)
+        extra = []
+        if args.families:
+            root = os.path.dirname(os.path.abspath(args.model))
+            extra = [a for f in FAMILIES if f != "llada"
+                     for a in ("--model", f"{f}={os.path.join(root, f)}")]
+        server = Server(args.binary, args.model, tmp, extra)
         log(f"server at {server.url}")
         browser = Browser(chromium, chromedriver, os.path.join(tmp, "profile"),
                           os.path.join(args.artifacts, "chromedriver.log"))
-        (demo_scenario if args.demo else scenario)(browser, server, args.artifacts)
+        run = demo_scenario if args.demo else families_scenario if args.families else scenario
+        run(browser, server, args.artifacts)
         log("PASS")
         return 0
     except Failure as e:
