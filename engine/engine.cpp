@@ -67,7 +67,7 @@ Engine::Engine(EngineOptions opts) : opts_(std::move(opts)) {
 
 std::shared_ptr<Backend> Engine::backend() {
   std::lock_guard<std::mutex> lock(mu_);
-  if (!backend_) backend_ = make_backend(opts_.device, opts_.threads, &note_);
+  if (!backend_) backend_ = make_backend(opts_.device, opts_.threads, &note_, opts_.opencl);
   return backend_;
 }
 

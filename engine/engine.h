@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "engine/backend/backend.h"
+#include "engine/backend/backend_factory.h"
 #include "engine/decode/decode_params.h"
 #include "engine/decode/generate.h"
 #include "engine/model/model.h"
@@ -25,13 +26,14 @@ namespace dlx {
 struct EngineOptions {
   std::string device = "auto";  // auto | cpu | opencl | opencl:N (see make_backend)
   int threads = 0;              // compute threads (0 = all cores)
+  OpenClSettings opencl;        // used when the device is an OpenCL one
 };
 
 // Per-model load options.
 struct ModelLoadOptions {
-  std::string weights;                  // a safetensors file to use instead of the folder's
-  std::optional<Precision> precision;   // nullopt: the default for the weights' dtype
-  bool need_tokenizer = false;          // fail when the model has no tokenizer
+  std::string weights;                 // a safetensors file to use instead of the folder's
+  std::optional<Precision> precision;  // nullopt: the default for the weights' dtype
+  bool need_tokenizer = false;         // fail when the model has no tokenizer
 };
 
 // What a model is, read from its files without loading weights.

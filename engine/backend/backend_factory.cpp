@@ -48,7 +48,8 @@ std::shared_ptr<Backend> cpu(int threads) {
 
 #ifdef DIFFULEX_HAVE_OPENCL
 
-std::shared_ptr<Backend> make_backend(const std::string& device, int threads, std::string* note) {
+std::shared_ptr<Backend> make_backend(const std::string& device, int threads, std::string* note,
+                                      const OpenClSettings& opencl) {
   const DeviceRequest req = parse_device(device);
   if (note) note->clear();
   if (req.kind == DeviceRequest::kCpu) return cpu(threads);
@@ -76,7 +77,7 @@ std::shared_ptr<Backend> make_backend(const std::string& device, int threads, st
     }
   }
   try {
-    return std::make_shared<ocl::OpenClBackend>(devices[index], ocl::opencl_options_from_env());
+    return std::make_shared<ocl::OpenClBackend>(devices[index], ocl::opencl_options(opencl));
   } catch (const std::exception& e) {
     // Start-up failures of any kind (build errors, no memory, driver bugs) must not stop the
     // program: the CPU backend computes the same results.
@@ -112,7 +113,8 @@ DeviceReport list_backend_devices() {
 
 #else  // built without OpenCL
 
-std::shared_ptr<Backend> make_backend(const std::string& device, int threads, std::string* note) {
+std::shared_ptr<Backend> make_backend(const std::string& device, int threads, std::string* note,
+                                      const OpenClSettings& /*opencl*/) {
   const DeviceRequest req = parse_device(device);
   if (note) note->clear();
   if (req.kind == DeviceRequest::kOpenCl && note) {

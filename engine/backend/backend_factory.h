@@ -12,6 +12,15 @@
 
 namespace dlx {
 
+// Settings of the OpenCL backend (README "OpenCL backend"). The engine reads no environment:
+// the CLI edge fills these from DIFFULEX_OPENCL_WEIGHTS, DIFFULEX_KERNELS_DIR and
+// DIFFULEX_CL_CACHE_DIR.
+struct OpenClSettings {
+  std::string weights;      // how weights live on the device: f32 (empty) | f16 | compact
+  std::string kernels_dir;  // read kernels_cl/*.cl from this folder instead of the embedded copies
+  std::string cache_dir;    // folder of the compiled-program cache; empty: no cache
+};
+
 // Returns the backend `device` names:
 //   cpu        the CPU backend with `threads` threads (0 = all cores);
 //   auto       an OpenCL GPU if there is one, else the CPU (a CPU OpenCL device such as PoCL is
@@ -23,7 +32,8 @@ namespace dlx {
 // backend and sets *note (if given) to why; otherwise *note is cleared. Throws Error
 // kInvalidArgument (param "device") only for a malformed `device` string.
 std::shared_ptr<Backend> make_backend(const std::string& device, int threads,
-                                      std::string* note = nullptr);
+                                      std::string* note = nullptr,
+                                      const OpenClSettings& opencl = {});
 
 // Runs `load(backend)` (e.g. Model::load); if that throws a BackendError on a device backend
 // (weights do not fit, a kernel fails), retries once on the CPU backend and appends the reason

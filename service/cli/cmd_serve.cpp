@@ -61,7 +61,7 @@ int cmd_serve(int argc, char** argv, int first) {
         << "usage: diffulex serve [--host " << c.host << "] [--port " << c.port << "] [--db PATH]\n"
         << "         [--model DIR | --model NAME=DIR]... [--models-dir DIR] [--api-key KEY]...\n"
         << "         [--max-queue " << c.max_queue << "] [--workers " << c.workers
-        << "] [--threads N] [--device " << c.device << "]\n"
+        << "] [--threads N] [--device " << c.engine.device << "]\n"
         << "         [--web-dir DIR] [--max-body-bytes " << c.max_body_bytes
         << "] [--request-timeout " << c.request_timeout_s << "] [--shutdown-grace "
         << c.shutdown_grace_s << "] [--read-timeout " << c.read_timeout_s << "]\n"
@@ -130,10 +130,9 @@ int cmd_serve(int argc, char** argv, int first) {
   const int64_t workers = a.integer("workers", c.workers);
   if (workers < 1 || workers > 64) throw UsageError("--workers must be from 1 to 64");
   c.workers = static_cast<int>(workers);
-  const int64_t threads = a.integer("threads", c.threads);
+  const int64_t threads = a.integer("threads", c.engine.threads);
   if (threads < 0 || threads > 1024) throw UsageError("--threads must be >= 0 (0 = all cores)");
-  c.threads = static_cast<int>(threads);
-  c.device = a.str("device", c.device);
+  c.engine = engine_options(a.str("device", c.engine.device), static_cast<int>(threads));
   c.web_dir = a.str("web-dir");
   const int64_t max_body = a.integer("max-body-bytes", static_cast<int64_t>(c.max_body_bytes));
   if (max_body < 1024) throw UsageError("--max-body-bytes must be at least 1024");

@@ -42,13 +42,38 @@ std::string default_model_dir() {
               "model");
 }
 
+namespace {
+
+std::string env(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? std::string(v) : std::string();
+}
+
+std::string program_cache_dir() {
+  const std::string dir = env("DIFFULEX_CL_CACHE_DIR");
+  if (dir == "off") return {};
+  if (!dir.empty()) return dir;
+  if (const std::string xdg = env("XDG_CACHE_HOME"); !xdg.empty()) return xdg + "/diffulex/opencl";
+  if (const std::string home = env("HOME"); !home.empty()) return home + "/.cache/diffulex/opencl";
+  return {};
+}
+
+}  // namespace
+
+EngineOptions engine_options(const std::string& device, int threads) {
+  EngineOptions eo;
+  eo.device = device;
+  eo.threads = threads;
+  eo.opencl.weights = env("DIFFULEX_OPENCL_WEIGHTS");
+  eo.opencl.kernels_dir = env("DIFFULEX_KERNELS_DIR");
+  eo.opencl.cache_dir = program_cache_dir();
+  return eo;
+}
+
 Engine engine_from_args(const Args& a) {
   const int64_t threads = a.integer("threads", 0);
   if (threads < 0) throw UsageError("--threads must be >= 0 (0 = all cores)");
-  EngineOptions eo;
-  eo.device = a.str("device", "auto");
-  eo.threads = static_cast<int>(threads);
-  return Engine(eo);
+  return Engine(engine_options(a.str("device", "auto"), static_cast<int>(threads)));
 }
 
 std::shared_ptr<const LoadedModel> load_model_from_args(Engine& engine, const Args& a,

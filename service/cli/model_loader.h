@@ -11,6 +11,11 @@
 
 namespace dlx::cli {
 
+// The engine's options from a device, a thread count and the environment: DIFFULEX_OPENCL_WEIGHTS,
+// DIFFULEX_KERNELS_DIR and DIFFULEX_CL_CACHE_DIR (default $XDG_CACHE_HOME/diffulex/opencl, else
+// ~/.cache/diffulex/opencl; "off" = no cache). The only place the engine's settings come from
+// the environment.
+EngineOptions engine_options(const std::string& device, int threads);
 // The engine a command runs on: --device and --threads (the CLI edge of EngineOptions).
 Engine engine_from_args(const Args& a);
 // --model DIR (or the default model) loaded on `engine` with --weights and --precision; the

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "engine/engine.h"
+
 namespace dlx::http {
 
 struct ServeConfig {
@@ -18,15 +20,14 @@ struct ServeConfig {
   std::vector<std::string> allowed_hosts;
   // Origins whose pages may call the API (CORS); empty: same-origin only.
   std::vector<std::string> cors_origins;
-  int max_queue = 16;                 // jobs waiting for a worker before 429
-  int workers = 1;                    // generation worker threads
-  int threads = 0;                    // compute threads of the backend (0 = all cores)
-  std::string device = "auto";
-  std::string web_dir;  // playground files from disk (development); empty: the embedded copy
+  int max_queue = 16;    // jobs waiting for a worker before 429
+  int workers = 1;       // generation worker threads
+  EngineOptions engine;  // device (default auto), compute threads (0 = all cores)
+  std::string web_dir;   // playground files from disk (development); empty: the embedded copy
   size_t max_body_bytes = 1 << 20;
   double request_timeout_s = 300;  // per generation, from acceptance to the last token
   double shutdown_grace_s = 10;    // SIGTERM: time in-flight work gets before it is cancelled
-  double read_timeout_s = 5;  // per socket read (headers, body, idle keep-alive)
+  double read_timeout_s = 5;       // per socket read (headers, body, idle keep-alive)
   // A request's headers and body must arrive within this of the connection (or of the previous
   // answer on a keep-alive connection); until its headers are in, a connection holds no thread.
   double header_timeout_s = 10;

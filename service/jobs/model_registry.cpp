@@ -79,10 +79,7 @@ bool ModelRegistry::valid_name(const std::string& name) {
 }
 
 ModelRegistry::ModelRegistry(db::Db& db, Metrics& metrics, RegistryOptions opts)
-    : db_(db),
-      metrics_(metrics),
-      opts_(std::move(opts)),
-      engine_(EngineOptions{opts_.device, opts_.threads}) {}
+    : db_(db), metrics_(metrics), opts_(std::move(opts)), engine_(opts_.engine) {}
 
 ModelRegistry::~ModelRegistry() {
   stop();

@@ -24,8 +24,7 @@ namespace dlx {
 
 struct RegistryOptions {
   std::string models_dir;  // the only root for POST /v1/models; empty: registration disabled
-  std::string device = "cpu";
-  int threads = 0;  // compute threads of the backend (0 = all cores)
+  EngineOptions engine;    // the one engine (backend, thread pool) every model loads on
 };
 
 class ModelRegistry {

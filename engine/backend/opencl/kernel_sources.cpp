@@ -1,29 +1,21 @@
-// Kernel source lookup: $DIFFULEX_KERNELS_DIR first (development), else the embedded table.
+// Kernel source lookup: a folder first (DIFFULEX_KERNELS_DIR, development), else the embedded
+// table.
 #include "engine/backend/opencl/kernel_sources.h"
 
-#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
 #include "engine/backend/backend_error.h"
 
 namespace dlx::ocl {
-namespace {
 
-const char* kernels_dir() {
-  const char* d = std::getenv("DIFFULEX_KERNELS_DIR");
-  return d && *d ? d : nullptr;
-}
-
-}  // namespace
-
-std::string kernel_source(const std::string& name) {
-  if (const char* dir = kernels_dir()) {
-    const std::string path = std::string(dir) + "/" + name + ".cl";
+std::string kernel_source(const std::string& name, const std::string& dir) {
+  if (!dir.empty()) {
+    const std::string path = dir + "/" + name + ".cl";
     std::ifstream in(path, std::ios::binary);
     if (!in) {
       throw BackendError(ErrorCode::kNotFound,
-                         path + ": kernel file not found (DIFFULEX_KERNELS_DIR is set)");
+                         path + ": kernel file not found (DIFFULEX_KERNELS_DIR names " + dir + ")");
     }
     std::stringstream ss;
     ss << in.rdbuf();
@@ -33,11 +25,6 @@ std::string kernel_source(const std::string& name) {
     if (f.path == name + ".cl") return std::string(f.data);
   }
   throw BackendError(ErrorCode::kInternal, "opencl: no embedded kernel file '" + name + ".cl'");
-}
-
-std::string kernel_origin() {
-  const char* dir = kernels_dir();
-  return dir ? std::string(dir) : std::string("embedded");
 }
 
 }  // namespace dlx::ocl

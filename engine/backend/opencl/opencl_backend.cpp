@@ -81,12 +81,12 @@ const char* weight_format_name(WeightFormat f) {
   return "?";
 }
 
-OpenClOptions opencl_options_from_env() {
+OpenClOptions opencl_options(const OpenClSettings& settings) {
   OpenClOptions o;
-  const char* w = std::getenv("DIFFULEX_OPENCL_WEIGHTS");
-  if (!w || !*w) return o;
-  const std::string s = w;
-  if (s == "f32") {
+  o.kernels_dir = settings.kernels_dir;
+  o.cache_dir = settings.cache_dir;
+  const std::string& s = settings.weights;
+  if (s.empty() || s == "f32") {
     o.weights = WeightFormat::kF32;
   } else if (s == "f16") {
     o.weights = WeightFormat::kF16;
@@ -128,7 +128,8 @@ OpenClBackend::OpenClBackend(const DeviceInfo& dev, const OpenClOptions& opts)
     if (std::find(files.begin(), files.end(), e.file) == files.end()) files.push_back(e.file);
   }
   for (const std::string& f : files) {
-    BuiltProgram b = build_program(ctx_.get(), dev_, f, kernel_source(f), options);
+    BuiltProgram b = build_program(ctx_.get(), dev_, f, kernel_source(f, opts.kernels_dir), options,
+                                   opts.cache_dir);
     ++startup_.programs;
     startup_.programs_from_cache += b.from_cache ? 1 : 0;
     startup_.build_ms += b.ms;
@@ -210,7 +211,7 @@ Tensor OpenClBackend::make_tensor(DType dtype, int64_t rows, int64_t cols, const
 }
 
 Tensor OpenClBackend::upload_weight(const HostTensor& src, int64_t rows, int64_t cols,
-                                   Precision /*precision: f32 products; see OpenClOptions*/) {
+                                    Precision /*precision: f32 products; see OpenClOptions*/) {
   std::lock_guard<std::mutex> lock(mu_);
   check_shape(src.numel() == rows * cols, "upload_weight");
   if (src.dtype == DType::kI32) throw Error(ErrorCode::kInvalidModel, src.name + ": int weights");

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "engine/backend/backend.h"
+#include "engine/backend/backend_factory.h"
 #include "engine/backend/opencl/cl_device.h"
 #include "engine/backend/opencl/cl_handles.h"
 #include "engine/backend/opencl/tunables.h"
@@ -35,10 +36,12 @@ const char* weight_format_name(WeightFormat f);
 
 struct OpenClOptions {
   WeightFormat weights = WeightFormat::kF32;
+  std::string kernels_dir;  // kernel sources from here; empty: the embedded copies
+  std::string cache_dir;    // compiled-program cache; empty: none
 };
-// Reads DIFFULEX_OPENCL_WEIGHTS (f32 | f16 | compact; unset = f32). Throws Error
-// kInvalidArgument for another value.
-OpenClOptions opencl_options_from_env();
+// The backend's options from the engine's settings. Throws Error kInvalidArgument for a
+// weights format other than f32 | f16 | compact (empty = f32).
+OpenClOptions opencl_options(const OpenClSettings& s);
 
 // What starting the backend cost (for `diffulex devices` and the start-up measurements).
 struct StartupStats {

@@ -121,26 +121,14 @@ Program from_binary(cl_context ctx, const DeviceInfo& dev, const std::vector<uns
 
 }  // namespace
 
-std::string program_cache_dir() {
-  if (const char* d = std::getenv("DIFFULEX_CL_CACHE_DIR"); d && *d) {
-    return std::string(d) == "off" ? std::string() : std::string(d);
-  }
-  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) {
-    return std::string(x) + "/diffulex/opencl";
-  }
-  if (const char* h = std::getenv("HOME"); h && *h)
-    return std::string(h) + "/.cache/diffulex/opencl";
-  return {};
-}
-
 BuiltProgram build_program(cl_context ctx, const DeviceInfo& dev, const std::string& name,
-                           const std::string& source, const std::string& options) {
+                           const std::string& source, const std::string& options,
+                           const std::string& dir) {
   const auto t0 = std::chrono::steady_clock::now();
   auto elapsed = [&] {
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   };
   BuiltProgram out;
-  const std::string dir = program_cache_dir();
   const std::string key = cache_key(dev, name, source, options);
   char hex[17];
   std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(fnv1a(key)));

@@ -11,20 +11,17 @@
 
 namespace dlx::ocl {
 
-// Folder of the cache: $DIFFULEX_CL_CACHE_DIR, else $XDG_CACHE_HOME/diffulex/opencl, else
-// $HOME/.cache/diffulex/opencl. Empty when caching is off (DIFFULEX_CL_CACHE_DIR=off, or no
-// home directory).
-std::string program_cache_dir();
-
 struct BuiltProgram {
   Program program;
   bool from_cache = false;  // loaded from a cached binary
   double ms = 0;            // wall time of create + build
 };
 
-// Builds `source` (kernels_cl/<name>.cl) with `options` for `dev`. Throws BackendError with
-// the compiler log when the source does not build. Cache read/write failures only cost time.
+// Builds `source` (kernels_cl/<name>.cl) with `options` for `dev`, through the cache in
+// `cache_dir` (empty: no cache). Throws BackendError with the compiler log when the source does
+// not build. Cache read/write failures only cost time.
 BuiltProgram build_program(cl_context ctx, const DeviceInfo& dev, const std::string& name,
-                           const std::string& source, const std::string& options);
+                           const std::string& source, const std::string& options,
+                           const std::string& cache_dir);
 
 }  // namespace dlx::ocl

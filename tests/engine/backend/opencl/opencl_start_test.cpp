@@ -1,5 +1,5 @@
-// OpenCL start-up: the on-disk program cache, kernel sources from DIFFULEX_KERNELS_DIR, and
-// make_backend's fallback to the CPU when kernels do not build or the device does not exist.
+// OpenCL start-up: the on-disk program cache, kernel sources from a folder (DIFFULEX_KERNELS_DIR),
+// and make_backend's fallback to the CPU when kernels do not build or the device does not exist.
 #include <gtest/gtest.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -37,26 +37,6 @@ TEST(OpenClStart, UnknownDeviceFallsBackWithNote) {
 
 #ifdef DIFFULEX_HAVE_OPENCL
 
-// Sets an environment variable for one scope.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const std::string& value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    ::setenv(name, value.c_str(), 1);
-  }
-  ~ScopedEnv() {
-    if (old_.empty()) {
-      ::unsetenv(name_);
-    } else {
-      ::setenv(name_, old_.c_str(), 1);
-    }
-  }
-
- private:
-  const char* name_;
-  std::string old_;
-};
-
 fs::path temp_dir(const std::string& tag) {
   fs::path p =
       fs::path(::testing::TempDir()) / ("dlx_ocl_" + tag + "_" + std::to_string(::getpid()));
@@ -68,17 +48,18 @@ fs::path temp_dir(const std::string& tag) {
 TEST(OpenClStart, ProgramCacheStoresThenLoads) {
   DLX_REQUIRE_OPENCL();
   const fs::path dir = temp_dir("cache");
-  ScopedEnv env("DIFFULEX_CL_CACHE_DIR", dir.string());
+  ocl::OpenClOptions cached;
+  cached.cache_dir = dir.string();
   const auto devs = ocl::list_devices();
   const auto& dev = devs[ocl::default_opencl_device(devs)];
   {
-    ocl::OpenClBackend first(dev, {});
+    ocl::OpenClBackend first(dev, cached);
     EXPECT_GT(first.startup().programs, 0);
     EXPECT_EQ(first.startup().programs_from_cache, 0);
   }
   size_t files = 0;
   for (const auto& e : fs::directory_iterator(dir)) files += e.path().extension() == ".bin";
-  ocl::OpenClBackend second(dev, {});
+  ocl::OpenClBackend second(dev, cached);
   EXPECT_EQ(files, static_cast<size_t>(second.startup().programs));
   EXPECT_EQ(second.startup().programs_from_cache, second.startup().programs);
 
@@ -87,7 +68,7 @@ TEST(OpenClStart, ProgramCacheStoresThenLoads) {
     fs::resize_file(e.path(), fs::file_size(e.path()) / 2);
     break;
   }
-  ocl::OpenClBackend third(dev, {});
+  ocl::OpenClBackend third(dev, cached);
   EXPECT_EQ(third.startup().programs_from_cache, third.startup().programs - 1);
   std::vector<float> v = {1, 2, 3, 4}, out(4);
   Tensor a = third.upload_f32(v.data(), 1, 4), b = third.upload_f32(v.data(), 1, 4);
@@ -99,12 +80,11 @@ TEST(OpenClStart, ProgramCacheStoresThenLoads) {
 
 TEST(OpenClStart, KernelsDirOverridesEmbeddedSources) {
   DLX_REQUIRE_OPENCL();
-  ScopedEnv cache("DIFFULEX_CL_CACHE_DIR", "off");
+  OpenClSettings settings;  // no program cache: every kernel is compiled from its source
   {
-    ScopedEnv env("DIFFULEX_KERNELS_DIR", std::string(DLX_SOURCE_DIR) + "/kernels_cl");
-    EXPECT_EQ(ocl::kernel_origin(), std::string(DLX_SOURCE_DIR) + "/kernels_cl");
+    settings.kernels_dir = std::string(DLX_SOURCE_DIR) + "/kernels_cl";
     std::string note;
-    auto b = make_backend("opencl", 1, &note);
+    auto b = make_backend("opencl", 1, &note, settings);
     EXPECT_NE(b->name(), "cpu") << note;
   }
   // A kernel that does not compile: the backend falls back to the CPU and says why.
@@ -113,9 +93,9 @@ TEST(OpenClStart, KernelsDirOverridesEmbeddedSources) {
     fs::copy_file(e.path(), dir / e.path().filename());
   }
   std::ofstream(dir / "rmsnorm.cl", std::ios::app) << "\nthis is not OpenCL C;\n";
-  ScopedEnv env("DIFFULEX_KERNELS_DIR", dir.string());
+  settings.kernels_dir = dir.string();
   std::string note;
-  auto b = make_backend("opencl", 1, &note);
+  auto b = make_backend("opencl", 1, &note, settings);
   EXPECT_EQ(b->name(), "cpu");
   EXPECT_NE(note.find("clBuildProgram(rmsnorm.cl)"), std::string::npos) << note;
   fs::remove_all(dir);
