@@ -25,6 +25,8 @@ using Clock = std::chrono::steady_clock;
 
 // Enough for any header block httplib accepts; a longer one is handed over for httplib to refuse.
 constexpr size_t kPeekBytes = 16 * 1024;
+// How long a connection we ended may go on sending before it is closed regardless.
+constexpr std::chrono::seconds kLingerTime{2};
 
 // What a connection closed by the gate is told (best effort: the client may not be reading).
 std::string close_answer(const char* status, const char* code, const char* message) {
@@ -144,7 +146,8 @@ PeekedRequests inspect_peeked(const char* data, size_t n) {
 // The connection a connection thread is serving.
 struct ConnectionGate::Current {
   ConnectionGate* gate = nullptr;
-  int dup_fd = -1;
+  int fd = -1;      // httplib's descriptor of the socket
+  int dup_fd = -1;  // ours
   bool pipelined = false;
   bool closing = false;      // this answer ends the connection
   uint64_t read_before = 0;  // bytes read from the socket before the current request
@@ -280,6 +283,7 @@ void ConnectionGate::gate_loop() {
       auto earliest = now + std::chrono::milliseconds(timeout_ms);
       for (const auto& [fd, w] : waiting_) earliest = std::min(earliest, w.deadline);
       for (const auto& [fd, d] : armed_) earliest = std::min(earliest, d);
+      for (const auto& [fd, d] : lingering_) earliest = std::min(earliest, d);
       timeout_ms = static_cast<int>(std::max<int64_t>(
           0, std::chrono::duration_cast<std::chrono::milliseconds>(earliest - now).count() + 1));
     }
@@ -293,6 +297,18 @@ void ConnectionGate::gate_loop() {
         if (fd == wake_fd_) {
           uint64_t v;
           [[maybe_unused]] const ssize_t r = ::read(wake_fd_, &v, sizeof(v));
+          continue;
+        }
+        if (auto l = lingering_.find(fd); l != lingering_.end()) {
+          char drop[kPeekBytes];
+          ssize_t got = 0;
+          while ((got = recv(fd, drop, sizeof(drop), MSG_DONTWAIT)) > 0) {
+          }
+          if (got == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
+            epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+            ::close(fd);
+            lingering_.erase(l);
+          }
           continue;
         }
         auto it = waiting_.find(fd);
@@ -319,6 +335,15 @@ void ConnectionGate::gate_loop() {
           expired.emplace_back(it->first, std::move(it->second));
           it = waiting_.erase(it);
           ++header_timeouts_;
+        } else {
+          ++it;
+        }
+      }
+      for (auto it = lingering_.begin(); it != lingering_.end();) {
+        if (it->second <= now) {
+          epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, it->first, nullptr);
+          ::close(it->first);
+          it = lingering_.erase(it);
         } else {
           ++it;
         }
@@ -369,6 +394,7 @@ void ConnectionGate::serve(Ready r) {
   cur.pipelined = r.pipelined;
   // Our own descriptor of the socket: the watchdog may shut it down while httplib owns (and at
   // the end closes) the original, and it cannot be reused by another connection meanwhile.
+  cur.fd = r.fd;
   cur.dup_fd = r.fd >= 0 ? ::dup(r.fd) : -1;
   if (cur.dup_fd >= 0) arm(cur.dup_fd, Clock::now() + opt_.header_timeout);
   current_ = &cur;
@@ -378,10 +404,32 @@ void ConnectionGate::serve(Ready r) {
   current_ = nullptr;
   if (cur.dup_fd >= 0) {
     disarm(cur.dup_fd);
-    ::close(cur.dup_fd);
+    if (cur.closing) {
+      linger(cur.dup_fd);
+    } else {
+      ::close(cur.dup_fd);
+    }
   }
   std::lock_guard<std::mutex> lock(mu_);
   known_.erase(r.inode);
+}
+
+// A connection we ended after an answer: the client may still be sending (the rest of a body
+// we refused, pipelined requests). Closing a socket with unread data resets the connection,
+// and the client could lose the answer; so, without a thread, read and drop what arrives until
+// the client closes or kLingerTime passes, then close.
+void ConnectionGate::linger(int fd) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (stopping_) {
+    ::close(fd);
+    return;
+  }
+  lingering_[fd] = Clock::now() + kLingerTime;
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLRDHUP;
+  ev.data.fd = fd;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
+  wake();
 }
 
 void ConnectionGate::arm(int dup_fd, Clock::time_point deadline) {
@@ -408,6 +456,8 @@ void ConnectionGate::shutdown() {
       left.emplace_back(fd, std::move(w));
     }
     waiting_.clear();
+    for (const auto& [fd, d] : lingering_) ::close(fd);
+    lingering_.clear();
   }
   wake();
   cv_ready_.notify_all();
@@ -428,11 +478,19 @@ void ConnectionGate::answer_sent() {
   ConnectionGate& g = *c->gate;
   if (c->closing) {
     // httplib 0.11 keeps a connection open after an answer with `Connection: close` unless the
-    // request asked for it: end it here. Only the sending side: the answer still goes out, the
-    // client sees the end of the stream and closes, and httplib then reads the end and closes
-    // (a client that goes on sending instead is cut by the watchdog).
+    // request asked for it, and would read whatever follows as the next request (the rest of a
+    // refused chunked body: request smuggling). End it here: the answer is out, our end sends
+    // its FIN, and httplib's descriptor now names a socket at its end, so httplib reads nothing
+    // more and closes. The connection itself stays open on our descriptor to linger.
     ::shutdown(c->dup_fd, SHUT_WR);
-    g.arm(c->dup_fd, Clock::now() + g.opt_.header_timeout);
+    int ended[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ended) == 0) {
+      ::close(ended[1]);
+      ::dup2(ended[0], c->fd);
+      ::close(ended[0]);
+    } else {
+      ::shutdown(c->dup_fd, SHUT_RDWR);  // no descriptor to spare: end it the hard way
+    }
     return;
   }
   c->read_before = bytes_read_from(c->dup_fd).value_or(0);

@@ -18,6 +18,9 @@
 //   reads ahead into a per-request buffer and would drop them silently, leaving the client
 //   waiting for the keep-alive timeout. The gate sees them (bytes beyond the first request) and
 //   the answer closes the connection, so the client resends the rest at once (RFC 9112 9.3.2).
+// - An answer that ends the connection really ends it (httplib 0.11 would go on reading after
+//   `Connection: close`): nothing after it is read as a request, and the gate drains what the
+//   client still sends for a moment before closing, so the close does not reset the answer.
 //
 // httplib hands the task queue only a closure per connection, not the socket, so the gate finds
 // the socket just accepted on our port (the accept thread is the only one creating connected
@@ -116,6 +119,7 @@ class ConnectionGate {
   void expire(std::chrono::steady_clock::time_point now);
   void discard(int fd, Waiting w, const std::string* answer);
   void make_ready(int fd, Waiting w, const PeekedRequests& p);
+  void linger(int fd);  // takes ownership of `fd`
   void arm(int dup_fd, std::chrono::steady_clock::time_point deadline);
   void disarm(int dup_fd);
   void wake();
@@ -126,7 +130,8 @@ class ConnectionGate {
   std::condition_variable cv_ready_;
   std::map<int, Waiting> waiting_;  // by socket
   std::deque<Ready> ready_;
-  std::map<int, std::chrono::steady_clock::time_point> armed_;  // dup'd socket -> deadline
+  std::map<int, std::chrono::steady_clock::time_point> armed_;      // dup'd socket -> deadline
+  std::map<int, std::chrono::steady_clock::time_point> lingering_;  // ended connections
   std::set<ino_t> known_;  // sockets the gate has seen and httplib has not yet closed
   uint64_t seq_ = 0;
   bool stopping_ = false;

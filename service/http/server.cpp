@@ -165,6 +165,9 @@ void Server::Impl::configure_http() {
       httplib::Server::HandlerWithResponse([this](const httplib::Request&, httplib::Response& res) {
         if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
         const int status = res.status;
+        // httplib raises these for requests it could not frame: nothing after them can be
+        // trusted to start a new request.
+        res.set_header("Connection", "close");
         send_error(res, error_info(status, "invalid_request_error",
                                    status == 413 ? "request_too_large" : "bad_request",
                                    describe_status(status, cfg.max_body_bytes)));
@@ -176,7 +179,9 @@ void Server::Impl::configure_http() {
   // connection (and so the shutdown) waiting up to its 5 s keep-alive timeout otherwise.
   // Pipelined requests or scarce connection threads close the connection too (the gate).
   http.set_post_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-    if (ConnectionGate::close_after_answer(service.draining, req)) {
+    // `Connection: close` already set: a refused body (413) or a malformed request.
+    const bool requested = service.draining || res.get_header_value("Connection") == "close";
+    if (ConnectionGate::close_after_answer(requested, req)) {
       res.set_header("Connection", "close");
     }
   });
