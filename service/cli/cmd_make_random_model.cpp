@@ -2,7 +2,9 @@
 // real dimensions (for benchmarks without downloading checkpoints).
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -78,8 +80,10 @@ int cmd_make_random_model(int argc, char** argv, int first) {
                  "generation_config.json,\nsafetensors shards + index when larger than "
                  "--shard-size, a small byte-level BPE tokenizer)\nwith N(0, 0.02) weights. "
                  "Presets:\n";
+    size_t width = 0;
+    for (const auto& p : random_model_presets()) width = std::max(width, std::strlen(p.name));
     for (const auto& p : random_model_presets()) {
-      std::cout << "  " << p.name << std::string(14 - std::string(p.name).size(), ' ')
+      std::cout << "  " << p.name << std::string(width + 2 - std::strlen(p.name), ' ')
                 << p.description << "\n";
     }
     return 0;
