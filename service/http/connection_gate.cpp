@@ -283,7 +283,7 @@ void ConnectionGate::gate_loop() {
       auto earliest = now + std::chrono::milliseconds(timeout_ms);
       for (const auto& [fd, w] : waiting_) earliest = std::min(earliest, w.deadline);
       for (const auto& [fd, d] : armed_) earliest = std::min(earliest, d);
-      for (const auto& [fd, d] : lingering_) earliest = std::min(earliest, d);
+      for (const auto& [fd, l] : lingering_) earliest = std::min(earliest, l.deadline);
       timeout_ms = static_cast<int>(std::max<int64_t>(
           0, std::chrono::duration_cast<std::chrono::milliseconds>(earliest - now).count() + 1));
     }
@@ -307,6 +307,7 @@ void ConnectionGate::gate_loop() {
           if (got == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
             epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
             ::close(fd);
+            known_.erase(l->second.inode);
             lingering_.erase(l);
           }
           continue;
@@ -340,9 +341,10 @@ void ConnectionGate::gate_loop() {
         }
       }
       for (auto it = lingering_.begin(); it != lingering_.end();) {
-        if (it->second <= now) {
+        if (it->second.deadline <= now) {
           epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, it->first, nullptr);
           ::close(it->first);
+          known_.erase(it->second.inode);
           it = lingering_.erase(it);
         } else {
           ++it;
@@ -405,10 +407,10 @@ void ConnectionGate::serve(Ready r) {
   if (cur.dup_fd >= 0) {
     disarm(cur.dup_fd);
     if (cur.closing) {
-      linger(cur.dup_fd);
-    } else {
-      ::close(cur.dup_fd);
+      linger(cur.dup_fd, r.inode);  // the socket stays known until the gate closes it
+      return;
     }
+    ::close(cur.dup_fd);
   }
   std::lock_guard<std::mutex> lock(mu_);
   known_.erase(r.inode);
@@ -418,13 +420,14 @@ void ConnectionGate::serve(Ready r) {
 // we refused, pipelined requests). Closing a socket with unread data resets the connection,
 // and the client could lose the answer; so, without a thread, read and drop what arrives until
 // the client closes or kLingerTime passes, then close.
-void ConnectionGate::linger(int fd) {
+void ConnectionGate::linger(int fd, ino_t inode) {
   std::lock_guard<std::mutex> lock(mu_);
   if (stopping_) {
     ::close(fd);
+    known_.erase(inode);
     return;
   }
-  lingering_[fd] = Clock::now() + kLingerTime;
+  lingering_[fd] = {Clock::now() + kLingerTime, inode};
   epoll_event ev{};
   ev.events = EPOLLIN | EPOLLRDHUP;
   ev.data.fd = fd;
@@ -456,7 +459,10 @@ void ConnectionGate::shutdown() {
       left.emplace_back(fd, std::move(w));
     }
     waiting_.clear();
-    for (const auto& [fd, d] : lingering_) ::close(fd);
+    for (const auto& [fd, l] : lingering_) {
+      ::close(fd);
+      known_.erase(l.inode);
+    }
     lingering_.clear();
   }
   wake();

@@ -119,7 +119,7 @@ class ConnectionGate {
   void expire(std::chrono::steady_clock::time_point now);
   void discard(int fd, Waiting w, const std::string* answer);
   void make_ready(int fd, Waiting w, const PeekedRequests& p);
-  void linger(int fd);  // takes ownership of `fd`
+  void linger(int fd, ino_t inode);  // takes ownership of `fd`
   void arm(int dup_fd, std::chrono::steady_clock::time_point deadline);
   void disarm(int dup_fd);
   void wake();
@@ -131,7 +131,11 @@ class ConnectionGate {
   std::map<int, Waiting> waiting_;  // by socket
   std::deque<Ready> ready_;
   std::map<int, std::chrono::steady_clock::time_point> armed_;      // dup'd socket -> deadline
-  std::map<int, std::chrono::steady_clock::time_point> lingering_;  // ended connections
+  struct Lingering {
+    std::chrono::steady_clock::time_point deadline;
+    ino_t inode = 0;
+  };
+  std::map<int, Lingering> lingering_;  // connections ended after an answer, by our descriptor
   std::set<ino_t> known_;  // sockets the gate has seen and httplib has not yet closed
   uint64_t seq_ = 0;
   bool stopping_ = false;
