@@ -68,6 +68,20 @@ long proc_status(pid_t pid, const std::string& field) {
   return std::strtol(s.c_str() + at + field.size() + 2, nullptr, 10);
 }
 
+// A TcpExt counter of /proc/net/netstat (machine-wide), or 0.
+long tcp_ext(const std::string& name) {
+  std::istringstream in(read_file("/proc/net/netstat"));
+  std::string names, values;
+  while (std::getline(in, names) && std::getline(in, values)) {
+    if (names.rfind("TcpExt:", 0) != 0) continue;
+    std::istringstream n(names), v(values);
+    for (std::string k, x; n >> k && v >> x;) {
+      if (k == name) return std::atol(x.c_str());
+    }
+  }
+  return 0;
+}
+
 int open_fds(pid_t pid) {
   std::error_code ec;
   int n = 0;
@@ -84,6 +98,27 @@ std::string error_mismatch(const std::string& body, const std::string& code) {
   if (!is_error_shape(j)) return "not the error shape: " + body.substr(0, 300);
   if (j["error"]["code"] != code) return "code " + j["error"]["code"].dump() + ", wanted " + code;
   return "";
+}
+
+// When the load started (set by the test), for timestamps in failure messages.
+Clock::time_point& run_start() {
+  static Clock::time_point t = Clock::now();
+  return t;
+}
+
+// Why a request got no answer, and when: its start (seconds into the run) and how long it waited.
+std::string no_answer(httplib::Error e, Clock::time_point sent) {
+  const auto s = [](Clock::duration d) { return std::chrono::duration<double>(d).count(); };
+  char buf[96];
+  std::snprintf(buf, sizeof buf, " at %.1f s, after %.2f s)", s(sent - run_start()),
+                s(Clock::now() - sent));
+  return "no answer (" + httplib::to_string(e) + buf;
+}
+
+// `text` parsed when it is a JSON object, else an empty object (so value() and [] are safe).
+json parse_object(const std::string& text) {
+  json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  return j.is_object() ? j : json::object();
 }
 
 // The id of a generation anywhere in a response ("gen-", "cmpl-" or "chatcmpl-").
@@ -238,29 +273,40 @@ class SoakClient {
 
   void run() {
     while (!stop_) {
-      const int r = pick(0, 99);
-      if (r < 18)
-        generate();
-      else if (r < 32)
-        stream();
-      else if (r < 40)
-        abandon_stream();
-      else if (r < 46)
-        abandon_request();
-      else if (r < 60)
-        bad_request();
-      else if (r < 64)
-        slow_request();
-      else if (r < 74)
-        admin();
-      else if (r < 80)
-        alias_generate();
-      else
-        read();
+      try {
+        step();
+      } catch (const std::exception& e) {  // a malformed answer must fail the test, not abort it
+        ledger_.fail("client", std::string("exception: ") + e.what());
+      }
     }
   }
 
  private:
+  // One request; its kind drawn with these weights (percent): generate 18, stream 14, abandoned
+  // stream 8, abandoned request 6, bad request 14, timeout 4, admin 10, alias generation 6,
+  // reads 20.
+  void step() {
+    const int r = pick(0, 99);
+    if (r < 18)
+      generate();
+    else if (r < 32)
+      stream();
+    else if (r < 40)
+      abandon_stream();
+    else if (r < 46)
+      abandon_request();
+    else if (r < 60)
+      bad_request();
+    else if (r < 64)
+      slow_request();
+    else if (r < 74)
+      admin();
+    else if (r < 80)
+      alias_generate();
+    else
+      read();
+  }
+
   int pick(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng_); }
   template <typename T>
   const T& pick(const std::vector<T>& v) {
@@ -281,6 +327,7 @@ class SoakClient {
     static const std::vector<std::string> kPrompts = {"Hello", "The quick brown fox", "1 2 3 4",
                                                       "h\u00e9llo w\u00f6rld \u2713",
                                                       "Once upon a time"};
+    static const std::vector<std::string> kStops = {" ", "e", "\n", "the"};
     if (path.empty()) {
       static const std::vector<std::string> kPaths = {"/v1/generate", "/v1/completions",
                                                       "/v1/chat/completions"};
@@ -315,6 +362,7 @@ class SoakClient {
       b["max_tokens"] = gen;
       b["temperature"] = pick(0, 1) ? 0.0 : 0.7;
       b["seed"] = pick(0, 1000);
+      if (pick(0, 3) == 0) b["stop"] = json::array({pick(kStops)});  // may end it early
       if (mode != Mode::kNone) b["stream"] = true;
     }
     return {path, model, b};
@@ -326,8 +374,8 @@ class SoakClient {
     ledger_.count(kind, status);
     std::string bad;
     if (status == 200) {
-      const json j = json::parse(body, nullptr, false);
-      const std::string id = j.is_object() ? j.value("id", "") : "";
+      json j = parse_object(body);
+      const std::string id = j.value("id", "");
       if (id.empty() || j.value("model", "") != g.model) {
         bad = "200 without the id or model: " + body.substr(0, 300);
       } else {
@@ -354,10 +402,11 @@ class SoakClient {
 
   void post_generation(const std::string& kind, const GenRequest& g, bool alias) {
     auto c = client(port_);
+    const auto sent = Clock::now();
     auto r = c.Post(g.path.c_str(), g.body.dump(), "application/json");
     if (!r) {
       ledger_.count(kind, -1);
-      ledger_.fail(kind, g.path + ": no answer (" + httplib::to_string(r.error()) + ")");
+      ledger_.fail(kind, g.path + " " + g.body.dump() + ": " + no_answer(r.error(), sent));
       return;
     }
     on_answer(kind, g, r->status, r->body, alias);
@@ -388,11 +437,14 @@ class SoakClient {
       body.append(d, n);
       return true;
     };
+    const auto sent = Clock::now();
     auto r = c.send(req);
     const std::string kind = "stream";
     if (!r) {
       ledger_.count(kind, -1);
-      ledger_.fail(kind, g.path + ": no answer (" + httplib::to_string(r.error()) + ")");
+      ledger_.fail(kind, g.path + " " + g.body.dump() + ": " + no_answer(r.error(), sent) +
+                             ", received: ..." +
+                             body.substr(body.size() > 300 ? body.size() - 300 : 0));
       return;
     }
     ledger_.count(kind, r->status);
@@ -419,7 +471,7 @@ class SoakClient {
     const std::vector<SseEvent> events = parse_sse(body);
     if (events.size() < 2) return "too few events";
     const SseEvent& last = events[events.size() - 2];
-    const json end = json::parse(last.data, nullptr, false);
+    json end = parse_object(last.data);
     if (mode == Mode::kOpenAI) {
       const std::string id = find_id(body);
       if (end.is_object() && end.contains("error")) {
@@ -440,7 +492,7 @@ class SoakClient {
       return "";
     }
     if (events[0].event != "start") return "the first event is not start";
-    const std::string id = json::parse(events[0].data, nullptr, false).value("id", "");
+    const std::string id = parse_object(events[0].data).value("id", "");
     if (id.empty()) return "start without id";
     if (last.event == "result" && end.is_object() && end.value("id", "") == id) {
       ledger_.saw(id, {g.path, g.model, Expect::kOk, end["output_ids"]});
@@ -595,7 +647,7 @@ class SoakClient {
                              body.substr(body.size() > 400 ? body.size() - 400 : 0));
       return;
     }
-    const std::string id = json::parse(events.front().data, nullptr, false).value("id", "");
+    const std::string id = parse_object(events.front().data).value("id", "");
     std::lock_guard<std::mutex> lock(ledger_.mu);
     ++ledger_.slow_stream_timeouts;
     if (id.empty() || !ledger_.slow_ids.insert(id).second) ++ledger_.slow_streams_without_id;
@@ -663,6 +715,9 @@ class SoakClient {
         {"wrong_method_put", "PUT", "/v1/models", "{}", 405, "method_not_allowed"},
         {"wrong_method_delete", "DELETE", "/health", "", 405, "method_not_allowed"},
         {"unknown_route", "GET", "/v2/nothing", "", 404, "unknown_route"},
+        {"detokenize_range", "POST", "/detokenize", R"({"model":"sdar","ids":[1,100000]})", 400,
+         "invalid_parameter"},
+        {"tokenize_no_text", "POST", "/tokenize", R"({"model":"llada"})", 400, "invalid_parameter"},
         {"chunked_too_large", "", "", "", 413, "request_too_large"},
         {"malformed_request_line", "", "", "", 400, "bad_request"},
     };
@@ -724,7 +779,19 @@ class SoakClient {
     }
     conn.read_until([&](const std::string&) { return conn.full_body().has_value(); }, seconds(10));
     *body = conn.full_body().value_or(conn.received);
-    return conn.status() ? conn.status() : -1;
+    const int status = conn.status() ? conn.status() : -1;
+    // The 413 ends the connection (README): nothing after it may be read as a new request.
+    const size_t first = conn.received.size();
+    conn.read_until(
+        [&](const std::string& r) { return r.find("HTTP/1.1 ", first) != std::string::npos; },
+        seconds(1));
+    if (const auto at = conn.received.find("HTTP/1.1 ", first); at != std::string::npos) {
+      ledger_.fail("bad:chunked_too_large",
+                   "a second response on the connection after the 413: the server kept reading "
+                   "and parsed the rest of the body as a request: " +
+                       conn.received.substr(at, 40));
+    }
+    return status;
   }
 
   // Registers, loads, unloads, shows or deletes one of three aliases of the llada copy.
@@ -764,8 +831,8 @@ class SoakClient {
     } else if (status == 404) {
       bad = error_mismatch(r->body, "not_found");
     } else {
-      const json j = json::parse(r->body, nullptr, false);
-      if (!j.is_object() || j.value("id", "") != alias) bad = "answer: " + r->body.substr(0, 300);
+      const json j = parse_object(r->body);
+      if (j.value("id", "") != alias) bad = "answer: " + r->body.substr(0, 300);
     }
     if (!bad.empty()) ledger_.fail(kind, alias + " " + bad);
   }
@@ -773,8 +840,12 @@ class SoakClient {
   // /health, /metrics, the model list and the generation log (its list and one entry).
   void read() {
     auto c = client(port_);
-    const int what = pick(0, 4);
+    const int what = pick(0, 5);
     std::string path = "/health", kind = "read:health", id;
+    if (what == 5) {
+      tokenizer_round_trip();
+      return;
+    }
     if (what == 1) {
       path = "/metrics";
       kind = "read:metrics";
@@ -803,10 +874,31 @@ class SoakClient {
       ledger_.fail(kind, "dlx_log_dropped_total is not 0");
     if (what == 4) {
       // The client already had its answer, so the log holds the final row.
-      const json j = json::parse(r->body, nullptr, false);
-      if (!j.is_object() || j.value("status", "") != "ok")
+      const json j = parse_object(r->body);
+      if (j.value("status", "") != "ok")
         ledger_.fail(kind, id + " is not logged ok: " + r->body.substr(0, 300));
     }
+  }
+
+  // /tokenize then /detokenize of the ids it gave: 200 both, the text back.
+  void tokenizer_round_trip() {
+    static const std::vector<std::string> kTexts = {"Hello world", "h\u00e9llo \u2713", "1 2 3"};
+    const std::string model = pick(kModels), text = pick(kTexts), kind = "read:tokenize";
+    auto c = client(port_);
+    auto t = c.Post("/tokenize", json{{"model", model}, {"text", text}}.dump(), "application/json");
+    const int status = t ? t->status : -1;
+    ledger_.count(kind, status);
+    const json ids = status == 200 ? parse_object(t->body).value("ids", json()) : json();
+    if (!ids.is_array()) {
+      ledger_.fail(kind, model + " /tokenize -> " + std::to_string(status) +
+                             (t ? ": " + t->body.substr(0, 300) : ""));
+      return;
+    }
+    auto d = c.Post("/detokenize", json{{"model", model}, {"ids", ids}}.dump(), "application/json");
+    ledger_.count("read:detokenize", d ? d->status : -1);
+    if (!d || d->status != 200)
+      ledger_.fail("read:detokenize",
+                   model + " /detokenize -> " + (d ? d->body.substr(0, 300) : "no answer"));
   }
 
   const int port_, slow_port_;
@@ -944,7 +1036,10 @@ TEST(Soak, SixteenClientsMixedLoad) {
       for (int i = 0; i < 10 && !stop; ++i) std::this_thread::sleep_for(milliseconds(100));
     }
   });
+  const long overflows_before = tcp_ext("ListenOverflows");
+  const long cookies_before = tcp_ext("SyncookiesSent");
   const auto t0 = Clock::now();
+  run_start() = t0;
   std::vector<std::thread> clients;
   for (int i = 0; i < kClients; ++i) {
     clients.emplace_back([&, i] {
@@ -1043,6 +1138,14 @@ TEST(Soak, SixteenClientsMixedLoad) {
     trend += buf;
   }
   std::printf("  RSS every 10 s (MiB):%s\n", trend.c_str());
+  std::string codes;
+  for (const auto& [code, n] : metric_by(metrics, "dlx_http_requests_total", "code"))
+    codes += " " + code + "x" + std::to_string(static_cast<long>(n));
+  std::printf("  server's dlx_http_requests_total by code:%s\n", codes.c_str());
+  std::printf(
+      "  TCP listen queue overflows on this machine during the run: %ld (SYN cookies "
+      "sent: %ld)\n",
+      tcp_ext("ListenOverflows") - overflows_before, tcp_ext("SyncookiesSent") - cookies_before);
   std::fflush(stdout);
 
   // ---- Statuses: every one was allowed for its kind.
