@@ -789,7 +789,7 @@ class SoakClient {
       ledger_.fail("bad:chunked_too_large",
                    "a second response on the connection after the 413: the server kept reading "
                    "and parsed the rest of the body as a request: " +
-                       conn.received.substr(at, 40));
+                       conn.received.substr(at, conn.received.find('\r', at) - at));
     }
     return status;
   }
