@@ -287,5 +287,52 @@ TEST(HttpHardening, CrossSitePagesCannotChangeStateUnlessAllowed) {
   EXPECT_EQ(pre->get_header_value("Access-Control-Allow-Origin"), "https://app.example");
 }
 
+// A chunked body over --max-body-bytes is answered 413 and ends the connection: nothing the
+// client sends after it may be read as a new request. httplib 0.11 ignored the 413's
+// "Connection: close" and went on parsing the connection from the middle of the rejected body,
+// so bytes of that body (a chunk's data, to a proxy in front) ran as a request of their own:
+// request smuggling. Found by soak_test.
+TEST(HttpHardening, ChunkedBodyOverLimitEndsTheConnection) {
+  TempDir dir;
+  ServerProcess s(dir.path(), {"--db", dir.file("serve.db"), "--model", model_dir("llada"),
+                               "--max-body-bytes", "65536"});
+  ASSERT_TRUE(s.wait_ready()) << s.stderr_text();
+  const std::string host = "Host: 127.0.0.1:" + std::to_string(s.port()) + "\r\n";
+  // The body reaches the limit exactly with its first chunk; one more byte makes it too large.
+  const std::string oversized = "POST /v1/completions HTTP/1.1\r\n" + host +
+                                "Content-Type: application/json\r\n"
+                                "Transfer-Encoding: chunked\r\n\r\n"
+                                "10000\r\n" +
+                                std::string(65536, 'a') + "\r\n1\r\nx";
+  const int fd = stalled_socket(s.port(), oversized);
+  ASSERT_GE(fd, 0);
+  timeval tv{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  std::string got;
+  char buf[4096];
+  while (got.find("request_too_large") == std::string::npos) {
+    const ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
+    if (n <= 0) break;
+    got.append(buf, static_cast<size_t>(n));
+  }
+  ASSERT_EQ(got.rfind("HTTP/1.1 413", 0), 0u) << got.substr(0, 200);
+  // What follows the cut, sent once the server has answered: a request of its own.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const std::string hidden =
+      "DELETE /v1/models/llada HTTP/1.1\r\n" + host + "Connection: close\r\n\r\n";
+  ::send(fd, hidden.data(), hidden.size(), MSG_NOSIGNAL);
+  const size_t first = got.size();
+  for (ssize_t n; (n = ::recv(fd, buf, sizeof(buf), 0)) > 0;)
+    got.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  EXPECT_EQ(got.find("HTTP/1.1 ", first), std::string::npos)
+      << "the server answered bytes sent after its 413:\n"
+      << got.substr(first);
+  httplib::Client c("127.0.0.1", s.port());
+  auto m = c.Get("/v1/models/llada");
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->status, 200) << "the DELETE hidden after the oversized body was executed";
+}
+
 }  // namespace
 }  // namespace dlx::test
