@@ -178,8 +178,8 @@ json parse_body(const std::string& body) {
 GenerationInput parse_generation_input(Endpoint endpoint, const json& body) {
   GenerationInput in;
   in.endpoint = endpoint;
-  if (!body.contains("model")) throw bad_request("model", "is required");
-  in.model = get_string(body["model"], "model");
+  // Optional: without it the only loaded model serves the request (ModelRegistry::acquire).
+  if (body.contains("model")) in.model = get_string(body["model"], "model");
   if (body.contains("diffusion") && !body["diffusion"].is_null()) {
     if (!body["diffusion"].is_object()) throw bad_request("diffusion", "must be a JSON object");
     in.diffusion = body["diffusion"];

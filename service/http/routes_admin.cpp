@@ -29,10 +29,11 @@ int parse_limit(const std::string& v) {
 }
 
 std::shared_ptr<const LoadedModel> model_of(Service& s, const json& body) {
-  if (!body.contains("model") || !body["model"].is_string()) {
-    throw bad_request("model", "is required (a string)");
+  if (body.contains("model") && !body["model"].is_string()) {
+    throw bad_request("model", "must be a string");
   }
-  auto lm = s.models.acquire(body["model"].get<std::string>());
+  // Without a model the only loaded one serves the request.
+  auto lm = s.models.acquire(body.value("model", std::string()));
   if (!lm->tokenizer) {
     throw bad_request("model", "model '" + lm->name + "' has no tokenizer.json");
   }

@@ -44,10 +44,6 @@ bool is_within(const fs::path& root, const fs::path& p) {
   return true;
 }
 
-Error no_such_model(const std::string& name) {
-  return Error(ErrorCode::kNotFound, "model '" + name + "' does not exist", "model");
-}
-
 Error already_exists(const std::string& name) {
   return Error(ErrorCode::kConflict, "model '" + name + "' already exists", "name");
 }
@@ -302,7 +298,7 @@ std::vector<db::ModelRow> ModelRegistry::list() const {
 db::ModelRow ModelRegistry::info(const std::string& name) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = entries_.find(name);
-  if (it == entries_.end()) throw no_such_model(name);
+  if (it == entries_.end()) throw unknown_model(name);
   return it->second.row;
 }
 
@@ -357,7 +353,7 @@ void ModelRegistry::remove(const std::string& name) {
   std::lock_guard<std::mutex> admin(admin_mu_);
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (!entries_.count(name)) throw no_such_model(name);
+    if (!entries_.count(name)) throw unknown_model(name);
   }
   db_.delete_model(name);
   std::lock_guard<std::mutex> lock(mu_);
@@ -368,7 +364,7 @@ db::ModelRow ModelRegistry::load(const std::string& name) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = entries_.find(name);
-    if (it == entries_.end()) throw no_such_model(name);
+    if (it == entries_.end()) throw unknown_model(name);
     if (it->second.loaded) return it->second.row;
   }
   auto done = std::make_shared<std::promise<void>>();
@@ -389,22 +385,49 @@ db::ModelRow ModelRegistry::unload(const std::string& name) {
   std::lock_guard<std::mutex> admin(admin_mu_);
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (!entries_.count(name)) throw no_such_model(name);
+    if (!entries_.count(name)) throw unknown_model(name);
   }
   db_.set_model_status(name, db::ModelStatus::kUnloaded, std::nullopt);  // first
   std::lock_guard<std::mutex> lock(mu_);
   auto it = entries_.find(name);
-  if (it == entries_.end()) throw no_such_model(name);
+  if (it == entries_.end()) throw unknown_model(name);
   it->second.loaded.reset();  // running jobs keep their own reference until they finish
   it->second.row.status = db::ModelStatus::kUnloaded;
   it->second.row.error.reset();
   return it->second.row;
 }
 
-std::shared_ptr<const LoadedModel> ModelRegistry::acquire(const std::string& name) const {
+std::string ModelRegistry::loaded_names() const {
+  std::string names;
+  for (const auto& [n, e] : entries_) {
+    if (e.loaded) names += (names.empty() ? "" : ", ") + n;
+  }
+  return names.empty() ? "none" : names;
+}
+
+Error ModelRegistry::unknown_model(const std::string& name) const {
+  return Error(ErrorCode::kNotFound,
+               "model '" + name + "' does not exist (loaded: " + loaded_names() + ")", "model");
+}
+
+std::shared_ptr<const LoadedModel> ModelRegistry::acquire(const std::string& requested) const {
   std::lock_guard<std::mutex> lock(mu_);
+  std::string name = requested;
+  if (name.empty()) {
+    // Clients that send no model get the only one loaded; with several the name is needed.
+    int loaded = 0;
+    for (const auto& [n, e] : entries_) {
+      if (e.loaded && ++loaded == 1) name = n;
+    }
+    if (loaded != 1) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  "model: is required when " + std::to_string(loaded) +
+                      " models are loaded (loaded: " + loaded_names() + ")",
+                  "model");
+    }
+  }
   auto it = entries_.find(name);
-  if (it == entries_.end()) throw no_such_model(name);
+  if (it == entries_.end()) throw unknown_model(name);
   if (!it->second.loaded) {
     throw Error(ErrorCode::kUnavailable,
                 "model '" + name + "' is not loaded: POST /v1/models/" + name +

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "engine/engine.h"
+#include "engine/util/error.h"
 #include "service/db/db.h"
 #include "service/metrics/metrics.h"
 
@@ -63,7 +64,9 @@ class ModelRegistry {
   void remove(const std::string& name);
   db::ModelRow load(const std::string& name);  // blocks until loaded
   db::ModelRow unload(const std::string& name);
-  // The loaded model for a request: kNotFound unknown, kUnavailable not loaded.
+  // The loaded model for a request: kNotFound unknown (the message lists the loaded ones),
+  // kUnavailable not loaded. An empty name means the only loaded model (kInvalidArgument when
+  // there is not exactly one).
   std::shared_ptr<const LoadedModel> acquire(const std::string& name) const;
   std::vector<std::pair<std::string, db::ModelStatus>> statuses() const;
 
@@ -83,6 +86,9 @@ class ModelRegistry {
   void enqueue_load(LoadRequest r);
   void loader_loop();
   void do_load(const std::string& name);  // on the loader thread
+  // With mu_ held: "a, b" (or "none"), and the error for a name that is not registered.
+  std::string loaded_names() const;
+  Error unknown_model(const std::string& name) const;
   // Database first, then memory: a refused write leaves both as they were (and throws).
   void set_status(const std::string& name, db::ModelStatus status,
                   const std::optional<std::string>& error);

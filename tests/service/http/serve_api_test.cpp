@@ -59,6 +59,34 @@ class ServeApi : public ::testing::Test {
 
 const json kPrompt = {33, 123, 286, 185, 229, 329, 477, 465};
 
+// Clients that send no model get the only loaded one; an unknown name's 404 lists the loaded
+// ones; with two loaded the name is needed, and the 400 says which exist.
+TEST_F(ServeApi, ModelMayBeLeftOutWhenOneIsLoaded) {
+  start();
+  const json gen = {{"prompt_ids", kPrompt}, {"diffusion", {{"gen_length", 8}}}};
+  EXPECT_EQ(generate_ok(gen)["model"], "llada");
+  auto t = post_json(*client, "/tokenize", {{"text", "hi"}});
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->status, 200) << t->body;
+  EXPECT_EQ(body_json(t)["model"], "llada");
+  auto unknown = post_json(*client, "/v1/generate", {{"model", "lada"}, {"prompt_ids", kPrompt}});
+  expect_error(unknown, 404, "not_found", "model");
+  EXPECT_NE(body_json(unknown)["error"]["message"].get<std::string>().find("loaded: llada"),
+            std::string::npos)
+      << unknown->body;
+  EXPECT_EQ(server->terminate(), 0);
+  server = std::make_unique<ServerProcess>(
+      dir.path(), std::vector<std::string>{"--db", dir.file("two.db"), "--model",
+                                           model_dir("llada"), "--model", model_dir("sdar")});
+  ASSERT_TRUE(server->wait_ready()) << server->stderr_text();
+  client = std::make_unique<httplib::Client>("127.0.0.1", server->port());
+  auto two = post_json(*client, "/v1/generate", gen);
+  expect_error(two, 400, "invalid_parameter", "model");
+  EXPECT_NE(body_json(two)["error"]["message"].get<std::string>().find("llada, sdar"),
+            std::string::npos)
+      << two->body;
+}
+
 TEST_F(ServeApi, HealthAndMetrics) {
   start();
   auto h = client->Get("/health");
