@@ -6,6 +6,7 @@
 #include <string>
 
 #include "engine/util/error.h"
+#include "engine/util/version.h"
 #include "service/cli/args.h"
 #include "service/cli/commands.h"
 
@@ -21,7 +22,8 @@ const Command kCommands[] = {
     {"forward", dlx::cli::cmd_forward, "run one forward pass and write the logits"},
     {"tokenize", dlx::cli::cmd_tokenize, "print the token ids of a text"},
     {"detokenize", dlx::cli::cmd_detokenize, "print the text of token ids"},
-    {"render-chat", dlx::cli::cmd_render_chat, "print the prompt a chat template makes of messages"},
+    {"render-chat", dlx::cli::cmd_render_chat,
+     "print the prompt a chat template makes of messages"},
     {"chat", dlx::cli::cmd_chat, "talk with a model in the terminal (scriptable through a pipe)"},
     {"devices", dlx::cli::cmd_devices, "list the CPU and OpenCL devices --device can name"},
     {"generate", dlx::cli::cmd_generate, "generate with a diffusion decoding configuration"},
@@ -35,7 +37,10 @@ const Command kCommands[] = {
 void print_usage(FILE* out) {
   std::fprintf(out, "usage: diffulex <command> [options]\n\ncommands:\n");
   for (const auto& c : kCommands) std::fprintf(out, "  %-18s %s\n", c.name, c.help);
-  std::fprintf(out, "\nRun 'diffulex <command> --help' for a command's options.\n");
+  std::fprintf(
+      out,
+      "\nRun 'diffulex <command> --help' for a command's options, 'diffulex --version' for "
+      "the version.\n");
 }
 
 }  // namespace
@@ -48,6 +53,10 @@ int main(int argc, char** argv) {
   std::string name = argv[1];
   if (name == "--help" || name == "-h" || name == "help") {
     print_usage(stdout);
+    return 0;
+  }
+  if (name == "--version" || name == "version") {
+    std::printf("diffulex %s (%s)\n", dlx::version(), dlx::build_revision());
     return 0;
   }
   for (const auto& c : kCommands) {

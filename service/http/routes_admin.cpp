@@ -1,6 +1,7 @@
 // Routes around generation: /health, /metrics, the generation log, and the tokenizer
 // (/tokenize, /detokenize).
 
+#include "engine/util/version.h"
 #include "service/http/generation_request.h"
 #include "service/http/responses.h"
 #include "service/http/service.h"
@@ -65,6 +66,13 @@ void add_admin_routes(Router& router, Service& s) {
         } else {
           send_json(res, 200, {{"status", "ok"}});
         }
+      },
+      /*open=*/true);
+
+  router.add(
+      "GET", "/version",
+      [](const httplib::Request&, httplib::Response& res, const std::smatch&) {
+        send_json(res, 200, {{"version", version()}, {"revision", build_revision()}});
       },
       /*open=*/true);
 

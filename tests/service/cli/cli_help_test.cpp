@@ -1,5 +1,6 @@
 // Every command's --help, as `diffulex --help` lists them: exit 0, the usage on stdout, nothing
-// on stderr (make-random-model's preset table once threw on a name longer than its padding).
+// on stderr (make-random-model's preset table once threw on a name longer than its padding);
+// and --version.
 #include <gtest/gtest.h>
 
 #include <sstream>
@@ -37,6 +38,13 @@ TEST(CliHelp, EveryCommandPrintsItsUsage) {
     EXPECT_EQ(r.out.rfind("usage: diffulex " + cmd, 0), 0u) << r.out.substr(0, 200);
     EXPECT_EQ(r.err, "");
   }
+}
+
+TEST(CliHelp, VersionNamesTheReleaseAndRevision) {
+  const RunResult r = run(binary() + " --version");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("diffulex 0.", 0), 0u) << r.out;
+  EXPECT_NE(r.out.find(" ("), std::string::npos) << r.out;
 }
 
 }  // namespace

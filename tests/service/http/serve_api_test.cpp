@@ -93,6 +93,10 @@ TEST_F(ServeApi, HealthAndMetrics) {
   ASSERT_TRUE(h);
   EXPECT_EQ(h->status, 200);
   EXPECT_EQ(json::parse(h->body), json({{"status", "ok"}}));
+  auto v = client->Get("/version");
+  ASSERT_TRUE(v);
+  EXPECT_EQ(v->status, 200);
+  EXPECT_TRUE(body_json(v)["version"].is_string() && body_json(v)["revision"].is_string());
 
   generate_ok({{"model", "llada"}, {"prompt_ids", kPrompt}, {"diffusion", {{"gen_length", 8}}}});
   // A request is counted after its last byte is sent, and a worker leaves the active set just
