@@ -37,8 +37,13 @@ begin() {
 }
 end() {
   local t=$((SECONDS - stage_start))
-  timings+=("$(printf '%-28s %4d:%02d' "$1" $((t / 60)) $((t % 60)))")
+  timings+=("$(printf '%-42s %3d:%02d' "$1" $((t / 60)) $((t % 60)))")
 }
+
+# DemoModel.HeldOutAccuracyHolds is an accuracy measurement over 200 prompts: the engine paths of
+# the other golden tests 200 times over (270 s under ASan, a third of the stage). scripts/test.sh
+# runs it.
+ASAN_EXCLUDE='^DemoModel\.HeldOutAccuracyHolds$'
 
 run_asan() {
   begin "asan build"
@@ -48,7 +53,7 @@ run_asan() {
   end "asan build"
   begin "asan tests"
   (cd build-asan && ctest --output-on-failure -j "$jobs" -L 'unit|golden|integration|fuzz' \
-    ${CTEST_ARGS:-})
+    -E "$ASAN_EXCLUDE" ${CTEST_ARGS:-}) || failed+=(asan)
   end "asan tests (unit golden integration fuzz)"
 }
 
@@ -63,11 +68,20 @@ run_tsan() {
   cmake --build build-tsan -j "$jobs" --target "${TSAN_TARGETS[@]}"
   end "tsan build"
   begin "tsan tests"
-  (cd build-tsan && ctest --output-on-failure -j "$jobs" -R "$TSAN_TESTS" ${CTEST_ARGS:-})
+  (cd build-tsan && ctest --output-on-failure -j "$jobs" -R "$TSAN_TESTS" ${CTEST_ARGS:-}) ||
+    failed+=(tsan)
   end "tsan tests (service concurrency)"
 }
 
+failed=()
 total_start=$SECONDS
+summary() {
+  local t=$((SECONDS - total_start))
+  echo "=== sanitize: stage times (min:s)"
+  [ ${#timings[@]} -eq 0 ] || printf '  %s\n' "${timings[@]}"
+  printf '  %-42s %3d:%02d\n' "total" $((t / 60)) $((t % 60))
+}
+trap summary EXIT
 for s in "${stages[@]}"; do
   case "$s" in
     asan) run_asan ;;
@@ -75,7 +89,7 @@ for s in "${stages[@]}"; do
     *) echo "sanitize: unknown stage '$s' (asan, tsan)" >&2; exit 2 ;;
   esac
 done
-t=$((SECONDS - total_start))
-echo "=== sanitize: stage times (min:s)"
-printf '  %s\n' "${timings[@]}"
-printf '  %-28s %4d:%02d\n' "total" $((t / 60)) $((t % 60))
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "sanitize: tests failed in ${failed[*]}" >&2
+  exit 1
+fi
