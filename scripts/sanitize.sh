@@ -40,11 +40,6 @@ end() {
   timings+=("$(printf '%-42s %3d:%02d' "$1" $((t / 60)) $((t % 60)))")
 }
 
-# DemoModel.HeldOutAccuracyHolds is an accuracy measurement over 200 prompts: the engine paths of
-# the other golden tests 200 times over (270 s under ASan, a third of the stage). scripts/test.sh
-# runs it.
-ASAN_EXCLUDE='^DemoModel\.HeldOutAccuracyHolds$'
-
 run_asan() {
   begin "asan build"
   cmake -S . -B build-asan "${common[@]}" -DDIFFULEX_SANITIZE=address -DDIFFULEX_FUZZ=ON >/dev/null
@@ -53,7 +48,7 @@ run_asan() {
   end "asan build"
   begin "asan tests"
   (cd build-asan && ctest --output-on-failure -j "$jobs" -L 'unit|golden|integration|fuzz' \
-    -E "$ASAN_EXCLUDE" ${CTEST_ARGS:-}) || failed+=(asan)
+    ${CTEST_ARGS:-}) || failed+=(asan)
   end "asan tests (unit golden integration fuzz)"
 }
 
