@@ -169,9 +169,8 @@ constexpr bool kVnni = false;
 namespace vnni {
 constexpr bool kVnni = true;
 #if defined(__clang__)
-#pragma clang attribute push(                                             \
-    __attribute__((target("avx2,fma,avx512f,avx512vl,avx512bw,avx512vnni"))), \
-    apply_to = function)
+#pragma clang attribute push( \
+    __attribute__((target("avx2,fma,avx512f,avx512vl,avx512bw,avx512vnni"))), apply_to = function)
 #include "engine/backend/cpu/cpu_matmul_quant_x86.inc"
 #pragma clang attribute pop
 #else
