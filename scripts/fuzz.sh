@@ -20,7 +20,7 @@ declare -A MAX_LEN=([safetensors]=16384 [model_config]=16384 [tokenizer]=131072
 # Extra dictionaries a target shares (besides tests/fuzz/json.dict.in and its own).
 declare -A EXTRA_DICT=([http_request]=decode_params [tokenizer]=chat_template)
 
-build=build-asan
+build="build-asan"
 if [ ! -f "$build/CMakeCache.txt" ] || ! grep -q '^DIFFULEX_FUZZ:BOOL=ON' "$build/CMakeCache.txt"; then
   bash scripts/install-deps.sh
   cmake -S . -B "$build" -G Ninja -DCMAKE_CXX_COMPILER="${CXX_CLANG:-clang++-14}" \
@@ -56,6 +56,7 @@ for t in "${TARGETS[@]}"; do
   cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 || true)
   line=$(printf '%-14s %6ss %10s execs  %s' "$t" $((SECONDS - start)) "${execs:-?}" "${cov:-}")
   if [ "$rc" -ne 0 ]; then
+    # shellcheck disable=SC2012  # artifact names are libFuzzer's crash-<sha1> and the like
     line+="  FAILED (exit $rc): $(ls -t "$artifacts" | head -1)"
     failed+=("$t")
     grep -m1 -A30 -E '^==[0-9]+==ERROR|runtime error|deadly signal|ALARM|out-of-memory' "$log" || tail -30 "$log"

@@ -18,6 +18,7 @@ bash scripts/install-deps.sh
 stages=("$@")
 [ ${#stages[@]} -gt 0 ] || stages=(asan tsan)
 jobs="$(nproc)"
+read -ra ctest_args <<<"${CTEST_ARGS:-}"
 CXX_CLANG="${CXX_CLANG:-clang++-14}"
 # -O1 with line tables: readable stacks, assertions kept (no NDEBUG), half the compile time of -O2.
 common=(-G Ninja "-DCMAKE_CXX_COMPILER=$CXX_CLANG" -DCMAKE_BUILD_TYPE=RelWithDebInfo
@@ -48,7 +49,7 @@ run_asan() {
   end "asan build"
   begin "asan tests"
   (cd build-asan && ctest --output-on-failure -j "$jobs" -L 'unit|golden|integration|fuzz' \
-    ${CTEST_ARGS:-}) || failed+=(asan)
+    "${ctest_args[@]}") || failed+=(asan)
   end "asan tests (unit golden integration fuzz)"
 }
 
@@ -63,7 +64,7 @@ run_tsan() {
   cmake --build build-tsan -j "$jobs" --target "${TSAN_TARGETS[@]}"
   end "tsan build"
   begin "tsan tests"
-  (cd build-tsan && ctest --output-on-failure -j "$jobs" -R "$TSAN_TESTS" ${CTEST_ARGS:-}) ||
+  (cd build-tsan && ctest --output-on-failure -j "$jobs" -R "$TSAN_TESTS" "${ctest_args[@]}") ||
     failed+=(tsan)
   end "tsan tests (service concurrency)"
 }
