@@ -21,11 +21,14 @@ PACKAGES=(
   libgtest-dev libgmock-dev python3 curl
   # browser test of the web playground (headless, driven through chromedriver)
   chromium chromium-driver
+  # scripts/sanitize.sh and scripts/fuzz.sh: clang 14, its sanitizer runtimes and libFuzzer,
+  # llvm-symbolizer for readable reports
+  clang libclang-rt-14-dev llvm
 )
 
 # Not needed to compile and run the unit tests in the image (PoCL alone pulls in LLVM).
 IMAGE_BUILD_SKIP=(git ca-certificates sqlite3 pocl-opencl-icd clinfo python3 curl chromium
-  chromium-driver)
+  chromium-driver clang libclang-rt-14-dev llvm)
 # Shared libraries the built diffulex links (`ldd`); their dependencies come with them.
 RUNTIME_PACKAGES=(libpcre2-8-0 libutf8proc2 libcpp-httplib0.11 libsqlite3-0 libssl3
   ocl-icd-libopencl1 libclblast1)

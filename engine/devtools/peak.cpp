@@ -15,7 +15,9 @@
 // GCC 12 warns inside its own AVX-512 headers (the "undefined" vectors of casts and
 // conversions, GCC bug 105593, fixed in GCC 13); the pragma must precede the include.
 #pragma GCC diagnostic ignored "-Wuninitialized"
+#if !defined(__clang__)  // GCC only (clang has no such warning)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <immintrin.h>
 #define DLX_PEAK_X86 1
 #endif

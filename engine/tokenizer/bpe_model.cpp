@@ -86,7 +86,10 @@ std::unique_ptr<BpeModel> BpeModel::build(const nlohmann::json& m, Vocab vocab,
   BpeModel& b = *bpe;
   int64_t max_id = -1;
   for (const auto& [tok, id] : vocab) {
-    if (id < 0 || id >= INT32_MAX) bad_model("vocab entry '" + tok + "' has id out of range");
+    if (id < 0 || id >= kMaxTokenIds) {
+      bad_model("vocab entry '" + tok + "' has id " + std::to_string(id) + ", outside 0.." +
+                std::to_string(kMaxTokenIds - 1));
+    }
     max_id = std::max(max_id, id);
   }
   b.id_to_token_.resize(static_cast<size_t>(max_id + 1));

@@ -18,6 +18,11 @@
 
 namespace dlx {
 
+// Ids a tokenizer may use (vocabulary and added tokens): 8x the largest real vocabulary
+// (262,144). Tables are indexed by id, so one huge id in a hostile file would otherwise
+// allocate gigabytes.
+inline constexpr int64_t kMaxTokenIds = int64_t{1} << 21;
+
 class BpeModel {
  public:
   using Vocab = std::vector<std::pair<std::string, int64_t>>;       // token, id (file order)

@@ -542,12 +542,22 @@ Value f_safe(const Value& v, CallArgs& a) {
   return v;
 }
 
+// int(d) of a finite float: truncated, and an error past 64 bits (Python's int is unbounded;
+// converting such a double to int64_t would be undefined behaviour).
+Value float_to_int(double d) {
+  const double t = std::trunc(d);
+  if (!(t >= -0x1p63 && t < 0x1p63)) {
+    type_error("int(): " + float_repr(d) + " does not fit in 64 bits (integer overflow)");
+  }
+  return Value::integer(static_cast<int64_t>(t));
+}
+
 Value f_int(const Value& v, CallArgs& a) {
   a.check("int", 2, {"default", "base"});
   const Value def = a.get(0, "default", Value::integer(0));
   if (v.is_int()) return Value::integer(v.as_int());
   if (v.kind() == Value::Kind::kFloat) {
-    return std::isfinite(v.as_double()) ? Value::integer(static_cast<int64_t>(v.as_double())) : def;
+    return std::isfinite(v.as_double()) ? float_to_int(v.as_double()) : def;
   }
   if (v.is_string()) {
     std::string s = py_strip(v.str(), Value::none(), true, true);
@@ -562,7 +572,7 @@ Value f_int(const Value& v, CallArgs& a) {
     try {
       size_t used = 0;
       const double d = std::stod(s, &used);
-      if (used == s.size() && std::isfinite(d)) return Value::integer(static_cast<int64_t>(d));
+      if (used == s.size() && std::isfinite(d)) return float_to_int(d);
     } catch (const std::exception&) {
     }
   }

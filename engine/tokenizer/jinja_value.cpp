@@ -37,6 +37,57 @@ void check_list_size(uint64_t n, std::string_view op) {
 
 namespace {
 
+thread_local ContainerScope* tl_scope = nullptr;
+
+// Recursive walks over a value (repr, tojson, ==, <) stop at kMaxValueDepth.
+void check_depth(int depth, const char* op) {
+  if (depth > kMaxValueDepth) {
+    throw Error(ErrorCode::kInvalidArgument,
+                std::string(op) + ": a value nested deeper than " + std::to_string(kMaxValueDepth) +
+                    " levels (or one that contains itself)",
+                "messages");
+  }
+}
+
+}  // namespace
+
+ContainerScope::ContainerScope() : outer_(tl_scope) {
+  tl_scope = this;
+}
+
+ContainerScope::~ContainerScope() {
+  tl_scope = outer_;
+  // Every container is still held here, so emptying one frees no nested container: nothing
+  // recurses, and cycles are cut. Then the (empty) containers go.
+  for (const auto& l : lists_) l->clear();
+  for (const auto& d : dicts_) d->entries.clear();
+}
+
+ContainerScope* ContainerScope::current() {
+  return tl_scope;
+}
+
+void ContainerScope::add(const std::shared_ptr<List>& l) {
+  lists_.push_back(l);
+  compact_if_due();
+}
+
+void ContainerScope::add(const std::shared_ptr<Dict>& d) {
+  dicts_.push_back(d);
+  compact_if_due();
+}
+
+void ContainerScope::compact_if_due() {
+  if (lists_.size() + dicts_.size() < compact_at_) return;
+  // A container only this scope holds is garbage; freeing it releases its children, which
+  // (made in this scope) are still held here: one level, no recursion.
+  std::erase_if(lists_, [](const std::shared_ptr<List>& l) { return l.use_count() == 1; });
+  std::erase_if(dicts_, [](const std::shared_ptr<Dict>& d) { return d.use_count() == 1; });
+  compact_at_ = std::max<size_t>(4096, 2 * (lists_.size() + dicts_.size()));
+}
+
+namespace {
+
 [[noreturn]] void type_error(const std::string& msg) {
   throw Error(ErrorCode::kInvalidArgument, msg);
 }
@@ -142,6 +193,7 @@ void json_string(const std::string& s, bool ensure_ascii, std::string& out) {
 }
 
 void dump(const Value& v, const JsonOptions& o, int level, std::string& out) {
+  check_depth(level, "tojson");
   auto newline = [&](int lvl) {
     const uint64_t pad = static_cast<uint64_t>(o.indent) * static_cast<uint64_t>(lvl);
     check_string_size(out.size() + 1 + pad, "tojson");
@@ -261,6 +313,7 @@ Value Value::list(List items) {
   Value v;
   v.kind_ = Kind::kList;
   v.list_ = std::make_shared<List>(std::move(items));
+  if (ContainerScope* s = ContainerScope::current()) s->add(v.list_);
   return v;
 }
 Value Value::tuple(List items) {
@@ -272,6 +325,7 @@ Value Value::dict() {
   Value v;
   v.kind_ = Kind::kDict;
   v.dict_ = std::make_shared<Dict>();
+  if (ContainerScope* s = ContainerScope::current()) s->add(v.dict_);
   return v;
 }
 Value Value::namespace_() {
@@ -484,7 +538,10 @@ std::string to_str(const Value& v) {
   }
 }
 
-std::string repr(const Value& v) {
+namespace {
+
+std::string repr_at(const Value& v, int depth) {
+  check_depth(depth, "repr");
   switch (v.kind()) {
     case Value::Kind::kUndefined:
       return "";
@@ -503,7 +560,7 @@ std::string repr(const Value& v) {
       std::string out = t ? "(" : "[";
       for (size_t k = 0; k < v.items().size(); ++k) {
         if (k) out += ", ";
-        out += repr(v.items()[k]);
+        out += repr_at(v.items()[k], depth + 1);
       }
       if (t && v.items().size() == 1) out += ",";
       return out + (t ? ")" : "]");
@@ -514,7 +571,7 @@ std::string repr(const Value& v) {
       for (const auto& [k, e] : v.dict_ref().entries) {
         if (!first) out += ", ";
         first = false;
-        out += repr_string(k) + ": " + repr(e);
+        out += repr_string(k) + ": " + repr_at(e, depth + 1);
       }
       return out + (v.is_namespace() ? "}>" : "}");
     }
@@ -525,13 +582,22 @@ std::string repr(const Value& v) {
   return "";
 }
 
+}  // namespace
+
+std::string repr(const Value& v) {
+  return repr_at(v, 0);
+}
+
 std::string to_json(const Value& v, const JsonOptions& opts) {
   std::string out;
   dump(v, opts, 0, out);
   return out;
 }
 
-bool equals(const Value& a, const Value& b) {
+namespace {
+
+bool equals_at(const Value& a, const Value& b, int depth) {
+  check_depth(depth, "==");
   if (a.is_number() && b.is_number()) {
     if (a.kind() != Value::Kind::kFloat && b.kind() != Value::Kind::kFloat)
       return a.as_int() == b.as_int();
@@ -547,7 +613,7 @@ bool equals(const Value& a, const Value& b) {
     case Value::Kind::kList: {
       if (a.is_tuple() != b.is_tuple() || a.items().size() != b.items().size()) return false;
       for (size_t k = 0; k < a.items().size(); ++k) {
-        if (!equals(a.items()[k], b.items()[k])) return false;
+        if (!equals_at(a.items()[k], b.items()[k], depth + 1)) return false;
       }
       return true;
     }
@@ -557,7 +623,7 @@ bool equals(const Value& a, const Value& b) {
       if (ea.size() != b.dict_ref().entries.size()) return false;
       for (const auto& [k, v] : ea) {
         const Value* o = b.dict_ref().find(k);
-        if (!o || !equals(v, *o)) return false;
+        if (!o || !equals_at(v, *o, depth + 1)) return false;
       }
       return true;
     }
@@ -568,7 +634,8 @@ bool equals(const Value& a, const Value& b) {
   }
 }
 
-bool less(const Value& a, const Value& b) {
+bool less_at(const Value& a, const Value& b, int depth) {
+  check_depth(depth, "<");
   if (a.is_number() && b.is_number()) {
     if (a.kind() != Value::Kind::kFloat && b.kind() != Value::Kind::kFloat)
       return a.as_int() < b.as_int();
@@ -578,12 +645,21 @@ bool less(const Value& a, const Value& b) {
   if (a.is_list() && b.is_list()) {
     const List &x = a.items(), &y = b.items();
     for (size_t k = 0; k < x.size() && k < y.size(); ++k) {
-      if (!equals(x[k], y[k])) return less(x[k], y[k]);
+      if (!equals_at(x[k], y[k], depth + 1)) return less_at(x[k], y[k], depth + 1);
     }
     return x.size() < y.size();
   }
   type_error("'<' not supported between instances of '" + a.type_name() + "' and '" +
              b.type_name() + "'");
+}
+
+}  // namespace
+
+bool equals(const Value& a, const Value& b) {
+  return equals_at(a, b, 0);
+}
+bool less(const Value& a, const Value& b) {
+  return less_at(a, b, 0);
 }
 
 std::u32string to_u32(std::string_view s) {

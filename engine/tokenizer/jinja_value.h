@@ -104,6 +104,37 @@ struct CallArgs {
              std::initializer_list<std::string_view> allowed) const;
 };
 
+// Nesting a template may print, compare or serialize: a list in a list ... this deep, or a value
+// that contains itself ({% do x.append(x) %}), is an error naming `messages`, not a stack
+// overflow. (Template variables from JSON nest at most 512 levels.)
+inline constexpr int kMaxValueDepth = 1000;
+
+// Every list, dict and namespace created on this thread while a ContainerScope lives (one per
+// render) is also held by the scope; its end empties each of them before freeing any. That
+// breaks the reference cycles a template can make (x.append(x), ns.self = ns), which would
+// otherwise leak, and frees arbitrarily deep nesting ([[[...]]] built in a loop) one level at a
+// time instead of by recursive destructors that overflow the stack. Containers only the scope
+// still holds are dropped as it grows, so it keeps about what the template keeps.
+class ContainerScope {
+ public:
+  ContainerScope();
+  ~ContainerScope();
+  ContainerScope(const ContainerScope&) = delete;
+  ContainerScope& operator=(const ContainerScope&) = delete;
+
+  // The innermost scope of this thread (nullptr outside a render).
+  static ContainerScope* current();
+  void add(const std::shared_ptr<List>& l);
+  void add(const std::shared_ptr<Dict>& d);
+
+ private:
+  void compact_if_due();
+  std::vector<std::shared_ptr<List>> lists_;
+  std::vector<std::shared_ptr<Dict>> dicts_;
+  size_t compact_at_ = 4096;
+  ContainerScope* outer_;
+};
+
 // Any one string or list a template builds is at most this big (chat templates are
 // semi-trusted input: a model folder's file, rendered on the HTTP thread). Checked before the
 // value is built where its size is known up front (repetition, indent), else as it grows.

@@ -1,13 +1,27 @@
 // Post-processing templates for single sequences.
 #include "engine/tokenizer/post_processor.h"
 
+#include <algorithm>
+
+#include "engine/tokenizer/bpe_model.h"
 #include "engine/util/error.h"
+#include "engine/util/json_brief.h"
+#include "engine/util/json_int.h"
 
 namespace dlx {
 namespace {
 
 [[noreturn]] void bad(const std::string& what) {
   throw Error(ErrorCode::kInvalidModel, "tokenizer.json: post_processor: " + what);
+}
+
+int32_t special_id(const nlohmann::json& v) {
+  const auto id = json_int(v, 0, kMaxTokenIds - 1);
+  if (!id) {
+    bad("special token id " + json_brief(v) + " is not an integer in 0.." +
+        std::to_string(kMaxTokenIds - 1));
+  }
+  return static_cast<int32_t>(*id);
 }
 
 }  // namespace
@@ -37,7 +51,7 @@ void PostProcessor::add(const nlohmann::json& j) {
         const std::string name = item["SpecialToken"].at("id");
         if (!specials.contains(name))
           bad("special token '" + name + "' has no entry in special_tokens");
-        for (const auto& id : specials[name].at("ids")) p.ids.push_back(id.get<int32_t>());
+        for (const auto& id : specials[name].at("ids")) p.ids.push_back(special_id(id));
       } else {
         bad("template item " + item.dump() + " is neither Sequence nor SpecialToken");
       }
@@ -45,9 +59,9 @@ void PostProcessor::add(const nlohmann::json& j) {
     }
   } else if (type == "BertProcessing" || type == "RobertaProcessing") {
     // {"cls": ["<s>", 0], "sep": ["</s>", 2]}: single = cls A sep.
-    tpl.push_back(Piece{false, {j.at("cls").at(1).get<int32_t>()}});
+    tpl.push_back(Piece{false, {special_id(j.at("cls").at(1))}});
     tpl.push_back(Piece{true, {}});
-    tpl.push_back(Piece{false, {j.at("sep").at(1).get<int32_t>()}});
+    tpl.push_back(Piece{false, {special_id(j.at("sep").at(1))}});
   } else {
     throw Error(ErrorCode::kUnsupported,
                 "tokenizer.json: post_processor type '" + type +
@@ -55,6 +69,16 @@ void PostProcessor::add(const nlohmann::json& j) {
                     "BertProcessing, RobertaProcessing, Sequence)");
   }
   templates_.push_back(std::move(tpl));
+}
+
+int32_t PostProcessor::max_id() const {
+  int32_t m = -1;
+  for (const auto& tpl : templates_) {
+    for (const Piece& p : tpl) {
+      for (int32_t id : p.ids) m = std::max(m, id);
+    }
+  }
+  return m;
 }
 
 void PostProcessor::apply(std::vector<int32_t>& ids) const {

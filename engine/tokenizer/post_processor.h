@@ -15,6 +15,8 @@ class PostProcessor {
 
   // Wraps the ids of a single sequence with the special tokens of the template(s).
   void apply(std::vector<int32_t>& ids) const;
+  // The largest special-token id the templates add (-1: none).
+  int32_t max_id() const;
 
  private:
   void add(const nlohmann::json& j);

@@ -15,6 +15,8 @@
 #include "engine/tokenizer/tokenizer_json.h"
 #include "engine/tokenizer/utf8.h"
 #include "engine/util/error.h"
+#include "engine/util/json_brief.h"
+#include "engine/util/json_int.h"
 #include "engine/util/json_parse.h"
 #include "engine/util/mapped_file.h"
 
@@ -166,7 +168,13 @@ std::shared_ptr<Tokenizer> Tokenizer::assemble(const nlohmann::json& j,
     AddedToken at;
     try {
       at.content = a.at("content").get<std::string>();
-      at.id = a.at("id").get<int32_t>();
+      const auto id = json_int(a.at("id"), 0, kMaxTokenIds - 1);
+      if (!id) {
+        throw Error(ErrorCode::kInvalidModel, where + ": added token " + json_brief(a["content"]) +
+                                                  " needs an integer id in 0.." +
+                                                  std::to_string(kMaxTokenIds - 1));
+      }
+      at.id = static_cast<int32_t>(*id);
       at.special = a.value("special", false);
       at.single_word = a.value("single_word", false);
       at.lstrip = a.value("lstrip", false);
@@ -175,11 +183,16 @@ std::shared_ptr<Tokenizer> Tokenizer::assemble(const nlohmann::json& j,
     } catch (const nlohmann::json::exception& e) {
       throw Error(ErrorCode::kInvalidModel, where + ": malformed added token " + a.dump());
     }
-    if (at.id < 0) throw Error(ErrorCode::kInvalidModel, where + ": added token with negative id");
     added.push_back(at);
   }
   t->id_space_ = t->model_->id_space();
   for (const auto& a : added) t->id_space_ = std::max(t->id_space_, static_cast<size_t>(a.id) + 1);
+  if (const int32_t id = t->post_processor_->max_id();
+      id >= 0 && static_cast<size_t>(id) >= t->id_space_) {
+    throw Error(ErrorCode::kInvalidModel, where + ": post_processor adds special token id " +
+                                              std::to_string(id) + ", outside the vocabulary (" +
+                                              std::to_string(t->id_space_) + " ids)");
+  }
   t->added_content_.assign(t->id_space_, std::string());
   t->special_.assign(t->id_space_, false);
   for (const auto& a : added) {

@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <httplib.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -106,6 +107,7 @@ class ServerProcess {
       ::kill(pid_, SIGKILL);
       ::waitpid(pid_, nullptr, 0);
     }
+    check_sanitizer_report();
   }
 
   // Waits for the "listening on" line and then for /health to answer 200.
@@ -152,10 +154,29 @@ class ServerProcess {
       pid_ = -1;
       return -2;
     }
+    check_sanitizer_report();
     return WIFEXITED(status_) ? WEXITSTATUS(status_) : -1;
   }
 
  private:
+  // In a sanitizer build (scripts/sanitize.sh) the server aborts at its first report, which
+  // fails the request in flight; a report near the end of a test (the response already sent,
+  // or at exit) fails the test here, from the server's stderr.
+  void check_sanitizer_report() {
+    if (sanitizer_checked_) return;
+    sanitizer_checked_ = true;
+    const std::string err = read_file(err_);
+    for (const char* marker : {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                               "WARNING: ThreadSanitizer", "runtime error: "}) {
+      const size_t at = err.find(marker);
+      if (at == std::string::npos) continue;
+      const size_t line = err.rfind('\n', at);
+      ADD_FAILURE() << "diffulex serve reported a sanitizer error (" << err_ << "):\n"
+                    << err.substr(line == std::string::npos ? 0 : line + 1, 4000);
+      return;
+    }
+  }
+
   bool exited() {
     if (pid_ <= 0) return true;
     if (::waitpid(pid_, &status_, WNOHANG) == pid_) {
@@ -173,6 +194,7 @@ class ServerProcess {
   pid_t pid_ = -1;
   int status_ = 0;
   int port_ = 0;
+  bool sanitizer_checked_ = false;
 };
 
 struct SseEvent {

@@ -16,7 +16,9 @@
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #pragma GCC diagnostic ignored "-Wuninitialized"
+#if !defined(__clang__)  // GCC only (clang has no such warning)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <immintrin.h>
 #pragma GCC diagnostic ignored "-Wpsabi"
 #endif
@@ -152,18 +154,31 @@ struct BlockDot<true> {
 
 namespace avx2 {
 constexpr bool kVnni = false;
+#if defined(__clang__)  // clang has no GCC target pragma: the same as an attribute
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#include "engine/backend/cpu/cpu_matmul_quant_x86.inc"
+#pragma clang attribute pop
+#else
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
 #include "engine/backend/cpu/cpu_matmul_quant_x86.inc"
 #pragma GCC pop_options
+#endif
 }  // namespace avx2
 
 namespace vnni {
 constexpr bool kVnni = true;
+#if defined(__clang__)
+#pragma clang attribute push( \
+    __attribute__((target("avx2,fma,avx512f,avx512vl,avx512bw,avx512vnni"))), apply_to = function)
+#include "engine/backend/cpu/cpu_matmul_quant_x86.inc"
+#pragma clang attribute pop
+#else
 #pragma GCC push_options
 #pragma GCC target("avx2,fma,avx512f,avx512vl,avx512bw,avx512vnni")
 #include "engine/backend/cpu/cpu_matmul_quant_x86.inc"
 #pragma GCC pop_options
+#endif
 }  // namespace vnni
 
 #endif

@@ -1,5 +1,6 @@
 // Hostile tokenizer.json files: deep nesting (e.g. a Sequence pre-tokenizer nested 100,000
-// levels, which used to overflow the stack at load) is an Error naming the file.
+// levels, which used to overflow the stack at load) is an Error naming the file; so are token
+// ids that are not ids (floats, huge values: found by tests/fuzz/fuzz_tokenizer).
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -48,6 +49,52 @@ TEST(TokenizerLimits, ModestNestingStillLoadsAndEncodesTheSame) {
   auto plain = Tokenizer::load(fixtures() + "/tokenizers/qwen3");
   auto nested = Tokenizer::load(nested_sequence_tokenizer(20).string());
   EXPECT_EQ(nested->encode("Hello world, 123!"), plain->encode("Hello world, 123!"));
+}
+
+nlohmann::json llada_tokenizer() {
+  return nlohmann::json::parse(read_file(model_dir("llada") + "/tokenizer.json"));
+}
+
+// The error code of loading `j` (kInternal when it loads).
+ErrorCode load_code(const nlohmann::json& j) {
+  try {
+    Tokenizer::from_json(j, nullptr, "t/tokenizer.json");
+  } catch (const Error& e) {
+    return e.code();
+  }
+  return ErrorCode::kInternal;
+}
+
+TEST(TokenizerLimits, IdsThatAreNotTokenIdsAreErrorsNotHugeTables) {
+  for (const nlohmann::json& id : {nlohmann::json(5.19e21), nlohmann::json(-1),
+                                   nlohmann::json(2147483646), nlohmann::json(1.5)}) {
+    auto j = llada_tokenizer();
+    j["added_tokens"][0]["id"] = id;  // 5.19e21 used to be a float-to-int conversion (UB)
+    EXPECT_EQ(load_code(j), ErrorCode::kInvalidModel) << id;
+  }
+  auto j = llada_tokenizer();
+  j["model"]["vocab"]["x"] = 2000000000;  // used to size every per-id table to 2e9 entries
+  EXPECT_EQ(load_code(j), ErrorCode::kInvalidModel);
+}
+
+TEST(TokenizerLimits, PostProcessorIdsMustBeIdsOfTheVocabulary) {
+  auto with_ids = [](const nlohmann::json& ids) {
+    auto j = llada_tokenizer();
+    j["post_processor"] = {
+        {"type", "TemplateProcessing"},
+        {"single", {{{"SpecialToken", {{"id", "<s>"}}}}, {{"Sequence", {{"id", "A"}}}}}},
+        {"special_tokens", {{"<s>", {{"id", "<s>"}, {"ids", ids}}}}}};
+    return j;
+  };
+  EXPECT_EQ(load_code(with_ids({1e30})), ErrorCode::kInvalidModel);
+  EXPECT_EQ(load_code(with_ids({-3})), ErrorCode::kInvalidModel);
+  EXPECT_EQ(load_code(with_ids({99999})), ErrorCode::kInvalidModel);  // beyond the 512 ids
+  auto tok = Tokenizer::from_json(with_ids({502}), nullptr, "t/tokenizer.json");
+  EXPECT_EQ(tok->encode("a", true).front(), 502);
+  auto bert = llada_tokenizer();
+  bert["post_processor"] = {
+      {"type", "BertProcessing"}, {"cls", {"<s>", 7e40}}, {"sep", {"</s>", 2}}};
+  EXPECT_EQ(load_code(bert), ErrorCode::kInvalidModel);
 }
 
 }  // namespace

@@ -174,10 +174,10 @@ TEST(Tokenizer, AddedTokenStripAndSingleWordOptions) {
 TEST(Tokenizer, NormalizedAddedTokensMatchAfterNfc) {
   const std::string e_acute = "\xC3\xA9", e_combining = "e\xCC\x81";
   Spec s;
-  s.added = {added(e_acute, 400, false, {{"normalized", true}})};
+  s.added = json::array({added(e_acute, 400, false, {{"normalized", true}})});
   auto t = make(s);
   EXPECT_EQ(t->encode(e_combining), (std::vector<int32_t>{400}));
-  s.added = {added(e_acute, 400, false, {{"normalized", false}})};
+  s.added = json::array({added(e_acute, 400, false, {{"normalized", false}})});
   t = make(s);
   EXPECT_EQ(t->encode(e_acute), (std::vector<int32_t>{400}));
   EXPECT_EQ(t->decode(t->encode(e_combining)), e_acute);  // NFC, then plain bytes
@@ -339,7 +339,7 @@ TEST(Tokenizer, InvalidUtf8IsReplacedNeverACrash) {
 
 TEST(IncrementalDecoder, NeverSplitsACharacter) {
   Spec s;
-  s.added = {added("<e>", 400, true)};
+  s.added = json::array({added("<e>", 400, true)});
   auto t = make(s);
   const std::string text = "a\xC3\xA9\xF0\x9F\x98\x80<e>\xE4\xBD\xA0";  // a é 😀 <e> 你
   const auto ids = t->encode(text);
