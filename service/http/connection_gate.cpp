@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
@@ -505,6 +506,21 @@ void ConnectionGate::answer_sent() {
   char buf[kPeekBytes];
   const ssize_t n = recv(c->dup_fd, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
   if (n > 0 && inspect_peeked(buf, static_cast<size_t>(n)).more_after_first) c->pipelined = true;
+}
+
+bool ConnectionGate::client_gone() {
+  Current* c = current_;
+  if (!c || c->dup_fd < 0) return false;
+  pollfd p{c->dup_fd, static_cast<short>(POLLIN | POLLRDHUP), 0};
+  if (poll(&p, 1, 0) <= 0) return false;
+  if (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) return true;
+  if (p.revents & POLLIN) {
+    char byte;
+    // Readable with nothing to read means the end of the stream; bytes (a pipelined request)
+    // do not.
+    return recv(c->dup_fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+  }
+  return false;
 }
 
 bool ConnectionGate::close_after_answer(bool requested, const httplib::Request& req) {

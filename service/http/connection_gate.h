@@ -87,6 +87,9 @@ class ConnectionGate {
   static void request_read();
   // The answer has been written: the next request must be complete in time.
   static void answer_sent();
+  // True once the client of this thread's connection has closed (or reset) it. For handlers
+  // that wait without writing (a streaming response sees it when its write fails).
+  static bool client_gone();
   // Whether this answer closes the connection: `requested` (e.g. the server is draining),
   // pipelined requests, or connection threads scarce. The answer then carries
   // `Connection: close` and the connection ends once it is sent.

@@ -6,7 +6,7 @@
 
 #include "engine/decode/decode_params.h"
 #include "engine/decode/generate.h"
-#include "service/http/connection_probe.h"
+#include "service/http/connection_gate.h"
 #include "service/http/generation_request.h"
 #include "service/http/responses.h"
 #include "service/http/service.h"
@@ -98,14 +98,13 @@ void check_deadline(Job& job) {
   if (SteadyClock::now() > job.req().deadline) job.cancel(CancelReason::kTimeout);
 }
 
-void wait_and_respond(Service& s, const std::shared_ptr<Job>& job, const httplib::Request& req,
-                      httplib::Response& res) {
+void wait_and_respond(Service& s, const std::shared_ptr<Job>& job, httplib::Response& res) {
   InFlight guard(s.in_flight);
-  const ConnectionProbe probe(req.remote_addr, req.remote_port, req.local_port);
   std::vector<JobEvent> ignored;
   while (!job->wait(ignored, kPollInterval)) {
     ignored.clear();
-    if (probe.client_gone()) job->cancel(CancelReason::kClient);
+    // httplib 0.11 gives a handler no view of its socket; the gate knows this thread's.
+    if (ConnectionGate::client_gone()) job->cancel(CancelReason::kClient);
     check_deadline(*job);
   }
   const JobOutcome& o = job->outcome();
@@ -183,7 +182,7 @@ void handle(Service& s, Endpoint ep, const httplib::Request& req, httplib::Respo
                    "", s.scheduler.retry_after_seconds());
   }
   if (job->req().stream == StreamMode::kNone) {
-    wait_and_respond(s, job, req, res);
+    wait_and_respond(s, job, res);
   } else {
     stream_response(s, job, res);
   }

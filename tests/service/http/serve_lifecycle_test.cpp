@@ -81,7 +81,9 @@ TEST_F(ServeLifecycle, NonStreamingDisconnectCancels) {
   a.post("/v1/generate", long_generation("").dump());
   std::string id;
   ASSERT_TRUE(poll_until([&] {
-    const json l = json::parse(c.Get("/v1/generations?status=running")->body);
+    auto r = c.Get("/v1/generations?status=running");
+    if (!r) return false;  // (the server died: the poll fails instead of the process)
+    const json l = json::parse(r->body);
     if (l["data"].empty()) return false;
     id = l["data"][0]["id"];
     return true;
@@ -103,7 +105,9 @@ TEST_F(ServeLifecycle, RequestTimeLimit) {
   const json j = json::parse(r->body);
   EXPECT_TRUE(is_error_shape(j));
   EXPECT_EQ(j["error"]["code"], "request_timeout");
-  const json l = json::parse(c.Get("/v1/generations?limit=1")->body);
+  auto last = c.Get("/v1/generations?limit=1");
+  ASSERT_TRUE(last);
+  const json l = json::parse(last->body);
   EXPECT_EQ(l["data"][0]["status"], "cancelled");
   EXPECT_EQ(s->terminate(), 0);
 }
@@ -141,7 +145,9 @@ TEST_F(ServeLifecycle, SigtermLetsRunningWorkFinishAndRefusesNewWork) {
   a.post("/v1/generate", body.dump());
   std::string id;
   ASSERT_TRUE(poll_until([&] {
-    const json l = json::parse(c.Get("/v1/generations?status=running")->body);
+    auto r = c.Get("/v1/generations?status=running");
+    if (!r) return false;  // (the server died: the poll fails instead of the process)
+    const json l = json::parse(r->body);
     if (l["data"].empty()) return false;
     id = l["data"][0]["id"];
     return true;
