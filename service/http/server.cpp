@@ -156,8 +156,19 @@ void Server::Impl::configure_http() {
   http.set_read_timeout(read_us / 1000000, read_us % 1000000);
   http.set_keep_alive_timeout(static_cast<time_t>(std::max(1.0, cfg.read_timeout_s)));
 
-  http.set_pre_routing_handler([](const httplib::Request&, httplib::Response&) {
+  http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     t_request_start = SteadyClock::now();
+    // A request with neither Content-Length nor Transfer-Encoding has an empty body (RFC 9112
+    // 6.3), but httplib 0.11 reads a POST/PUT/PATCH/DELETE body until the client closes: `curl
+    // -X POST URL` would wait --read-timeout and get a 400. Such requests are answered here,
+    // before httplib reads anything.
+    if (!req.has_header("Content-Length") && !req.has_header("Transfer-Encoding") &&
+        (req.method == "POST" || req.method == "PUT" || req.method == "PATCH" ||
+         req.method == "DELETE")) {
+      ConnectionGate::request_read();
+      router.dispatch(req, res);
+      return httplib::Server::HandlerResponse::Handled;
+    }
     return httplib::Server::HandlerResponse::Unhandled;
   });
   // Errors httplib raises itself (413 body too large, malformed requests) get our error shape.
