@@ -14,8 +14,9 @@ args=(serve
   --port "${DIFFULEX_PORT:-8080}"
   --db "${DIFFULEX_DB:-/data/diffulex.db}")
 # Whitespace-separated [NAME=]DIR entries, each loaded at start; empty loads none.
-read -r -a models <<<"${DIFFULEX_MODELS-default=/opt/diffulex/models/default}"
+read -r -a models <<<"${DIFFULEX_MODELS-dlx-demo-llada=/opt/diffulex/models/default}"
 for m in "${models[@]}"; do args+=(--model "$m"); done
+[ "${#models[@]}" -gt 0 ] || args+=(--no-default-model)
 [ -z "${DIFFULEX_MODELS_DIR-/models}" ] || args+=(--models-dir "${DIFFULEX_MODELS_DIR-/models}")
 [ -z "${DIFFULEX_THREADS:-}" ] || args+=(--threads "$DIFFULEX_THREADS")
 [ -z "${DIFFULEX_DEVICE:-}" ] || args+=(--device "$DIFFULEX_DEVICE")

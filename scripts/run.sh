@@ -16,8 +16,8 @@ url="http://127.0.0.1:8080"
 for ((i = 1; i <= $#; i++)); do
   if [ "${!i}" = "--port" ]; then j=$((i + 1)); url="http://127.0.0.1:${!j}"; fi
 done
-echo "DiffuLex Edge serves $model at $url (Ctrl-C stops). Try:"
-echo "  curl $url/v1/chat/completions -H 'Content-Type: application/json' \\"
-echo "       -d '{\"model\":\"demo\",\"messages\":[{\"role\":\"user\",\"content\":\"sort: 5391\"}]}'"
-exec "$bin" serve --host 127.0.0.1 --port 8080 --db build/diffulex.db \
-  --model "demo=$model" "$@"
+echo "DiffuLex Edge serves $model as dlx-demo-llada at $url (Ctrl-C stops). Open $url/ or try:"
+echo "  curl $url/v1/chat/completions --json \\"
+echo "    '{\"model\":\"dlx-demo-llada\",\"messages\":[{\"role\":\"user\",\"content\":\"sort: 5391\"}]}'"
+# No --model: serve loads the bundled model under its folder's name, dlx-demo-llada.
+exec "$bin" serve --host 127.0.0.1 --port 8080 --db build/diffulex.db "$@"

@@ -54,7 +54,7 @@ int cmd_serve(int argc, char** argv, int first) {
           "max-request-memory",
           "allowed-host",
           "cors-origin"},
-         {"help"});
+         {"help", "no-default-model"});
   http::ServeConfig c;
   if (a.flag("help")) {
     std::cout
@@ -68,14 +68,14 @@ int cmd_serve(int argc, char** argv, int first) {
         << "         [--header-timeout " << c.header_timeout_s << "] [--max-connections "
         << c.max_connections << "]\n"
         << "         [--max-request-memory BYTES (default: half the RAM / workers)]\n"
-        << "         [--allowed-host NAME]... [--cors-origin ORIGIN]...\n"
+        << "         [--allowed-host NAME]... [--cors-origin ORIGIN]... [--no-default-model]\n"
         << "Serves the OpenAI-compatible and native API over HTTP (see README, \"HTTP service\").\n"
         << "--port 0 picks a free port. The API key may also come from DIFFULEX_API_KEY.\n"
         << "Requests must name the server by an IP address or localhost in Host, unless\n"
         << "--allowed-host (or DIFFULEX_ALLOWED_HOSTS=a,b) adds names ('*' = any); pages of other\n"
         << "origins may call the API only when --cors-origin names them ('*' = any).\n"
-        << "Without --model and --models-dir it serves the bundled demo model ($DIFFULEX_MODEL\n"
-        << "overrides it).\n";
+        << "Without --model it serves the bundled demo model as dlx-demo-llada ($DIFFULEX_MODEL\n"
+        << "overrides the folder; --no-default-model serves only what --models-dir registers).\n";
     return 0;
   }
   c.host = a.str("host", c.host);
@@ -86,8 +86,9 @@ int cmd_serve(int argc, char** argv, int first) {
   if (c.db_path.empty()) throw UsageError("--db must name a file");
   c.models = a.all("model");
   c.models_dir = a.str("models-dir");
-  // Nothing to serve given: the bundled demo model (or $DIFFULEX_MODEL).
-  if (c.models.empty() && c.models_dir.empty()) {
+  // No model named: the bundled demo model (or $DIFFULEX_MODEL), also beside --models-dir, so
+  // that a first request has something to answer it.
+  if (c.models.empty() && !a.flag("no-default-model")) {
     try {
       c.models.push_back(default_model_dir());
     } catch (const Error& e) {
