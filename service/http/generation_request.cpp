@@ -6,6 +6,7 @@
 #include "engine/util/error.h"
 #include "engine/util/json_parse.h"
 #include "service/http/api_error.h"
+#include "service/http/openai_fields.h"
 
 namespace dlx::http {
 namespace {
@@ -111,33 +112,8 @@ json normalize_messages(const json& v) {
   return out;
 }
 
-// OpenAI options we do not implement: accepted only at their neutral values, so a client
-// never silently gets something other than it asked for.
-void reject_unsupported_openai(const json& body) {
-  if (body.contains("n") && !body["n"].is_null() && get_int(body["n"], "n", 0, 1000) != 1) {
-    throw bad_request("n", "only n = 1 is supported");
-  }
-  if (body.contains("best_of") && !body["best_of"].is_null() &&
-      get_int(body["best_of"], "best_of", 0, 1000) != 1) {
-    throw bad_request("best_of", "only best_of = 1 is supported");
-  }
-  if (body.contains("echo") && !body["echo"].is_null() && get_bool(body["echo"], "echo")) {
-    throw bad_request("echo", "echo is not supported");
-  }
-  if (body.contains("logprobs")) {
-    const json& v = body["logprobs"];
-    if (!(v.is_null() || (v.is_boolean() && !v.get<bool>()) || (v.is_number() && v == 0))) {
-      throw bad_request("logprobs", "log probabilities are not supported");
-    }
-  }
-  if (body.contains("suffix") && !body["suffix"].is_null() &&
-      !(body["suffix"].is_string() && body["suffix"].get<std::string>().empty())) {
-    throw bad_request("suffix", "suffix (insertion) is not supported");
-  }
-}
-
 void parse_openai_common(const json& body, GenerationInput& in) {
-  reject_unsupported_openai(body);
+  check_openai_fields(in.endpoint, body);
   const char* max_key = in.endpoint == Endpoint::kChat && body.contains("max_completion_tokens")
                             ? "max_completion_tokens"
                             : "max_tokens";
@@ -152,12 +128,28 @@ void parse_openai_common(const json& body, GenerationInput& in) {
     in.top_p = get_number(body["top_p"], "top_p");
     if (!(*in.top_p > 0 && *in.top_p <= 1)) throw bad_request("top_p", "must be in (0, 1]");
   }
+  if (body.contains("top_k") && !body["top_k"].is_null()) {
+    in.top_k = static_cast<int>(get_int(body["top_k"], "top_k", 0, INT32_MAX));
+  }
   if (body.contains("seed") && !body["seed"].is_null()) {
     in.seed = get_int(body["seed"], "seed", 0, INT64_MAX);
   }
   if (body.contains("stop")) in.stop = get_stop(body["stop"]);
   if (body.contains("stream") && !body["stream"].is_null() && get_bool(body["stream"], "stream")) {
     in.stream = StreamMode::kOpenAI;
+  }
+  if (body.contains("stream_options") && !body["stream_options"].is_null()) {
+    const json& so = body["stream_options"];
+    if (in.stream != StreamMode::kOpenAI) {
+      throw bad_request("stream_options", "is only allowed with \"stream\": true");
+    }
+    if (!so.is_object()) throw bad_request("stream_options", "must be a JSON object");
+    for (auto it = so.begin(); it != so.end(); ++it) {
+      if (it.key() != "include_usage") {
+        throw bad_request("stream_options." + it.key(), "unknown key (expected include_usage)");
+      }
+      in.include_usage = get_bool(it.value(), "stream_options.include_usage");
+    }
   }
 }
 
@@ -249,6 +241,7 @@ json decode_overrides(const GenerationInput& in) {
   if (in.max_tokens) o["gen_length"] = *in.max_tokens;
   if (in.temperature) o["temperature"] = *in.temperature;
   if (in.top_p) o["top_p"] = *in.top_p;
+  if (in.top_k) o["top_k"] = *in.top_k;
   if (in.seed) o["seed"] = *in.seed;
   // OpenAI's finish_reason "stop" means the model ended its answer: end at the end token.
   if (in.endpoint != Endpoint::kGenerate) o["stop_at_eos"] = true;

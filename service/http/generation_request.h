@@ -27,16 +27,18 @@ struct GenerationInput {
   nlohmann::json diffusion = nlohmann::json::object();
   std::optional<int> max_tokens;
   std::optional<double> temperature, top_p;
+  std::optional<int> top_k;
   std::optional<int64_t> seed;
   std::vector<std::string> stop;
   StreamMode stream = StreamMode::kNone;
+  bool include_usage = false;  // OpenAI stream_options.include_usage: a last chunk with usage
 };
 
 // Throws ApiError / Error (400) naming the offending parameter.
 GenerationInput parse_generation_input(Endpoint endpoint, const nlohmann::json& body);
 
 // The request's decoding overrides as one JSON object: the OpenAI fields (max_tokens ->
-// gen_length, temperature, top_p, seed; stop_at_eos on the OpenAI routes), then the `diffusion`
+// gen_length, temperature, top_p, top_k, seed; stop_at_eos on the OpenAI routes), then the `diffusion`
 // object, whose keys win.
 nlohmann::json decode_overrides(const GenerationInput& in);
 // Decoding parameters for this request through the engine's one resolve_decode_params, the

@@ -35,6 +35,13 @@ json timings_json(const JobOutcome& o) {
           {"tokens_per_second", tps}};
 }
 
+// OpenAI answers carry our timings inside usage (clients keep usage; they drop unknown keys
+// at the top level).
+json with_timings(json usage, const JobOutcome& o) {
+  usage["timings"] = timings_json(o);
+  return usage;
+}
+
 json parse_or_null(const std::optional<std::string>& s) {
   if (!s) return nullptr;
   return json::parse(*s, nullptr, /*allow_exceptions=*/false);
@@ -78,8 +85,16 @@ class OpenAIStream : public StreamFormat {
     if (!o.ok()) return sse(error_json(to_error_info(*o.error))) + kDone;
     json last = chat_ ? chunk(json::object(), finish_reason_name(o.finish_reason))
                       : chunk("", finish_reason_name(o.finish_reason));
-    last["usage"] = usage_json(r_, o);
-    return sse(last) + kDone;
+    if (!r_.include_usage) {
+      last["usage"] = with_timings(usage_json(r_, o), o);
+      return sse(last) + kDone;
+    }
+    // stream_options.include_usage, as OpenAI sends it: every chunk has "usage": null, and one
+    // more chunk with no choices carries the usage (and our timings).
+    json usage = with_timings(usage_json(r_, o), o);
+    json tail = frame(json::array());
+    tail["usage"] = std::move(usage);
+    return sse(last) + sse(tail) + kDone;
   }
 
  private:
@@ -92,11 +107,16 @@ class OpenAIStream : public StreamFormat {
       choice["text"] = delta;
       choice["logprobs"] = nullptr;
     }
-    return {{"id", r_.id},
-            {"object", chat_ ? "chat.completion.chunk" : "text_completion"},
-            {"created", created_s(r_)},
-            {"model", r_.model->name},
-            {"choices", json::array({choice})}};
+    return frame(json::array({choice}));
+  }
+  json frame(json choices) const {
+    json j = {{"id", r_.id},
+              {"object", chat_ ? "chat.completion.chunk" : "text_completion"},
+              {"created", created_s(r_)},
+              {"model", r_.model->name},
+              {"choices", std::move(choices)}};
+    if (r_.include_usage) j["usage"] = nullptr;
+    return j;
   }
   const JobRequest& r_;
   const bool chat_;
@@ -198,7 +218,7 @@ json result_object(const JobRequest& r, const JobOutcome& o) {
                                         {"text", text},
                                         {"logprobs", nullptr},
                                         {"finish_reason", finish_reason_name(o.finish_reason)}}})},
-              {"usage", usage_json(r, o)}};
+              {"usage", with_timings(usage_json(r, o), o)}};
     case Endpoint::kChat:
       return {{"id", r.id},
               {"object", "chat.completion"},
@@ -208,7 +228,7 @@ json result_object(const JobRequest& r, const JobOutcome& o) {
                                         {"message", {{"role", "assistant"}, {"content", text}}},
                                         {"logprobs", nullptr},
                                         {"finish_reason", finish_reason_name(o.finish_reason)}}})},
-              {"usage", usage_json(r, o)}};
+              {"usage", with_timings(usage_json(r, o), o)}};
     case Endpoint::kGenerate:
       break;
   }

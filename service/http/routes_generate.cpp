@@ -88,6 +88,7 @@ std::shared_ptr<Job> make_job(Service& s, Endpoint ep, const httplib::Request& r
   if (!in.stop.empty()) r.log_params["stop"] = in.stop;
   r.stop = in.stop;
   r.stream = in.stream;
+  r.include_usage = in.include_usage;
   r.accepted = accepted;
   r.deadline = deadline;
   r.created_unix_ms = unix_ms();

@@ -42,6 +42,7 @@ struct JobRequest {
   nlohmann::json log_params;      // what the log stores: effective decoding params + options
   std::vector<std::string> stop;  // OpenAI stop strings
   StreamMode stream = StreamMode::kNone;
+  bool include_usage = false;  // OpenAI streams: usage in a last chunk of its own
   SteadyClock::time_point accepted;
   SteadyClock::time_point deadline;  // per-request time limit
   int64_t created_unix_ms = 0;

@@ -71,6 +71,75 @@ TEST(GenerationRequest, ErrorsNameTheParameter) {
   EXPECT_EQ(param_of(Endpoint::kGenerate, {{"model", "m"}, {"prompt_ids", {1}}, {"x", 1}}), "x");
 }
 
+// Issue #23: every OpenAI field is implemented, mapped, accepted at its neutral value, or a 400
+// naming it; nothing is silently ignored.
+TEST(GenerationRequest, EveryOpenAIFieldIsHandledOrRefused) {
+  const json chat_base = {{"messages", {{{"role", "user"}, {"content", "x"}}}}};
+  const json comp_base = {{"prompt", "x"}};
+  auto with = [](json b, const std::string& k, const json& v) {
+    b[k] = v;
+    return b;
+  };
+  // Neutral values: accepted, on both endpoints where OpenAI has the field.
+  for (const auto& [k, v] : std::vector<std::pair<std::string, json>>{
+           {"frequency_penalty", 0},
+           {"presence_penalty", 0.0},
+           {"repetition_penalty", 1},
+           {"min_p", 0},
+           {"logit_bias", json::object()},
+           {"response_format", {{"type", "text"}}},
+           {"logprobs", false},
+           {"n", 1},
+           {"user", "u-1"},
+           {"metadata", {{"a", "b"}}},
+           {"store", false},
+           {"service_tier", "auto"}}) {
+    EXPECT_EQ(param_of(Endpoint::kChat, with(chat_base, k, v)), "(no error)") << k;
+    EXPECT_EQ(param_of(Endpoint::kCompletions, with(comp_base, k, v)), "(no error)") << k;
+  }
+  for (const auto& [k, v] : std::vector<std::pair<std::string, json>>{
+           {"tools", json::array()}, {"tool_choice", "none"}, {"parallel_tool_calls", false},
+           {"top_logprobs", 0}, {"modalities", {"text"}}, {"audio", nullptr}}) {
+    EXPECT_EQ(param_of(Endpoint::kChat, with(chat_base, k, v)), "(no error)") << k;
+  }
+  // Anything else: a 400 naming the field.
+  for (const auto& [k, v] : std::vector<std::pair<std::string, json>>{
+           {"frequency_penalty", 0.5},
+           {"presence_penalty", -1},
+           {"repetition_penalty", 1.1},
+           {"min_p", 0.05},
+           {"logit_bias", {{"50256", -100}}},
+           {"response_format", {{"type", "json_object"}}},
+           {"n", 2},
+           {"no_such_field", 1}}) {
+    EXPECT_EQ(param_of(Endpoint::kChat, with(chat_base, k, v)), k) << v;
+    EXPECT_EQ(param_of(Endpoint::kCompletions, with(comp_base, k, v)), k) << v;
+  }
+  for (const auto& [k, v] : std::vector<std::pair<std::string, json>>{
+           {"tools", {{{"type", "function"}, {"function", {{"name", "f"}}}}}},
+           {"tool_choice", "required"},
+           {"top_logprobs", 3},
+           {"modalities", {"text", "audio"}},
+           {"prediction", {{"type", "content"}}},
+           {"prompt", "x"}}) {
+    EXPECT_EQ(param_of(Endpoint::kChat, with(chat_base, k, v)), k) << v;
+  }
+  EXPECT_EQ(param_of(Endpoint::kCompletions, with(comp_base, "messages", json::array())),
+            "messages");
+  EXPECT_EQ(param_of(Endpoint::kCompletions, with(comp_base, "suffix", "tail")), "suffix");
+  // Mapped: top-level top_k becomes the decoding key; stream_options needs a stream.
+  const auto in = parse_generation_input(Endpoint::kChat, with(chat_base, "top_k", 7));
+  EXPECT_EQ(decode_overrides(in)["top_k"], 7);
+  EXPECT_EQ(param_of(Endpoint::kChat, with(chat_base, "top_k", -1)), "top_k");
+  json streamed = with(chat_base, "stream", true);
+  streamed["stream_options"] = {{"include_usage", true}};
+  EXPECT_TRUE(parse_generation_input(Endpoint::kChat, streamed).include_usage);
+  EXPECT_EQ(param_of(Endpoint::kChat, with(chat_base, "stream_options", {{"include_usage", true}})),
+            "stream_options");
+  streamed["stream_options"] = {{"include_usage", true}, {"other", 1}};
+  EXPECT_EQ(param_of(Endpoint::kChat, streamed), "stream_options.other");
+}
+
 TEST(GenerationRequest, MaxTokensGivesThatManyTokensInAPartialLastBlock) {
   const ModelConfig llada = load_model_config(test::model_dir("llada"));
   const DecodeParams def = default_decode_params(llada);

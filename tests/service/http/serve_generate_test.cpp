@@ -199,7 +199,28 @@ TEST_F(ServeGenerate, OpenAICompletions) {
   }
   EXPECT_EQ(text, choice["text"]);
   EXPECT_EQ(last["choices"][0]["finish_reason"], choice["finish_reason"]);
-  EXPECT_EQ(last["usage"], u);
+  // Same counts; each answer has its own timings.
+  EXPECT_TRUE(u["timings"]["run_ms"].is_number()) << u;
+  json counts = u, last_counts = last["usage"];
+  counts.erase("timings");
+  last_counts.erase("timings");
+  EXPECT_EQ(last_counts, counts);
+
+  // stream_options.include_usage: every chunk says "usage": null, and one more chunk with no
+  // choices carries the usage, as OpenAI sends it.
+  sreq["stream_options"] = {{"include_usage", true}};
+  const auto with_usage = stream("/v1/completions", sreq);
+  ASSERT_GE(with_usage.size(), 3u);
+  EXPECT_EQ(with_usage.back().data, "[DONE]");
+  const json tail = json::parse(with_usage[with_usage.size() - 2].data);
+  EXPECT_EQ(tail["choices"], json::array());
+  EXPECT_EQ(tail["usage"]["completion_tokens"], u["completion_tokens"]);
+  EXPECT_EQ(tail["usage"]["prompt_tokens"], u["prompt_tokens"]);
+  for (size_t i = 0; i + 2 < with_usage.size(); ++i) {
+    const json ch = json::parse(with_usage[i].data);
+    EXPECT_TRUE(ch.contains("usage") && ch["usage"].is_null()) << ch;
+    EXPECT_EQ(ch["choices"].size(), 1u) << ch;
+  }
 }
 
 TEST_F(ServeGenerate, OpenAIChat) {
