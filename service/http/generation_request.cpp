@@ -6,111 +6,14 @@
 #include "engine/util/error.h"
 #include "engine/util/json_parse.h"
 #include "service/http/api_error.h"
+#include "service/http/json_fields.h"
+#include "service/http/ollama_request.h"
 #include "service/http/openai_fields.h"
 
 namespace dlx::http {
 namespace {
 
 using nlohmann::json;
-
-int64_t get_int(const json& v, const std::string& param, int64_t lo, int64_t hi) {
-  int64_t x = 0;
-  if (v.is_number_integer()) {
-    x = v.get<int64_t>();
-  } else if (v.is_number_unsigned()) {
-    const uint64_t u = v.get<uint64_t>();
-    if (u > static_cast<uint64_t>(hi)) throw bad_request(param, "is too large");
-    x = static_cast<int64_t>(u);
-  } else if (v.is_number_float() && std::isfinite(v.get<double>()) &&
-             std::floor(v.get<double>()) == v.get<double>() && std::fabs(v.get<double>()) < 1e15) {
-    x = static_cast<int64_t>(v.get<double>());
-  } else {
-    throw bad_request(param, "must be an integer");
-  }
-  if (x < lo || x > hi) {
-    throw bad_request(param,
-                      "must be between " + std::to_string(lo) + " and " + std::to_string(hi));
-  }
-  return x;
-}
-
-double get_number(const json& v, const std::string& param) {
-  if (!v.is_number() || !std::isfinite(v.get<double>()))
-    throw bad_request(param, "must be a number");
-  return v.get<double>();
-}
-
-bool get_bool(const json& v, const std::string& param) {
-  if (!v.is_boolean()) throw bad_request(param, "must be true or false");
-  return v.get<bool>();
-}
-
-std::string get_string(const json& v, const std::string& param) {
-  if (!v.is_string()) throw bad_request(param, "must be a string");
-  return v.get<std::string>();
-}
-
-std::vector<int32_t> get_ids(const json& v, const std::string& param) {
-  if (!v.is_array()) throw bad_request(param, "must be an array of token ids");
-  std::vector<int32_t> ids;
-  ids.reserve(v.size());
-  for (size_t i = 0; i < v.size(); ++i) {
-    ids.push_back(
-        static_cast<int32_t>(get_int(v[i], param + "[" + std::to_string(i) + "]", 0, INT32_MAX)));
-  }
-  return ids;
-}
-
-// OpenAI `stop`: a string or up to 4 strings.
-std::vector<std::string> get_stop(const json& v) {
-  std::vector<std::string> out;
-  if (v.is_null()) return out;
-  if (v.is_string()) {
-    out.push_back(v.get<std::string>());
-  } else if (v.is_array()) {
-    if (v.size() > 4) throw bad_request("stop", "at most 4 stop strings");
-    for (const auto& s : v) out.push_back(get_string(s, "stop"));
-  } else {
-    throw bad_request("stop", "must be a string or an array of strings");
-  }
-  for (const auto& s : out) {
-    if (s.empty()) throw bad_request("stop", "stop strings must not be empty");
-  }
-  return out;
-}
-
-// Chat message content: a string, null, or OpenAI content parts of type "text".
-json normalize_messages(const json& v) {
-  if (!v.is_array() || v.empty()) throw bad_request("messages", "must be a non-empty array");
-  json out = json::array();
-  for (size_t i = 0; i < v.size(); ++i) {
-    const std::string p = "messages[" + std::to_string(i) + "]";
-    const json& m = v[i];
-    if (!m.is_object()) throw bad_request(p, "must be an object with role and content");
-    if (!m.contains("role")) throw bad_request(p + ".role", "is required");
-    json msg = m;
-    msg["role"] = get_string(m["role"], p + ".role");
-    const json content = m.value("content", json(nullptr));
-    if (content.is_array()) {
-      std::string text;
-      for (size_t k = 0; k < content.size(); ++k) {
-        const json& part = content[k];
-        const std::string pp = p + ".content[" + std::to_string(k) + "]";
-        if (!part.is_object() || part.value("type", "") != "text" || !part.contains("text")) {
-          throw bad_request(pp, "only parts of type \"text\" are supported");
-        }
-        text += get_string(part["text"], pp + ".text");
-      }
-      msg["content"] = text;
-    } else if (content.is_null()) {
-      msg["content"] = "";
-    } else {
-      msg["content"] = get_string(content, p + ".content");
-    }
-    out.push_back(std::move(msg));
-  }
-  return out;
-}
 
 void parse_openai_common(const json& body, GenerationInput& in) {
   check_openai_fields(in.endpoint, body);
@@ -199,6 +102,9 @@ GenerationInput parse_generation_input(Endpoint endpoint, const json& body) {
       if (!body.contains("messages")) throw bad_request("messages", "is required");
       in.messages = normalize_messages(body["messages"]);
       break;
+    case Endpoint::kOllamaGenerate:
+    case Endpoint::kOllamaChat:
+      return parse_ollama_input(endpoint, body);
     case Endpoint::kGenerate: {
       static const std::set<std::string> kKeys = {"model",  "prompt",    "prompt_ids",
                                                   "stream", "diffusion", "add_special_tokens"};
@@ -265,12 +171,22 @@ ResolvedPrompt resolve_prompt(const LoadedModel& lm, const GenerationInput& in,
       throw bad_request(in.messages ? "messages" : "prompt",
                         "model '" + lm.name + "' has no tokenizer.json: send prompt_ids");
     }
-    if (in.messages) {
-      out.text = render_chat(*lm.tokenizer, *in.messages, /*add_generation_prompt=*/true,
+    std::optional<json> messages = in.messages;
+    if (!messages && in.template_prompt && !lm.tokenizer->config().chat_template.empty()) {
+      messages = json::array();
+      if (in.system && !in.system->empty()) {
+        messages->push_back({{"role", "system"}, {"content", *in.system}});
+      }
+      messages->push_back({{"role", "user"}, {"content", *in.prompt}});
+    }
+    if (messages) {
+      out.text = render_chat(*lm.tokenizer, *messages, /*add_generation_prompt=*/true,
                              nlohmann::json::object(), limits);
       out.ids = lm.tokenizer->encode(*out.text, /*add_special_tokens=*/false);
     } else {
-      out.text = *in.prompt;
+      // A model without a chat template still sees Ollama's system prompt, before the prompt.
+      const bool system = in.template_prompt && in.system && !in.system->empty();
+      out.text = system ? *in.system + "\n\n" + *in.prompt : *in.prompt;
       out.ids = lm.tokenizer->encode(*out.text, in.add_special_tokens);
     }
   }

@@ -23,6 +23,10 @@ struct GenerationInput {
   std::optional<std::string> prompt;               // completions, generate
   std::optional<std::vector<int32_t>> prompt_ids;  // generate; completions' token-array prompt
   std::optional<nlohmann::json> messages;          // chat
+  std::optional<std::string> system;               // Ollama /api/generate's system prompt
+  // Ollama /api/generate without raw: the prompt (and system) go through the model's chat
+  // template as one user turn when the model has one, as Ollama applies its template.
+  bool template_prompt = false;
   bool add_special_tokens = true;                  // text prompts (generate may turn it off)
   nlohmann::json diffusion = nlohmann::json::object();
   std::optional<int> max_tokens;

@@ -140,7 +140,11 @@ void RequestGuard::check(const httplib::Request& req, httplib::Response& res) co
     }
   }
   const bool has_body_method = req.method == "POST" || req.method == "PUT" || req.method == "PATCH";
-  if (has_body_method && !req.body.empty() &&
+  // Ollama's documentation and clients send `curl -d '{...}'` (a form content type) to /api/.
+  // A page in a browser cannot send a cross-site POST without an Origin header, so bodies
+  // without one are read as JSON there whatever their content type.
+  const bool ollama_client = req.path.rfind("/api/", 0) == 0 && !req.has_header("Origin");
+  if (has_body_method && !req.body.empty() && !ollama_client &&
       !is_json_media_type(req.get_header_value("Content-Type"))) {
     const std::string sent = req.get_header_value("Content-Type");
     throw ApiError(415, "invalid_request_error", "unsupported_media_type",

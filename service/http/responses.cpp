@@ -4,6 +4,7 @@
 
 #include "engine/util/error.h"
 #include "service/http/api_error.h"
+#include "service/http/ollama_responses.h"
 
 namespace dlx::http {
 namespace {
@@ -229,6 +230,9 @@ json result_object(const JobRequest& r, const JobOutcome& o) {
                                         {"logprobs", nullptr},
                                         {"finish_reason", finish_reason_name(o.finish_reason)}}})},
               {"usage", with_timings(usage_json(r, o), o)}};
+    case Endpoint::kOllamaGenerate:
+    case Endpoint::kOllamaChat:
+      return ollama_result(r, o);
     case Endpoint::kGenerate:
       break;
   }
@@ -237,6 +241,7 @@ json result_object(const JobRequest& r, const JobOutcome& o) {
 
 std::unique_ptr<StreamFormat> make_stream_format(const JobRequest& r) {
   if (r.stream == StreamMode::kOpenAI) return std::make_unique<OpenAIStream>(r);
+  if (r.stream == StreamMode::kNdjson) return make_ollama_stream(r);
   return std::make_unique<NativeStream>(r);
 }
 

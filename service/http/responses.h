@@ -29,6 +29,7 @@ class StreamFormat {
   virtual std::string open() = 0;
   virtual std::string event(const JobEvent& e) = 0;
   virtual std::string close(const JobOutcome& out) = 0;
+  virtual const char* content_type() const { return "text/event-stream"; }
 };
 
 std::unique_ptr<StreamFormat> make_stream_format(const JobRequest& req);

@@ -25,10 +25,15 @@ void send_json(httplib::Response& res, int status, const nlohmann::json& body) {
   res.set_content(dump(body), "application/json");
 }
 
-void send_error(httplib::Response& res, const ErrorInfo& e) {
+ErrorShape error_shape_for(const std::string& path) {
+  return path.rfind("/api/", 0) == 0 ? ErrorShape::kOllama : ErrorShape::kOpenAI;
+}
+
+void send_error(httplib::Response& res, const ErrorInfo& e, ErrorShape shape) {
   if (e.status == 401) res.set_header("WWW-Authenticate", "Bearer");
   if (e.retry_after_s > 0) res.set_header("Retry-After", std::to_string(e.retry_after_s));
-  send_json(res, e.status, error_json(e));
+  send_json(res, e.status,
+            shape == ErrorShape::kOllama ? nlohmann::json{{"error", e.message}} : error_json(e));
 }
 
 void Router::add(const std::string& method, const std::string& pattern, RouteHandler handler,
@@ -106,7 +111,7 @@ void Router::dispatch(const httplib::Request& req, httplib::Response& res) const
     throw ApiError(404, "not_found_error", "unknown_route",
                    "no route for " + req.method + " " + req.path);
   } catch (...) {
-    send_error(res, to_error_info(std::current_exception()));
+    send_error(res, to_error_info(std::current_exception()), error_shape_for(req.path));
   }
 }
 

@@ -48,6 +48,10 @@ class Router {
 };
 
 void send_json(httplib::Response& res, int status, const nlohmann::json& body);
-void send_error(httplib::Response& res, const ErrorInfo& e);
+// Error bodies: OpenAI's {"error":{"message","type","param","code"}} everywhere but under
+// /api/, where Ollama's clients read {"error":"message"}. Same statuses either way.
+enum class ErrorShape { kOpenAI, kOllama };
+ErrorShape error_shape_for(const std::string& path);
+void send_error(httplib::Response& res, const ErrorInfo& e, ErrorShape shape = ErrorShape::kOpenAI);
 
 }  // namespace dlx::http

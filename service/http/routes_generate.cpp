@@ -28,6 +28,8 @@ const char* id_prefix(Endpoint e) {
     case Endpoint::kChat:
       return "chatcmpl-";
     case Endpoint::kGenerate:
+    case Endpoint::kOllamaGenerate:
+    case Endpoint::kOllamaChat:
       return "gen-";
   }
   return "gen-";
@@ -43,6 +45,8 @@ const char* stream_name(StreamMode m) {
       return "append";
     case StreamMode::kDenoise:
       return "denoise";
+    case StreamMode::kNdjson:
+      return "ndjson";
   }
   return "none";
 }
@@ -112,7 +116,8 @@ void wait_and_respond(Service& s, const std::shared_ptr<Job>& job, httplib::Resp
   if (o.ok()) {
     send_json(res, 200, result_object(job->req(), o));
   } else {
-    send_error(res, to_error_info(*o.error));
+    send_error(res, to_error_info(*o.error),
+               is_ollama(job->req().endpoint) ? ErrorShape::kOllama : ErrorShape::kOpenAI);
   }
 }
 
@@ -162,7 +167,7 @@ void stream_response(Service& s, const std::shared_ptr<Job>& job, httplib::Respo
   res.set_header("Cache-Control", "no-cache");
   res.set_header("X-Accel-Buffering", "no");  // proxies must not buffer the stream
   res.set_chunked_content_provider(
-      "text/event-stream", [st](size_t, httplib::DataSink& sink) { return st->pump(sink); },
+      st->format->content_type(), [st](size_t, httplib::DataSink& sink) { return st->pump(sink); },
       [st](bool) {
         // Runs when the response is done or abandoned (write error, server stopping).
         if (!st->finished) st->job->cancel(CancelReason::kClient);
@@ -170,7 +175,10 @@ void stream_response(Service& s, const std::shared_ptr<Job>& job, httplib::Respo
       });
 }
 
-void handle(Service& s, Endpoint ep, const httplib::Request& req, httplib::Response& res) {
+}  // namespace
+
+void handle_generation(Service& s, Endpoint ep, const httplib::Request& req,
+                       httplib::Response& res) {
   if (s.draining) {
     throw ApiError(503, "service_unavailable", "shutting_down", "the server is shutting down");
   }
@@ -189,8 +197,6 @@ void handle(Service& s, Endpoint ep, const httplib::Request& req, httplib::Respo
   }
 }
 
-}  // namespace
-
 void add_generation_routes(Router& router, Service& s) {
   const std::pair<const char*, Endpoint> routes[] = {{"/v1/completions", Endpoint::kCompletions},
                                                      {"/v1/chat/completions", Endpoint::kChat},
@@ -198,7 +204,7 @@ void add_generation_routes(Router& router, Service& s) {
   for (const auto& [path, ep] : routes) {
     router.add("POST", path,
                [&s, ep = ep](const httplib::Request& req, httplib::Response& res,
-                             const std::smatch&) { handle(s, ep, req, res); });
+                             const std::smatch&) { handle_generation(s, ep, req, res); });
   }
 }
 

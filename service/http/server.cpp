@@ -101,6 +101,7 @@ void Server::Impl::configure_http() {
   add_admin_routes(router, service);
   add_model_routes(router, service);
   add_generation_routes(router, service);
+  add_ollama_routes(router, service);
   add_web_routes(router, cfg.web_dir);
 
   // Every method goes to our router, which knows 404 from 405.
@@ -173,7 +174,8 @@ void Server::Impl::configure_http() {
   });
   // Errors httplib raises itself (413 body too large, malformed requests) get our error shape.
   http.set_error_handler(
-      httplib::Server::HandlerWithResponse([this](const httplib::Request&, httplib::Response& res) {
+      httplib::Server::HandlerWithResponse([this](const httplib::Request& req,
+                                                  httplib::Response& res) {
         if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
         const int status = res.status;
         // httplib raises these for requests it could not frame: nothing after them can be
@@ -181,11 +183,14 @@ void Server::Impl::configure_http() {
         res.set_header("Connection", "close");
         send_error(res, error_info(status, "invalid_request_error",
                                    status == 413 ? "request_too_large" : "bad_request",
-                                   describe_status(status, cfg.max_body_bytes)));
+                                   describe_status(status, cfg.max_body_bytes)),
+                   error_shape_for(req.path));
         return httplib::Server::HandlerResponse::Handled;
       }));
-  http.set_exception_handler([](const httplib::Request&, httplib::Response& res,
-                                std::exception_ptr ep) { send_error(res, to_error_info(ep)); });
+  http.set_exception_handler(
+      [](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+        send_error(res, to_error_info(ep), error_shape_for(req.path));
+      });
   // While draining, tell clients to close their connections: httplib keeps an idle keep-alive
   // connection (and so the shutdown) waiting up to its 5 s keep-alive timeout otherwise.
   // Pipelined requests or scarce connection threads close the connection too (the gate).

@@ -49,5 +49,11 @@ struct Service {
 void add_model_routes(Router& router, Service& s);
 void add_generation_routes(Router& router, Service& s);
 void add_admin_routes(Router& router, Service& s);
+void add_ollama_routes(Router& router, Service& s);
+
+// Validates a generation request of any endpoint, queues it, and answers: one JSON object, or
+// its endpoint's stream (routes_generate.cpp; the Ollama routes use it too).
+void handle_generation(Service& s, Endpoint ep, const httplib::Request& req,
+                       httplib::Response& res);
 
 }  // namespace dlx::http

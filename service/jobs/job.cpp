@@ -10,6 +10,10 @@ const char* endpoint_path(Endpoint e) {
       return "/v1/chat/completions";
     case Endpoint::kGenerate:
       return "/v1/generate";
+    case Endpoint::kOllamaGenerate:
+      return "/api/generate";
+    case Endpoint::kOllamaChat:
+      return "/api/chat";
   }
   return "?";
 }

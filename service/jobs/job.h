@@ -24,12 +24,17 @@
 
 namespace dlx {
 
-enum class Endpoint { kCompletions, kChat, kGenerate };
-// none: one JSON response; openai: OpenAI SSE chunks; append / denoise: native SSE modes.
-enum class StreamMode { kNone, kOpenAI, kAppend, kDenoise };
+// OpenAI's two, our native one, and Ollama's two (/api/generate, /api/chat).
+enum class Endpoint { kCompletions, kChat, kGenerate, kOllamaGenerate, kOllamaChat };
+// none: one JSON response; openai: OpenAI SSE chunks; append / denoise: native SSE modes;
+// ndjson: Ollama's newline-delimited JSON objects.
+enum class StreamMode { kNone, kOpenAI, kAppend, kDenoise, kNdjson };
 enum class CancelReason : int { kNone = 0, kClient, kTimeout, kShutdown, kStopString };
 
 const char* endpoint_path(Endpoint e);
+inline bool is_ollama(Endpoint e) {
+  return e == Endpoint::kOllamaGenerate || e == Endpoint::kOllamaChat;
+}
 
 // Everything the worker needs, validated by the HTTP thread before the job is queued.
 struct JobRequest {

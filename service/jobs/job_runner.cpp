@@ -49,7 +49,8 @@ void JobRunner::run(Job& job) {
 
   JobOutcome o;
   o.queue_ms = ms_between(r.accepted, t_start);
-  const bool streams_text = r.stream == StreamMode::kOpenAI || r.stream == StreamMode::kAppend;
+  const bool streams_text = r.stream == StreamMode::kOpenAI || r.stream == StreamMode::kAppend ||
+                            r.stream == StreamMode::kNdjson;
   std::optional<CompletionText> ts;
   if (streams_text || !r.stop.empty() || lm.tokenizer) {
     ts.emplace(lm.tokenizer.get(), cfg, r.params.stop_at_eos, r.stop);

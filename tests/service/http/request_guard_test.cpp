@@ -123,6 +123,13 @@ TEST(RequestGuard, JsonBodiesMustSayTheyAreJson) {
   }
   // No body (POST /v1/models/NAME/load) needs no type.
   EXPECT_EQ(verdict(g, request("POST", host)).first, 200);
+  // Ollama's clients and docs send `curl -d` (a form type) to /api/: read as JSON there, unless
+  // a browser page sent it (a browser's cross-site POST always carries Origin).
+  httplib::Request ollama = with_type("application/x-www-form-urlencoded");
+  ollama.path = "/api/generate";
+  EXPECT_EQ(verdict(g, ollama).first, 200);
+  ollama.headers.emplace("Origin", "http://127.0.0.1");
+  EXPECT_EQ(verdict(g, ollama), std::make_pair(415, std::string("unsupported_media_type")));
 }
 
 TEST(RequestGuard, OriginAndHostParsing) {
