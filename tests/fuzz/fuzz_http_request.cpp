@@ -51,7 +51,8 @@ void handle(dlx::Endpoint ep, const std::string& body) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string body(reinterpret_cast<const char*>(data), size);
-  for (auto ep : {dlx::Endpoint::kCompletions, dlx::Endpoint::kChat, dlx::Endpoint::kGenerate}) {
+  for (auto ep : {dlx::Endpoint::kCompletions, dlx::Endpoint::kChat, dlx::Endpoint::kGenerate,
+                  dlx::Endpoint::kOllamaGenerate, dlx::Endpoint::kOllamaChat}) {
     handle(ep, body);
   }
   return 0;
