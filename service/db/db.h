@@ -23,6 +23,7 @@ struct ModelRow {
   ModelStatus status = ModelStatus::kUnloaded;
   std::optional<std::string> error;
   int64_t interrupted_loads = 0;  // loads started by earlier processes that never finished
+  int64_t context_length = 0;     // the config's max positions (0: not known yet)
 };
 
 // A generation as accepted (inserted with status 'running').

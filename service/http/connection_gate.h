@@ -133,13 +133,13 @@ class ConnectionGate {
   std::condition_variable cv_ready_;
   std::map<int, Waiting> waiting_;  // by socket
   std::deque<Ready> ready_;
-  std::map<int, std::chrono::steady_clock::time_point> armed_;      // dup'd socket -> deadline
+  std::map<int, std::chrono::steady_clock::time_point> armed_;  // dup'd socket -> deadline
   struct Lingering {
     std::chrono::steady_clock::time_point deadline;
     ino_t inode = 0;
   };
   std::map<int, Lingering> lingering_;  // connections ended after an answer, by our descriptor
-  std::set<ino_t> known_;  // sockets the gate has seen and httplib has not yet closed
+  std::set<ino_t> known_;               // sockets the gate has seen and httplib has not yet closed
   uint64_t seq_ = 0;
   bool stopping_ = false;
   std::atomic<int> busy_{0};

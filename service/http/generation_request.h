@@ -27,7 +27,7 @@ struct GenerationInput {
   // Ollama /api/generate without raw: the prompt (and system) go through the model's chat
   // template as one user turn when the model has one, as Ollama applies its template.
   bool template_prompt = false;
-  bool add_special_tokens = true;                  // text prompts (generate may turn it off)
+  bool add_special_tokens = true;  // text prompts (generate may turn it off)
   nlohmann::json diffusion = nlohmann::json::object();
   std::optional<int> max_tokens;
   std::optional<double> temperature, top_p;
@@ -42,8 +42,8 @@ struct GenerationInput {
 GenerationInput parse_generation_input(Endpoint endpoint, const nlohmann::json& body);
 
 // The request's decoding overrides as one JSON object: the OpenAI fields (max_tokens ->
-// gen_length, temperature, top_p, top_k, seed; stop_at_eos on the OpenAI routes), then the `diffusion`
-// object, whose keys win.
+// gen_length, temperature, top_p, top_k, seed; stop_at_eos on the OpenAI routes), then the
+// `diffusion` object, whose keys win.
 nlohmann::json decode_overrides(const GenerationInput& in);
 // Decoding parameters for this request through the engine's one resolve_decode_params, the
 // same rule as the CLI: max_tokens 30 gives 30 tokens, in a partial last block where the

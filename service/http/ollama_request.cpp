@@ -39,14 +39,15 @@ void read_options(const json& options, GenerationInput& in) {
   if (options.is_null()) return;
   if (!options.is_object()) throw bad_request("options", "must be a JSON object");
   static const std::set<std::string> kRuntime = {
-      "num_ctx",  "num_keep", "num_batch", "num_gpu", "main_gpu",   "num_thread",
-      "use_mmap", "use_mlock", "numa",     "low_vram", "vocab_only", "f16_kv",
-      "logits_all", "repeat_last_n", "penalize_newline", "mirostat_tau", "mirostat_eta"};
+      "num_ctx",      "num_keep",    "num_batch",  "num_gpu",       "main_gpu",
+      "num_thread",   "use_mmap",    "use_mlock",  "numa",          "low_vram",
+      "vocab_only",   "f16_kv",      "logits_all", "repeat_last_n", "penalize_newline",
+      "mirostat_tau", "mirostat_eta"};
   struct Neutral {
     const char* name;
     int value;
   };
-  static const Neutral kNeutral[] = {{"repeat_penalty", 1},   {"presence_penalty", 0},
+  static const Neutral kNeutral[] = {{"repeat_penalty", 1},    {"presence_penalty", 0},
                                      {"frequency_penalty", 0}, {"min_p", 0},
                                      {"typical_p", 1},         {"tfs_z", 1},
                                      {"mirostat", 0}};
@@ -90,9 +91,10 @@ void read_options(const json& options, GenerationInput& in) {
         if (k != n.name) continue;
         known = true;
         if (!v.is_null() && !(v.is_number() && v.get<double>() == n.value)) {
-          throw bad_request(param, "is not supported (a diffusion model decodes every position "
-                                   "at once); leave it out or send " +
-                                       std::to_string(n.value));
+          throw bad_request(param,
+                            "is not supported (a diffusion model decodes every position "
+                            "at once); leave it out or send " +
+                                std::to_string(n.value));
         }
       }
       if (!known) {
@@ -152,12 +154,13 @@ GenerationInput parse_ollama_input(Endpoint endpoint, const json& body) {
   in.endpoint = endpoint;
   const bool chat = endpoint == Endpoint::kOllamaChat;
   if (chat) {
-    check_keys(body, {"model", "messages", "tools", "format", "options", "stream", "keep_alive",
-                      "think"},
+    check_keys(body,
+               {"model", "messages", "tools", "format", "options", "stream", "keep_alive", "think"},
                "/api/chat");
   } else {
-    check_keys(body, {"model", "prompt", "suffix", "system", "template", "context", "images",
-                      "format", "options", "stream", "raw", "keep_alive", "think"},
+    check_keys(body,
+               {"model", "prompt", "suffix", "system", "template", "context", "images", "format",
+                "options", "stream", "raw", "keep_alive", "think"},
                "/api/generate");
   }
   if (!body.contains("model")) throw bad_request("model", "is required");
@@ -196,8 +199,8 @@ GenerationInput parse_ollama_input(Endpoint endpoint, const json& body) {
   }
   read_options(body.value("options", json(nullptr)), in);
   // Ollama streams unless told not to.
-  const bool stream = !body.contains("stream") || body["stream"].is_null() ||
-                      get_bool(body["stream"], "stream");
+  const bool stream =
+      !body.contains("stream") || body["stream"].is_null() || get_bool(body["stream"], "stream");
   in.stream = stream ? StreamMode::kNdjson : StreamMode::kNone;
   return in;
 }

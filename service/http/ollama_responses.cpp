@@ -156,7 +156,8 @@ json ollama_show(const db::ModelRow& row, const LoadedModel& lm) {
   const json defaults = to_json(lm.info.decoding);
   for (auto it = defaults.begin(); it != defaults.end(); ++it) {
     if (it.value().is_null()) continue;
-    const std::string v = it.value().is_string() ? it.value().get<std::string>() : it.value().dump();
+    const std::string v =
+        it.value().is_string() ? it.value().get<std::string>() : it.value().dump();
     parameters += it.key() + " " + v + "\n";
   }
   const std::string tmpl = lm.tokenizer ? lm.tokenizer->config().chat_template : "";

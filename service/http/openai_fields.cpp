@@ -79,11 +79,14 @@ const std::vector<Field>& fields() {
       {"min_p", kBoth, is_zero, "min_p is not supported; use top_p or top_k"},
       {"logit_bias", kBoth, is_empty, "logit_bias is not supported"},
       {"response_format", kBoth,
-       [](const json& v) { return v.is_null() || (v.is_object() && v.value("type", "") == "text"); },
+       [](const json& v) {
+         return v.is_null() || (v.is_object() && v.value("type", "") == "text");
+       },
        "only {\"type\": \"text\"} is supported (structured output is not implemented yet)"},
       {"tools", kChat, is_empty, "tool calling is not supported"},
       {"functions", kChat, is_empty, "function calling is not supported"},
-      {"tool_choice", kChat, [](const json& v) { return v.is_null() || v == "none" || v == "auto"; },
+      {"tool_choice", kChat,
+       [](const json& v) { return v.is_null() || v == "none" || v == "auto"; },
        "tool calling is not supported"},
       {"function_call", kChat,
        [](const json& v) { return v.is_null() || v == "none" || v == "auto"; },
@@ -116,7 +119,8 @@ void check_openai_fields(Endpoint endpoint, const json& body) {
                         "unknown key for " + std::string(endpoint_path(endpoint)) +
                             " (decoding keys go in \"diffusion\"; see GET /v1/models/NAME)");
     }
-    if (field->accepted && !field->accepted(it.value())) throw bad_request(it.key(), field->refusal);
+    if (field->accepted && !field->accepted(it.value()))
+      throw bad_request(it.key(), field->refusal);
   }
 }
 

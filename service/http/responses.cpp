@@ -1,5 +1,6 @@
 #include "service/http/responses.h"
 
+#include <filesystem>
 #include <span>
 
 #include "engine/util/error.h"
@@ -168,7 +169,26 @@ std::string dump(const json& j) {
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-json model_object(const db::ModelRow& row) {
+namespace {
+
+// Where a model's files are, without the server's file system layout: the folder inside
+// --models-dir (what POST /v1/models takes), else the folder's own name.
+std::string shown_path(const std::string& path, const std::string& models_dir) {
+  namespace fs = std::filesystem;
+  if (!models_dir.empty()) {
+    std::error_code ec;
+    const fs::path root = fs::weakly_canonical(models_dir, ec);
+    if (!ec) {
+      const fs::path rel = fs::path(path).lexically_relative(root);
+      if (!rel.empty() && *rel.begin() != "..") return rel.string();
+    }
+  }
+  return fs::path(path).filename().string();
+}
+
+}  // namespace
+
+json model_object(const db::ModelRow& row, const std::string& models_dir) {
   return {{"id", row.name},
           {"object", "model"},
           {"created", row.created_at / 1000},
@@ -178,7 +198,8 @@ json model_object(const db::ModelRow& row) {
           {"parameters", row.parameters},
           {"file_bytes", row.file_bytes},
           {"config_sha256", row.config_sha256},
-          {"path", row.path},
+          {"path", shown_path(row.path, models_dir)},
+          {"context_length", row.context_length > 0 ? json(row.context_length) : json(nullptr)},
           {"status", db::status_name(row.status)},
           {"error", row.error ? json(*row.error) : json(nullptr)}};
 }

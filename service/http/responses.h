@@ -16,7 +16,9 @@ namespace dlx::http {
 // instead of an exception.
 std::string dump(const nlohmann::json& j);
 
-nlohmann::json model_object(const db::ModelRow& row);
+// A registry row as the API shows it: `path` relative to `models_dir` (or the folder's name),
+// never the server's absolute path.
+nlohmann::json model_object(const db::ModelRow& row, const std::string& models_dir);
 nlohmann::json generation_object(const db::GenerationRow& row);
 // The non-streaming answer of a successful job, in its endpoint's shape.
 nlohmann::json result_object(const JobRequest& req, const JobOutcome& out);

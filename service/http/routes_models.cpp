@@ -24,14 +24,15 @@ void add_model_routes(Router& router, Service& s) {
   router.add("GET", "/v1/models",
              [&s](const httplib::Request&, httplib::Response& res, const std::smatch&) {
                json data = json::array();
-               for (const auto& row : s.models.list()) data.push_back(model_object(row));
+               for (const auto& row : s.models.list())
+                 data.push_back(model_object(row, s.cfg.models_dir));
                send_json(res, 200, {{"object", "list"}, {"data", data}});
              });
 
   router.add("GET", "/v1/models/{name}",
              [&s](const httplib::Request&, httplib::Response& res, const std::smatch& m) {
                const db::ModelRow row = s.models.info(m[1]);
-               json body = model_object(row);
+               json body = model_object(row, s.cfg.models_dir);
                // The form a client builds: the key table and this model's defaults (null
                // when its files can no longer be read; the row's error says why).
                body["diffusion_schema"] = decode_key_schema();
@@ -59,7 +60,8 @@ void add_model_routes(Router& router, Service& s) {
                  throw bad_request("path", "is required (a folder inside --models-dir)");
                }
                send_json(res, 201,
-                         model_object(s.models.register_model(body["name"], body["path"])));
+                         model_object(s.models.register_model(body["name"], body["path"]),
+                                      s.cfg.models_dir));
              });
 
   router.add("DELETE", "/v1/models/{name}",
@@ -72,12 +74,12 @@ void add_model_routes(Router& router, Service& s) {
   router.add("POST", "/v1/models/{name}/load",
              [&s](const httplib::Request&, httplib::Response& res, const std::smatch& m) {
                refuse_when_draining(s);
-               send_json(res, 200, model_object(s.models.load(m[1])));
+               send_json(res, 200, model_object(s.models.load(m[1]), s.cfg.models_dir));
              });
 
   router.add("POST", "/v1/models/{name}/unload",
              [&s](const httplib::Request&, httplib::Response& res, const std::smatch& m) {
-               send_json(res, 200, model_object(s.models.unload(m[1])));
+               send_json(res, 200, model_object(s.models.unload(m[1]), s.cfg.models_dir));
              });
 }
 

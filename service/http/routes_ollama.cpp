@@ -27,8 +27,7 @@ json loaded_models(const Service& s) {
   return models;
 }
 
-void generate_route(Service& s, Endpoint ep, const httplib::Request& req,
-                    httplib::Response& res) {
+void generate_route(Service& s, Endpoint ep, const httplib::Request& req, httplib::Response& res) {
   const json body = parse_body(req.body);
   if (ollama_load_only(ep, body)) {
     // Clients send this to preload a model: answer once it is there.

@@ -173,17 +173,17 @@ void Server::Impl::configure_http() {
     return httplib::Server::HandlerResponse::Unhandled;
   });
   // Errors httplib raises itself (413 body too large, malformed requests) get our error shape.
-  http.set_error_handler(
-      httplib::Server::HandlerWithResponse([this](const httplib::Request& req,
-                                                  httplib::Response& res) {
+  http.set_error_handler(httplib::Server::HandlerWithResponse(
+      [this](const httplib::Request& req, httplib::Response& res) {
         if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
         const int status = res.status;
         // httplib raises these for requests it could not frame: nothing after them can be
         // trusted to start a new request.
         res.set_header("Connection", "close");
-        send_error(res, error_info(status, "invalid_request_error",
-                                   status == 413 ? "request_too_large" : "bad_request",
-                                   describe_status(status, cfg.max_body_bytes)),
+        send_error(res,
+                   error_info(status, "invalid_request_error",
+                              status == 413 ? "request_too_large" : "bad_request",
+                              describe_status(status, cfg.max_body_bytes)),
                    error_shape_for(req.path));
         return httplib::Server::HandlerResponse::Handled;
       }));

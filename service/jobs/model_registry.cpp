@@ -63,6 +63,7 @@ db::ModelRow describe_model_folder(const std::string& name, const std::string& d
   row.dtype = info.dtype;
   row.parameters = info.parameters;
   row.file_bytes = static_cast<int64_t>(info.file_bytes);
+  row.context_length = info.max_positions;
   row.config_sha256 = sha256_hex(info.config_json);
   row.created_at = unix_ms();
   row.status = db::ModelStatus::kUnloaded;
@@ -269,6 +270,7 @@ void ModelRegistry::do_load(const std::string& name) {
       row.error.reset();
       row.dtype = dtype_name(lm->model->weight_dtype());
       row.parameters = lm->model->parameter_count();
+      row.context_length = lm->info.max_positions;
       db_.upsert_model(row);
       std::lock_guard<std::mutex> lock(mu_);
       auto it = entries_.find(name);

@@ -152,10 +152,12 @@ TEST_F(DbTest, ModelRows) {
   db.upsert_model(r);
   r.created_at = 99;  // an update keeps the first registration time
   r.status = ModelStatus::kUnloaded;
+  r.context_length = 4096;
   db.upsert_model(r);
   auto rows = db.models();
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0].created_at, 5);
+  EXPECT_EQ(rows[0].context_length, 4096);
   EXPECT_EQ(rows[0].status, ModelStatus::kUnloaded);
   db.set_model_status("tiny", ModelStatus::kError, std::string("broken"));
   EXPECT_EQ(*db.models()[0].error, "broken");

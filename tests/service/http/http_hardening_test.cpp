@@ -343,7 +343,8 @@ TEST(HttpHardening, RequestsWithoutLengthHaveAnEmptyBody) {
   ServerProcess s(dir.path(), {"--db", dir.file("serve.db"), "--model", model_dir("llada"),
                                "--read-timeout", "5"});
   ASSERT_TRUE(s.wait_ready()) << s.stderr_text();
-  int fd = stalled_socket(s.port(), "POST /v1/models/llada/load HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+  int fd =
+      stalled_socket(s.port(), "POST /v1/models/llada/load HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
   ASSERT_GE(fd, 0);
   const auto t0 = std::chrono::steady_clock::now();
   std::string got;
@@ -368,7 +369,8 @@ TEST(HttpHardening, RequestsWithoutLengthHaveAnEmptyBody) {
   // Other methods and routes: the JSON routes see an empty body and say what is missing.
   for (const std::string& req :
        {std::string("POST /v1/generate HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"),
-        std::string("DELETE /v1/models/nope HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")}) {
+        std::string(
+            "DELETE /v1/models/nope HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")}) {
     fd = stalled_socket(s.port(), req);
     ASSERT_GE(fd, 0);
     double took = 0;

@@ -6,9 +6,9 @@
 // and `<words>` for any string, and must match the whole answer.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <cstring>
 #include <regex>
 #include <sstream>
 

@@ -81,37 +81,41 @@ TEST(GenerationRequest, EveryOpenAIFieldIsHandledOrRefused) {
     return b;
   };
   // Neutral values: accepted, on both endpoints where OpenAI has the field.
-  for (const auto& [k, v] : std::vector<std::pair<std::string, json>>{
-           {"frequency_penalty", 0},
-           {"presence_penalty", 0.0},
-           {"repetition_penalty", 1},
-           {"min_p", 0},
-           {"logit_bias", json::object()},
-           {"response_format", {{"type", "text"}}},
-           {"logprobs", false},
-           {"n", 1},
-           {"user", "u-1"},
-           {"metadata", {{"a", "b"}}},
-           {"store", false},
-           {"service_tier", "auto"}}) {
+  for (const auto& [k, v] :
+       std::vector<std::pair<std::string, json>>{{"frequency_penalty", 0},
+                                                 {"presence_penalty", 0.0},
+                                                 {"repetition_penalty", 1},
+                                                 {"min_p", 0},
+                                                 {"logit_bias", json::object()},
+                                                 {"response_format", {{"type", "text"}}},
+                                                 {"logprobs", false},
+                                                 {"n", 1},
+                                                 {"user", "u-1"},
+                                                 {"metadata", {{"a", "b"}}},
+                                                 {"store", false},
+                                                 {"service_tier", "auto"}}) {
     EXPECT_EQ(param_of(Endpoint::kChat, with(chat_base, k, v)), "(no error)") << k;
     EXPECT_EQ(param_of(Endpoint::kCompletions, with(comp_base, k, v)), "(no error)") << k;
   }
-  for (const auto& [k, v] : std::vector<std::pair<std::string, json>>{
-           {"tools", json::array()}, {"tool_choice", "none"}, {"parallel_tool_calls", false},
-           {"top_logprobs", 0}, {"modalities", {"text"}}, {"audio", nullptr}}) {
+  for (const auto& [k, v] :
+       std::vector<std::pair<std::string, json>>{{"tools", json::array()},
+                                                 {"tool_choice", "none"},
+                                                 {"parallel_tool_calls", false},
+                                                 {"top_logprobs", 0},
+                                                 {"modalities", {"text"}},
+                                                 {"audio", nullptr}}) {
     EXPECT_EQ(param_of(Endpoint::kChat, with(chat_base, k, v)), "(no error)") << k;
   }
   // Anything else: a 400 naming the field.
-  for (const auto& [k, v] : std::vector<std::pair<std::string, json>>{
-           {"frequency_penalty", 0.5},
-           {"presence_penalty", -1},
-           {"repetition_penalty", 1.1},
-           {"min_p", 0.05},
-           {"logit_bias", {{"50256", -100}}},
-           {"response_format", {{"type", "json_object"}}},
-           {"n", 2},
-           {"no_such_field", 1}}) {
+  for (const auto& [k, v] :
+       std::vector<std::pair<std::string, json>>{{"frequency_penalty", 0.5},
+                                                 {"presence_penalty", -1},
+                                                 {"repetition_penalty", 1.1},
+                                                 {"min_p", 0.05},
+                                                 {"logit_bias", {{"50256", -100}}},
+                                                 {"response_format", {{"type", "json_object"}}},
+                                                 {"n", 2},
+                                                 {"no_such_field", 1}}) {
     EXPECT_EQ(param_of(Endpoint::kChat, with(chat_base, k, v)), k) << v;
     EXPECT_EQ(param_of(Endpoint::kCompletions, with(comp_base, k, v)), k) << v;
   }

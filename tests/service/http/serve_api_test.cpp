@@ -151,11 +151,15 @@ TEST_F(ServeApi, ModelRegistry) {
   EXPECT_GT(m["parameters"].get<int64_t>(), 0);
   EXPECT_EQ(m["status"], "loaded");
   EXPECT_EQ(m["config_sha256"].get<std::string>().size(), 64u);
+  // The context length clients may use, and no absolute server path (issue #23).
+  EXPECT_GT(m["context_length"].get<int64_t>(), 0);
+  EXPECT_EQ(m["path"], "llada");
 
   auto reg = post_json(*client, "/v1/models", {{"name", "tiny"}, {"path", "tiny"}});
   ASSERT_TRUE(reg);
   EXPECT_EQ(reg->status, 201) << reg->body;
   EXPECT_EQ(json::parse(reg->body)["status"], "unloaded");
+  EXPECT_EQ(json::parse(reg->body)["path"], "tiny");  // relative to --models-dir
   expect_error(post_json(*client, "/v1/models", {{"name", "tiny"}, {"path", "tiny"}}), 409,
                "conflict", "name");
 
