@@ -55,7 +55,12 @@ void JobRunner::run(Job& job) {
   if (streams_text || !r.stop.empty() || lm.tokenizer) {
     ts.emplace(lm.tokenizer.get(), cfg, r.params.stop_at_eos, r.stop);
   }
+  bool first_token_seen = false;
   auto push_text = [&](CompletionText::Delta&& d) {
+    if (!first_token_seen && !d.ids.empty()) {
+      first_token_seen = true;
+      metrics_.first_token(lm.name, ms_between(r.accepted, SteadyClock::now()) / 1000.0);
+    }
     if (streams_text && (!d.ids.empty() || !d.text.empty())) {
       JobEvent e;
       e.kind = JobEvent::Kind::kText;

@@ -88,6 +88,15 @@ void Metrics::forward(const std::string& model, double seconds) {
   ++forwards_[model];
 }
 
+void Metrics::first_token(const std::string& model, double seconds) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = first_token_seconds_.find(model);
+  if (it == first_token_seconds_.end()) {
+    it = first_token_seconds_.emplace(model, Histogram(kRequestBuckets)).first;
+  }
+  it->second.observe(seconds);
+}
+
 void Metrics::generation_finished(const std::string& model, db::GenerationStatus status,
                                   int64_t completion_tokens) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -144,6 +153,11 @@ std::string Metrics::render(const GaugeSnapshot& g) const {
   }
   header(out, "dlx_step_duration_seconds", "histogram", "Duration of one denoising forward pass.");
   step_seconds_.render(out, "dlx_step_duration_seconds", "");
+  header(out, "dlx_time_to_first_token_seconds", "histogram",
+         "From acceptance (queue time included) to a generation's first final token, by model.");
+  for (const auto& [m, h] : first_token_seconds_) {
+    h.render(out, "dlx_time_to_first_token_seconds", model_label(m));
+  }
   header(out, "dlx_model_load_seconds", "gauge", "Duration of the latest load of each model.");
   for (const auto& [m, s] : load_seconds_) {
     out += "dlx_model_load_seconds{" + model_label(m) + "} " + num(s) + "\n";

@@ -47,6 +47,8 @@ class Metrics {
 
   void request(const std::string& endpoint, int code, double seconds);
   void forward(const std::string& model, double seconds);
+  // From a generation's acceptance to its first final token (text a client can show).
+  void first_token(const std::string& model, double seconds);
   void generation_finished(const std::string& model, db::GenerationStatus status,
                            int64_t completion_tokens);
   void model_loaded(const std::string& model, double seconds);
@@ -59,6 +61,7 @@ class Metrics {
   std::map<std::pair<std::string, int>, uint64_t> requests_;  // (endpoint, code)
   std::map<std::string, Histogram> request_seconds_;          // by endpoint
   Histogram step_seconds_;
+  std::map<std::string, Histogram> first_token_seconds_;  // by model
   std::map<std::string, uint64_t> forwards_, tokens_;                             // by model
   std::map<std::pair<std::string, db::GenerationStatus>, uint64_t> generations_;  // (model, status)
   std::map<std::string, double> load_seconds_;                                    // by model

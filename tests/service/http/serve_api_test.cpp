@@ -122,7 +122,8 @@ TEST_F(ServeApi, HealthAndMetrics) {
         "dlx_queue_depth 0", "dlx_active_generations 0",
         "dlx_generated_tokens_total{model=\"llada\"} 8", "dlx_forward_calls_total{model=\"llada\"}",
         "dlx_step_duration_seconds_bucket{le=\"+Inf\"}", "dlx_model_load_seconds{model=\"llada\"}",
-        "dlx_generations_total{model=\"llada\",status=\"ok\"} 1"}) {
+        "dlx_generations_total{model=\"llada\",status=\"ok\"} 1",
+        "dlx_time_to_first_token_seconds_count{model=\"llada\"} 1"}) {
     EXPECT_NE(m->body.find(needle), std::string::npos) << needle << "\n" << m->body;
   }
 }
