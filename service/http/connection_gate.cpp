@@ -465,6 +465,10 @@ void ConnectionGate::shutdown() {
       known_.erase(l.inode);
     }
     lingering_.clear();
+    // Connections between requests (idle keep-alive, or a next request still arriving) would
+    // hold their threads, and so the exit, for up to the keep-alive timeout: end them. Those
+    // running a request are not armed and finish as usual.
+    for (const auto& [dup_fd, deadline] : armed_) ::shutdown(dup_fd, SHUT_RDWR);
   }
   wake();
   cv_ready_.notify_all();

@@ -252,6 +252,10 @@ class RawClient {
                             std::to_string(body.size()) + "\r\n\r\n" + body;
     ::send(fd_, req.data(), req.size(), MSG_NOSIGNAL);
   }
+  void get(const std::string& path) {
+    const std::string req = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    ::send(fd_, req.data(), req.size(), MSG_NOSIGNAL);
+  }
   // Reads until `received` contains `needle` (or the timeout passes).
   bool read_until(const std::string& needle,
                   std::chrono::milliseconds timeout = std::chrono::seconds(30)) {

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include "tests/support/sanitizer.h"
 #include "tests/support/serve_harness.h"
 
 namespace dlx::test {
@@ -131,6 +132,21 @@ TEST_F(ServeLifecycle, SigtermCancelsAfterGraceAndExitsZero) {
   json row;
   EXPECT_TRUE(wait_status(c2, id, "cancelled", &row)) << row.dump();
   EXPECT_EQ(s2->terminate(), 0);
+}
+
+// An idle server exits at once on SIGTERM, even with a kept-alive connection between requests
+// and a connected socket that never sent anything (a browser's tabs): they used to hold the
+// exit for the keep-alive timeout (issue #23).
+TEST_F(ServeLifecycle, IdleSigtermExitsPromptlyWithOpenConnections) {
+  auto s = start({"--read-timeout", "10"});
+  RawClient silent(s->port()), kept(s->port());
+  kept.get("/health");
+  ASSERT_TRUE(kept.read_until("\"ok\"")) << kept.received;
+  const auto t0 = std::chrono::steady_clock::now();
+  ::kill(s->pid(), SIGTERM);
+  EXPECT_EQ(s->wait_exit(std::chrono::seconds(30)), 0) << s->stderr_text();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::duration<double>(2 * kTimeScale))
+      << "an idle connection held the exit";
 }
 
 TEST_F(ServeLifecycle, SigtermLetsRunningWorkFinishAndRefusesNewWork) {
