@@ -7,6 +7,7 @@
 #include "engine/formats/safetensors.h"
 #include "engine/model/model_config.h"
 #include "engine/util/error.h"
+#include "engine/util/json_parse.h"
 #include "engine/util/mapped_file.h"
 
 namespace dlx {
@@ -26,6 +27,26 @@ fs::path model_folder(const std::string& path) {
                 "model");
   }
   return fs::canonical(path);
+}
+
+// Whether the folder's tokenizer has a chat template (chat_template.jinja, or a non-empty
+// chat_template in tokenizer_config.json), without loading the vocabulary. A file that does
+// not parse says no here; loading the tokenizer reports it.
+bool folder_has_chat_template(const fs::path& dir) {
+  std::error_code ec;
+  if (fs::is_regular_file(dir / "chat_template.jinja", ec)) return true;
+  if (!fs::is_regular_file(dir / "tokenizer_config.json", ec)) return false;
+  try {
+    const nlohmann::json cfg =
+        parse_json_limited(read_text_file((dir / "tokenizer_config.json").string()),
+                           "tokenizer_config.json", ErrorCode::kInvalidModel);
+    const auto it = cfg.find("chat_template");
+    if (it == cfg.end()) return false;
+    if (it->is_string()) return !it->get_ref<const std::string&>().empty();
+    return it->is_array() && !it->empty();  // named templates ({"name", "template"} list)
+  } catch (const Error&) {
+    return false;
+  }
 }
 
 }  // namespace
@@ -54,6 +75,7 @@ ModelInfo describe_model(const std::string& path) {
   info.max_positions = cfg.max_positions;
   info.vocab = cfg.vocab;
   info.has_tokenizer = fs::is_regular_file(dir / "tokenizer.json", ec);
+  info.has_chat_template = info.has_tokenizer && folder_has_chat_template(dir);
   info.config_json = read_text_file((dir / "config.json").string());
   info.decoding = default_decode_params(cfg);
   return info;

@@ -47,6 +47,7 @@ struct ModelInfo {
   int64_t max_positions = 0;
   int64_t vocab = 0;
   bool has_tokenizer = false;
+  bool has_chat_template = false;  // chat prompts work (the playground opens in Chat mode)
   std::string config_json;  // the raw config.json (its hash identifies the model)
   DecodeParams decoding;    // the family's default decoding for this model (its generation_config)
 };

@@ -37,9 +37,12 @@ void add_model_routes(Router& router, Service& s) {
                // when its files can no longer be read; the row's error says why).
                body["diffusion_schema"] = decode_key_schema();
                try {
-                 body["diffusion_defaults"] = to_json(describe_model(row.path).decoding);
+                 const ModelInfo info = describe_model(row.path);
+                 body["diffusion_defaults"] = to_json(info.decoding);
+                 body["has_chat_template"] = info.has_chat_template;
                } catch (const dlx::Error&) {
                  body["diffusion_defaults"] = nullptr;
+                 body["has_chat_template"] = nullptr;
                }
                send_json(res, 200, body);
              });

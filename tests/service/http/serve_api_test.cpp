@@ -216,6 +216,7 @@ TEST_F(ServeApi, ModelEntryHasDecodingSchemaAndDefaults) {
     EXPECT_TRUE(k.contains("type") && k.contains("doc") && k.contains("default_from")) << k;
     EXPECT_TRUE(m["diffusion_defaults"].contains(k["name"].get<std::string>())) << k;
   }
+  EXPECT_EQ(m["has_chat_template"], true);  // the playground opens such models in Chat mode
   EXPECT_EQ(names.front(), "gen_length");
   EXPECT_EQ(names.size(), m["diffusion_defaults"].size());
   const json cache = schema[std::find(names.begin(), names.end(), "cache") - names.begin()];
