@@ -237,9 +237,11 @@ function setCompare(on) {
   $("compare-summary").textContent = "";
   if (on && !state.runs.b) {
     state.runs.b = new RunView($("runs"), template, "B");
-    // Start B as a copy of A with the other commit rule, the comparison people usually want.
-    const values = forms.a.values();
-    values.commit = values.commit === "schedule" || values.commit === "" ? "threshold" : "schedule";
+    // Start B as A's changes with the other commit rule, the comparison people usually want;
+    // only values that differ from the model's defaults are copied, so B follows the defaults
+    // (also those that arrive later) everywhere else.
+    const values = forms.a.collect();
+    values.commit = forms.a.current("commit") === "threshold" ? "schedule" : "threshold";
     forms.b.applyDefaults(forms.a.defaults, { force: true });
     forms.b.setValues(values);
   } else if (!on && state.runs.b) {
