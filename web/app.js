@@ -3,6 +3,7 @@
 // belong.
 
 import { ApiError, getApiKey, getJson, health, postJson, postStream, setApiKey } from "./api.js";
+import { hasChatTemplate } from "./chat_template.js";
 import { HistoryView } from "./history.js";
 import { ParamsForm } from "./params.js";
 import { RunView } from "./run_view.js";
@@ -12,6 +13,8 @@ const $ = (id) => document.getElementById(id);
 const state = {
   models: [],
   mode: "plain",
+  modeChosen: false,  // the user picked a mode; until then it follows the model
+  chatTemplate: null,  // whether the selected model has a chat template (null: unknown)
   compare: false,
   running: false,
   abort: null,
@@ -171,6 +174,20 @@ async function loadModelForm(m) {
     f.applyDefaults(defaults);
   }
   updateDefaultsHint(m, defaults);
+  const chat = await hasChatTemplate(m, detail);
+  if (ticket !== detailRequest) return;
+  applyChatTemplate(chat);
+}
+
+// Models with a chat template open in Chat mode (they answer through it); models without one
+// stay in Plain mode with the Chat tab off. A mode the user picked is kept where it works.
+function applyChatTemplate(has) {
+  state.chatTemplate = has;
+  const chatTab = $("mode").querySelector("[data-mode='chat']");
+  chatTab.disabled = has === false;
+  chatTab.title = has === false ? "This model has no chat template" : "";
+  if (has === false) setMode("plain");
+  else if (has && !state.modeChosen) setMode("chat");
 }
 
 function onModelChange() {
@@ -252,7 +269,9 @@ function setCompare(on) {
 }
 
 $("mode").addEventListener("click", (e) => {
-  if (e.target.dataset.mode) setMode(e.target.dataset.mode);
+  if (!e.target.dataset.mode || e.target.disabled) return;
+  state.modeChosen = true;
+  setMode(e.target.dataset.mode);
 });
 $("set-tabs").addEventListener("click", (e) => {
   if (e.target.dataset.set) selectSet(e.target.dataset.set);
@@ -429,6 +448,7 @@ function useGeneration(g) {
     onModelChange();
   }
   if (g.prompt !== null) {
+    state.modeChosen = true;  // the logged prompt is the rendered text: replay it as is
     setMode("plain");
     $("prompt").value = g.prompt;
   }
