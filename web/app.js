@@ -358,14 +358,34 @@ async function runOne(set, view, model, promptFields, signal) {
   return result;
 }
 
+// An answer that ended at once gets a note saying why that happens and what to try.
+function hintEmptyAnswer(view) {
+  if (!view.answerIsEmpty()) return;
+  if (state.mode === "plain" && state.chatTemplate !== false) {
+    view.showHint("The model ended its answer at once — models like this one answer through " +
+                  "their chat template: try Chat mode.", {
+      label: "Switch to Chat",
+      run: () => {
+        state.modeChosen = true;
+        setMode("chat");
+        $("prompt").focus();
+      },
+    });
+  } else {
+    view.showHint("The model ended its answer at once (its end token came first): try " +
+                  "another prompt, or different decoding parameters.");
+  }
+}
 
+// A against B: answer tokens per second (RunView.tokensPerSecond), forwards, same output.
 function compareSummary(a, b) {
   if (!a || !b) return "";
-  const ta = a.timings.tokens_per_second;
-  const tb = b.timings.tokens_per_second;
+  const ta = state.runs.a.tokensPerSecond();
+  const tb = state.runs.b.tokensPerSecond();
+  const rate = (t) => (t === null ? "–" : t.toFixed(1));
   const same = JSON.stringify(a.output_ids) === JSON.stringify(b.output_ids);
-  const parts = [`A ${ta.toFixed(1)} tok/s, ${a.forward_calls} forwards`,
-                 `B ${tb.toFixed(1)} tok/s, ${b.forward_calls} forwards`];
+  const parts = [`A ${rate(ta)} tok/s, ${a.forward_calls} forwards`,
+                 `B ${rate(tb)} tok/s, ${b.forward_calls} forwards`];
   if (ta > 0 && tb > 0) parts.push(`B runs at ${(tb / ta).toFixed(2)}× A's speed`);
   parts.push(same ? "identical outputs" : "outputs differ");
   return parts.join(" · ");
@@ -403,6 +423,7 @@ async function generate() {
     // One after the other, so the timings of A and B compare on an otherwise idle server.
     for (const s of sets) {
       results[s] = await runOne(s, state.runs[s], model, promptFields, controller.signal);
+      if (results[s]) hintEmptyAnswer(state.runs[s]);
     }
     if (state.compare) $("compare-summary").textContent = compareSummary(results.a, results.b);
     if (state.mode === "chat" && !state.compare && results.a) {
