@@ -3,6 +3,7 @@
 // belong.
 
 import { ApiError, getApiKey, getJson, health, postJson, postStream, setApiKey } from "./api.js";
+import { hasChatTemplate } from "./chat_template.js";
 import { HistoryView } from "./history.js";
 import { ParamsForm } from "./params.js";
 import { RunView } from "./run_view.js";
@@ -12,6 +13,8 @@ const $ = (id) => document.getElementById(id);
 const state = {
   models: [],
   mode: "plain",
+  modeChosen: false,  // the user picked a mode; until then it follows the model
+  chatTemplate: null,  // whether the selected model has a chat template (null: unknown)
   compare: false,
   running: false,
   abort: null,
@@ -171,6 +174,20 @@ async function loadModelForm(m) {
     f.applyDefaults(defaults);
   }
   updateDefaultsHint(m, defaults);
+  const chat = await hasChatTemplate(m, detail);
+  if (ticket !== detailRequest) return;
+  applyChatTemplate(chat);
+}
+
+// Models with a chat template open in Chat mode (they answer through it); models without one
+// stay in Plain mode with the Chat tab off. A mode the user picked is kept where it works.
+function applyChatTemplate(has) {
+  state.chatTemplate = has;
+  const chatTab = $("mode").querySelector("[data-mode='chat']");
+  chatTab.disabled = has === false;
+  chatTab.title = has === false ? "This model has no chat template" : "";
+  if (has === false) setMode("plain");
+  else if (has && !state.modeChosen) setMode("chat");
 }
 
 function onModelChange() {
@@ -237,9 +254,11 @@ function setCompare(on) {
   $("compare-summary").textContent = "";
   if (on && !state.runs.b) {
     state.runs.b = new RunView($("runs"), template, "B");
-    // Start B as a copy of A with the other commit rule, the comparison people usually want.
-    const values = forms.a.values();
-    values.commit = values.commit === "schedule" || values.commit === "" ? "threshold" : "schedule";
+    // Start B as A's changes with the other commit rule, the comparison people usually want;
+    // only values that differ from the model's defaults are copied, so B follows the defaults
+    // (also those that arrive later) everywhere else.
+    const values = forms.a.collect();
+    values.commit = forms.a.current("commit") === "threshold" ? "schedule" : "threshold";
     forms.b.applyDefaults(forms.a.defaults, { force: true });
     forms.b.setValues(values);
   } else if (!on && state.runs.b) {
@@ -250,7 +269,9 @@ function setCompare(on) {
 }
 
 $("mode").addEventListener("click", (e) => {
-  if (e.target.dataset.mode) setMode(e.target.dataset.mode);
+  if (!e.target.dataset.mode || e.target.disabled) return;
+  state.modeChosen = true;
+  setMode(e.target.dataset.mode);
 });
 $("set-tabs").addEventListener("click", (e) => {
   if (e.target.dataset.set) selectSet(e.target.dataset.set);
@@ -337,14 +358,34 @@ async function runOne(set, view, model, promptFields, signal) {
   return result;
 }
 
+// An answer that ended at once gets a note saying why that happens and what to try.
+function hintEmptyAnswer(view) {
+  if (!view.answerIsEmpty()) return;
+  if (state.mode === "plain" && state.chatTemplate !== false) {
+    view.showHint("The model ended its answer at once — models like this one answer through " +
+                  "their chat template: try Chat mode.", {
+      label: "Switch to Chat",
+      run: () => {
+        state.modeChosen = true;
+        setMode("chat");
+        $("prompt").focus();
+      },
+    });
+  } else {
+    view.showHint("The model ended its answer at once (its end token came first): try " +
+                  "another prompt, or different decoding parameters.");
+  }
+}
 
+// A against B: answer tokens per second (RunView.tokensPerSecond), forwards, same output.
 function compareSummary(a, b) {
   if (!a || !b) return "";
-  const ta = a.timings.tokens_per_second;
-  const tb = b.timings.tokens_per_second;
+  const ta = state.runs.a.tokensPerSecond();
+  const tb = state.runs.b.tokensPerSecond();
+  const rate = (t) => (t === null ? "–" : t.toFixed(1));
   const same = JSON.stringify(a.output_ids) === JSON.stringify(b.output_ids);
-  const parts = [`A ${ta.toFixed(1)} tok/s, ${a.forward_calls} forwards`,
-                 `B ${tb.toFixed(1)} tok/s, ${b.forward_calls} forwards`];
+  const parts = [`A ${rate(ta)} tok/s, ${a.forward_calls} forwards`,
+                 `B ${rate(tb)} tok/s, ${b.forward_calls} forwards`];
   if (ta > 0 && tb > 0) parts.push(`B runs at ${(tb / ta).toFixed(2)}× A's speed`);
   parts.push(same ? "identical outputs" : "outputs differ");
   return parts.join(" · ");
@@ -382,6 +423,7 @@ async function generate() {
     // One after the other, so the timings of A and B compare on an otherwise idle server.
     for (const s of sets) {
       results[s] = await runOne(s, state.runs[s], model, promptFields, controller.signal);
+      if (results[s]) hintEmptyAnswer(state.runs[s]);
     }
     if (state.compare) $("compare-summary").textContent = compareSummary(results.a, results.b);
     if (state.mode === "chat" && !state.compare && results.a) {
@@ -427,6 +469,7 @@ function useGeneration(g) {
     onModelChange();
   }
   if (g.prompt !== null) {
+    state.modeChosen = true;  // the logged prompt is the rendered text: replay it as is
     setMode("plain");
     $("prompt").value = g.prompt;
   }

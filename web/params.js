@@ -54,6 +54,7 @@ export class ParamsForm {
     this.schemaText = "";  // the schema the fields were built from
     this.inputs = new Map();
     this.dirty = new Set();  // keys the user edited since the defaults were applied
+    this.pending = {};  // setValues() for fields not built yet
     this.form.addEventListener("submit", (e) => e.preventDefault());
     const note = document.createElement("p");
     note.className = "hint";
@@ -116,6 +117,9 @@ export class ParamsForm {
     }
     this.form.replaceChildren(main, details);
     this.applyDefaults(this.defaults);
+    const pending = this.pending;
+    this.pending = {};
+    this.setValues(pending);
   }
 
   onInput(key) {
@@ -146,58 +150,67 @@ export class ParamsForm {
         input.replaceChildren(...opts);
         input.value = this.dirty.has(key) ? current : toText(field, d);
       } else {
-        input.placeholder = defaults ? (d === null ? field.empty || "none" : "") : "default";
+        // An emptied field is the default (see sends()): the placeholder says which.
+        input.placeholder = defaults ? (d === null ? field.empty || "none" : toText(field, d)) : "default";
         if (!this.dirty.has(key)) input.value = toText(field, d);
       }
       this.markChanged(key);
     }
   }
 
-  // Fields whose value differs from the family default get a marker (and are what is sent).
-  markChanged(key) {
-    const { field, input, wrap } = this.inputs.get(key);
+  // Whether a field's value is sent: it differs from the model's default (or is set at all
+  // when the defaults are unknown), and it is a value the key can take. An empty field of a
+  // key that cannot be null is left out, so the server applies its default; a nullable key
+  // emptied against a non-null default is sent as null.
+  sends(key) {
+    const { field, input } = this.inputs.get(key);
     const value = parseValue(field, input.value);
-    const changed = this.defaults && key in this.defaults
-      ? value !== this.defaults[key] : value !== null;
-    wrap.classList.toggle("changed", Boolean(changed));
+    if (value === null && !field.nullable) return false;
+    return this.defaults && key in this.defaults ? value !== this.defaults[key] : value !== null;
+  }
+
+  // Fields whose value is sent get a marker.
+  markChanged(key) {
+    const { field, wrap } = this.inputs.get(key);
+    const changed = this.sends(key);
+    wrap.classList.toggle("changed", changed);
     wrap.title = changed && this.defaults && key in this.defaults
       ? `changed from the default ${toText(field, this.defaults[key]) || "none"}` : "";
   }
 
   resetToDefaults() {
     this.clearErrors();
+    this.pending = {};
     this.applyDefaults(this.defaults, { force: true });
   }
 
-  // The `diffusion` object to send: keys whose value differs from the defaults (every
-  // non-empty key when the defaults are unknown).
+  // The `diffusion` object to send: the keys sends() picks, with their typed values.
   collect() {
     const out = {};
     for (const [key, { field, input }] of this.inputs) {
-      const value = parseValue(field, input.value);
-      if (this.defaults && key in this.defaults) {
-        const d = this.defaults[key];
-        if (value === d || (value === null && d === null)) continue;
-        out[key] = value;
-      } else if (value !== null) {
-        out[key] = value;
-      }
+      if (this.sends(key)) out[key] = parseValue(field, input.value);
     }
     return out;
   }
 
-  // Current values of every field (for copying set A into set B).
-  values() {
-    const out = {};
-    for (const [key, { input }] of this.inputs) out[key] = input.value;
-    return out;
+  // A key's current value: the field's, else the model's default (null when neither is known).
+  current(key) {
+    const entry = this.inputs.get(key);
+    const value = entry ? parseValue(entry.field, entry.input.value) : null;
+    if (value !== null) return value;
+    return this.defaults && key in this.defaults ? this.defaults[key] : null;
   }
 
+  // Sets typed values as if the user had typed them (e.g. set B from set A's changes); keys
+  // whose fields are not built yet are set once they are.
   setValues(values) {
-    for (const [key, text] of Object.entries(values)) {
+    for (const [key, v] of Object.entries(values)) {
       const entry = this.inputs.get(key);
-      if (!entry) continue;
-      entry.input.value = text;
+      if (!entry) {
+        this.pending[key] = v;
+        continue;
+      }
+      entry.input.value = toText(entry.field, v);
       this.dirty.add(key);
       this.markChanged(key);
     }

@@ -3,15 +3,37 @@
 // highlighted, and after the run every step can be replayed with the slider.
 
 const MAX_LABEL = 12;  // characters of a token piece shown in a cell (the tooltip has all)
+const END_GLYPH = "⏎";  // what an end-of-text or padding token's cell shows, dimmed
 
-// A token piece as cell text: whitespace made visible, long pieces shortened.
+// Special tokens as the tokenizer writes them: <|endoftext|>, <|eot_id|>, <|im_end|>, </s>…
+// Past an answer they are its end token and the padding after it.
+export function isSpecialPiece(piece) {
+  return typeof piece === "string" && /^(<\|[^<>|]*\|>|<\/?s>|<(pad|eos|unk)>)$/i.test(piece);
+}
+
+// A token piece as cell text: whitespace made visible, long pieces shortened (the cell's CSS
+// cuts what does not fit its fixed width).
 function cellText(piece) {
   if (piece === undefined || piece === null) return "?";
   if (piece === "") return "∅";
+  if (isSpecialPiece(piece)) return END_GLYPH;
   let t = piece.replace(/\n/g, "↵").replace(/\t/g, "⇥");
-  if (/^ +$/.test(t)) t = t.replace(/ /g, "·");
+  if (/^ +$/.test(t)) t = t.replace(/ /g, "␣");
   else t = t.replace(/^ /, "·");  // a leading space starts a word: show it as a faint dot
   return t.length > MAX_LABEL ? `${t.slice(0, MAX_LABEL - 1)}…` : t;
+}
+
+// How many output tokens are the answer: output_ids without the end token and the padding
+// after it (special tokens at the end). `pieceOf(id)` is the token's text where the stream
+// gave it; without pieces (a model with no tokenizer) a "stop" output's last id is its end token.
+export function answerLength(result, pieceOf) {
+  const ids = result.output_ids || [];
+  let n = ids.length;
+  if (!ids.every((id) => typeof pieceOf(id) === "string")) {
+    return result.finish_reason === "stop" && n > 0 ? n - 1 : n;
+  }
+  while (n > 0 && isSpecialPiece(pieceOf(ids[n - 1]))) n--;
+  return n;
 }
 
 function fmt(n, digits = 1) {
@@ -75,6 +97,8 @@ export class RunView {
     this.tokens = [];
     this.pieces = [];
     this.confidences = [];
+    this.tokenPieces = new Map();  // token id -> piece, from the step events as they arrive
+    this.answer = null;  // {tokens, tokensPerSecond, text} of the result
     this.outputLength = null;  // set by the result: positions from here on are after the end
     this.result = null;
     this.generationId = null;
@@ -83,6 +107,7 @@ export class RunView {
     this.q(".stats").replaceChildren();
     this.q(".output").hidden = true;
     this.q(".run-error").hidden = true;
+    this.q(".run-hint").hidden = true;
     this.slider.disabled = true;
     this.playButton.disabled = true;
     this.slider.max = 0;
@@ -136,11 +161,13 @@ export class RunView {
   // network read, and drawing each frame's share (an eighth of the backlog, at least one step)
   // keeps the denoising visible while lagging the stream by well under a second.
   step(e) {
+    if (e.pieces) e.tokens.forEach((t, k) => this.tokenPieces.set(t, e.pieces[k]));
     this.queue.push(e);
     this.schedule();
   }
 
   finish(result) {
+    this.answer = this.answerOf(result);
     this.pendingResult = result;
     this.schedule();
   }
@@ -212,6 +239,31 @@ export class RunView {
       result.text !== null && result.text !== undefined ? result.text : `ids: ${ids.join(", ")}`;
   }
 
+  // The answer's own tokens (not the end token or padding) and their rate over the run's time.
+  answerOf(result) {
+    const tokens = answerLength(result, (id) => this.tokenPieces.get(id));
+    const ms = result.timings ? result.timings.run_ms : undefined;
+    const text = typeof result.text === "string" ? result.text : null;
+    return { tokens, tokensPerSecond: ms > 0 ? (1000 * tokens) / ms : null, text };
+  }
+
+  // True when the run finished with nothing to show: no answer tokens, or only whitespace.
+  answerIsEmpty() {
+    if (!this.answer) return false;
+    return this.answer.tokens === 0 || (this.answer.text !== null && this.answer.text.trim() === "");
+  }
+
+  // A note under the canvas (e.g. why an answer is empty), with an optional button.
+  showHint(text, action) {
+    const box = this.q(".run-hint");
+    this.q(".run-hint-text").textContent = text;
+    const button = this.q(".run-hint-action");
+    button.hidden = !action;
+    button.onclick = action ? action.run : null;
+    if (action) button.textContent = action.label;
+    box.hidden = false;
+  }
+
   fail(message) {
     this.drain(Infinity);  // show what did arrive
     this.stopPlay();
@@ -226,24 +278,32 @@ export class RunView {
     this.setState("cancelled", "Stopped");
   }
 
+  // Rates count the answer's tokens: the end token and the padding after it are not output.
   showStats(r) {
     const usage = r.usage || {};
     const t = r.timings || {};
     const forwards = r.forward_calls || usage.forward_calls || 0;
-    const tokens = usage.completion_tokens !== undefined ? usage.completion_tokens : (r.output_ids || []).length;
+    const answer = this.answer || this.answerOf(r);
+    const tokens = answer.tokens;
+    const outputIds = (r.output_ids || []).length;
+    const note = outputIds !== tokens
+      ? `the answer's ${tokens} tokens; the output's ${outputIds} ids also hold its end token` +
+        (outputIds - tokens > 1 ? " and padding" : "")
+      : `the answer's ${tokens} tokens`;
     const rows = [
-      ["tokens/s", fmt(t.tokens_per_second)],
+      ["tokens/s", fmt(answer.tokensPerSecond), note],
       ["forward calls", fmt(forwards, 0)],
-      ["tokens / forward", forwards ? fmt(tokens / forwards, 2) : "–"],
-      ["tokens", fmt(tokens, 0)],
+      ["tokens / forward", forwards ? fmt(tokens / forwards, 2) : "–", note],
+      ["answer tokens", fmt(tokens, 0), note],
       ["time", t.run_ms !== undefined ? `${fmt(t.run_ms, 0)} ms` : "–"],
       ["ms / forward", fmt(t.ms_per_forward, 2)],
     ];
     const dl = this.q(".stats");
     dl.replaceChildren();
-    for (const [k, v] of rows) {
+    for (const [k, v, title] of rows) {
       const div = document.createElement("div");
       div.dataset.stat = k;
+      if (title) div.title = title;
       const dt = document.createElement("dt");
       dt.textContent = k;
       const dd = document.createElement("dd");
@@ -254,7 +314,7 @@ export class RunView {
   }
 
   tokensPerSecond() {
-    return this.result && this.result.timings ? this.result.timings.tokens_per_second : null;
+    return this.answer ? this.answer.tokensPerSecond : null;
   }
 
   // ---- drawing ----
@@ -275,10 +335,12 @@ export class RunView {
       const s = this.commitStep[pos];
       const isCommitted = s >= 0 && s < upto;
       const afterEnd = this.outputLength !== null && pos >= this.outputLength && upto >= this.events.length;
+      const special = isCommitted && isSpecialPiece(this.pieces[pos]);
       let cls = "cell";
       if (afterEnd) cls += " ended";
       else if (!isCommitted) cls += " masked";
       else cls += s === latest ? " committed latest" : " committed";
+      if (special) cls += " special";
       if (cell.className !== cls) cell.className = cls;
       if (isCommitted) {
         committed++;

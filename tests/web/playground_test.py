@@ -4,8 +4,11 @@ temp database, tiny fixture model), drives headless Chromium through chromedrive
 HTTP API (Python standard library only), and checks what a user sees: the page loads with the
 model and its defaults, a prompt streams into the canvas (step counter advancing, cells
 filling, none left masked), history lists the generation and opens its details, an API error
-lands next to the control that caused it, side-by-side runs both sets. Screenshots are saved as
-artifacts. Exit 77 (ctest SKIP) only when chromium or chromedriver is not installed.
+lands next to the control that caused it, side-by-side runs both sets. With --demo, the bundled
+model's first five minutes: Chat mode by default with true answers, side by side on first use,
+the empty-answer hint in Plain mode, a 420 px wide window without horizontal scrolling, and the
+README's screenshot (artifacts-demo/playground.png). Screenshots are saved as artifacts. Exit 77
+(ctest SKIP) only when chromium or chromedriver is not installed.
 """
 
 import argparse
@@ -81,11 +84,12 @@ def free_port():
 class Server:
     """`diffulex serve` on a free port with its own database."""
 
-    def __init__(self, binary, model, tmp, extra=()):
+    def __init__(self, binary, model, name, tmp, extra=()):
+        self.name = name
         self.out = open(os.path.join(tmp, "server.log"), "w")
         self.proc = subprocess.Popen(
             [binary, "serve", "--host", "127.0.0.1", "--port", "0",
-             "--db", os.path.join(tmp, "playground.db"), "--model", f"llada={model}",
+             "--db", os.path.join(tmp, "playground.db"), "--model", f"{name}={model}",
              "--threads", "1", *extra],
             stdout=subprocess.PIPE, stderr=self.out, text=True, start_new_session=True)
         self.lines = []
@@ -251,6 +255,11 @@ return {state: run.dataset.state, id: run.dataset.generationId || null,
         ended: run.querySelectorAll('.cell.ended').length,
         output: run.querySelector('.output-text').textContent,
         error: run.querySelector('.run-error').hidden ? null : run.querySelector('.run-error').textContent,
+        hint: run.querySelector('.run-hint').hidden ? null : run.querySelector('.run-hint-text').textContent,
+        params: [...run.querySelectorAll('.run-params .chip')].map(c => c.textContent),
+        specials: run.querySelectorAll('.cell.special').length,
+        widths: [...new Set([...run.querySelectorAll('.cell')].map(c => Math.round(c.getBoundingClientRect().width)))],
+        answerTokens: stat('answer tokens'),
         forwards: stat('forward calls'), tps: stat('tokens/s'), tpf: stat('tokens / forward'),
         sliderMax: Number(run.querySelector('.replay-slider').max)};
 """
@@ -258,6 +267,34 @@ return {state: run.dataset.state, id: run.dataset.generationId || null,
 
 def run_state(b, run="a"):
     return b.js(RUN_STATE, run)
+
+
+def mode(b):
+    return b.js("const a = document.querySelector('#mode .active'); return a ? a.dataset.mode : null")
+
+
+def shown_errors(b):
+    """Error texts the page shows: run panels' errors and field errors."""
+    return b.js("return [...document.querySelectorAll('.run-error:not([hidden]), .field-error')]"
+                ".map(e => e.textContent).filter(Boolean)")
+
+
+def console_errors(b, allowed=()):
+    """SEVERE browser console entries but those whose message contains all of one `allowed`
+    tuple's strings."""
+    return [e for e in b.console() if e.get("level") == "SEVERE" and not any(
+        all(part in e.get("message", "") for part in parts) for parts in allowed)]
+
+
+def check_no_overflow(b, what):
+    """No horizontal scrolling: nothing is wider than the window."""
+    sizes = b.js("return [document.documentElement.scrollWidth, innerWidth]")
+    wide = b.js("return [...document.querySelectorAll('body *')].filter(e => e.offsetParent !== null"
+                " && e.getBoundingClientRect().right > innerWidth + 0.5).slice(0, 5)"
+                ".map(e => `${e.tagName}.${e.className}#${e.id}`)")
+    check(sizes[0] <= sizes[1], f"{what}: the page scrolls sideways (scrollWidth {sizes[0]} > "
+                                f"innerWidth {sizes[1]}; wider than the window: {wide})")
+    log(f"{what}: scrollWidth {sizes[0]} <= innerWidth {sizes[1]}")
 
 
 def wait_run_finished(b, run, timeout=90):
@@ -321,6 +358,9 @@ def scenario(b, server, artifacts):
     info = b.js("return document.getElementById('model-info').textContent")
     check("llada" in info.lower() and "loaded" in info, f"model info line: {info!r}")
     check_form_defaults(b, server, "llada")
+    # The fixture has a chat template, so the page opens in Chat mode; this scenario is Plain.
+    wait_for("Chat mode (the model has a chat template)", lambda: mode(b) == "chat", 10)
+    b.click("#mode [data-mode='plain']")
 
     # 1. A plain prompt streams into the canvas.
     b.type("#prompt", "The quick brown fox")
@@ -344,6 +384,7 @@ def scenario(b, server, artifacts):
     check(s["step"] > 1 and s["cells"] > 0, f"final state: {s}")
     check(s["masked"] == 0, f"{s['masked']} cells are still masked after the run")
     check(s["committed"] > 0 and s["committed"] + s["ended"] == s["cells"], f"cells: {s}")
+    check(len(s["widths"]) == 1, f"canvas cells of different widths: {s['widths']}")
     check(s["forwards"] == str(s["step"]),
           f"the step counter ({s['step']}) does not match the forward calls ({s['forwards']})")
     check(s["tps"] not in (None, "–") and s["tpf"] not in (None, "–"), f"stats: {s}")
@@ -413,20 +454,55 @@ def scenario(b, server, artifacts):
 
     # No console errors (a CSP violation or a missing file would show here) but the 400 that
     # step 3 asked for.
-    severe = [e for e in b.console() if e.get("level") == "SEVERE" and not (
-        e.get("source") == "network" and "/v1/generate" in e.get("message", "")
-        and "400" in e.get("message", ""))]
+    severe = console_errors(b, allowed=[("/v1/generate", "400")])
     check(not severe, f"browser console errors: {severe}")
 
 
 def demo_scenario(b, server, artifacts):
-    """The bundled demo model in chat mode: what a new user does first. Its replies are the
-    tasks' true answers (computed here) and a fortune in words."""
+    """The bundled demo model, as a new user meets it: the page opens in Chat mode (the model
+    answers through its chat template), side by side works at once, chat replies are the tasks'
+    true answers (computed here) and a fortune in words, Plain mode explains an empty answer,
+    and a 420 px wide window does not scroll sideways. Saves the README's screenshot."""
+    # The model's entry (schema and defaults) comes 3 s late, so side by side is switched on
+    # before the form exists: set B must still get the defaults, and A's other commit rule.
+    b.cmd("POST", "/goog/cdp/execute", {"cmd": "Page.addScriptToEvaluateOnNewDocument", "params": {
+        "source": "const fetch0 = window.fetch; window.fetch = (url, opts) => "
+                  "/^\\/v1\\/models\\/[^/]+$/.test(String(url)) ? new Promise((r) => "
+                  "setTimeout(r, 3000)).then(() => fetch0(url, opts)) : fetch0(url, opts);"}})
     b.cmd("POST", "/url", {"url": server.url + "/"})
+    # 1. Side by side on first use: switched on before anything else, both runs finish without
+    # an error.
+    wait_for("the model picker", lambda: b.js("return document.getElementById('model').value"), 10)
+    check(b.js("return document.querySelectorAll('#params-a [data-param]').length") == 0,
+          "the form was built before side by side was switched on")
+    b.click(".switch")
     wait_for("the health badge to say ready",
              lambda: b.js("return document.getElementById('health').dataset.state") == "ok", 20)
-    check_form_defaults(b, server, "llada")  # the server names the demo model llada too
-    b.click("#mode [data-mode='chat']")
+    check_form_defaults(b, server, server.name)
+    wait_for("Chat mode by default (the model has a chat template)", lambda: mode(b) == "chat", 10)
+    b.type("#prompt", "sort: 5391")
+    b.click("#generate")
+    sa = wait_run_finished(b, "a")
+    sb = wait_run_finished(b, "b")
+    check(not shown_errors(b), f"side by side on first use shows errors: {shown_errors(b)}")
+    check(sa["output"].strip() == "1359" and sb["output"].strip() == "1359",
+          f"side by side: A {sa['output']!r}, B {sb['output']!r}")
+    check("commit schedule" in sa["params"] and "commit threshold" in sb["params"],
+          f"B is A with the other commit rule: A {sa['params']}, B {sb['params']}")
+    summary = wait_for("the comparison summary",
+                       lambda: b.js("return document.getElementById('compare-summary').textContent"), 10)
+    log(f"side by side on first use: {summary}")
+    # An emptied field of a key that cannot be null (block_length) is left out, not sent as null.
+    b.cmd("POST", f"/element/{b.find('#params-a-block_length')}/clear", {})
+    b.click("#generate")
+    sa = wait_run_finished(b, "a")
+    wait_run_finished(b, "b")
+    check(not shown_errors(b) and "block 32" in sa["params"],
+          f"an emptied block_length: errors {shown_errors(b)}, A ran with {sa['params']}")
+    b.click("#reset-params")
+    b.click(".switch")
+
+    # 2. Chat mode (the default, never clicked): the tasks' true answers, counted as answers.
     for prompt, want in (("sort: 5391", "".join(sorted("5391"))), ("38+63=", str(38 + 63)),
                          ("reverse: 4588", "4588"[::-1])):
         b.click("#new-chat")  # one user turn each: the tasks are single-turn
@@ -434,8 +510,14 @@ def demo_scenario(b, server, artifacts):
         b.type("#prompt", prompt)
         b.click("#generate")
         s = wait_run_finished(b, "a")
-        log(f"demo {prompt!r}: {s['output']!r} in {s['forwards']} forwards")
+        log(f"demo {prompt!r}: {s['output']!r} in {s['forwards']} forwards, "
+            f"{s['answerTokens']} answer tokens, {s['specials']} end/padding cells")
         check(s["output"].strip() == want, f"{prompt!r} gave {s['output']!r}, want {want!r}")
+        # The answer's digits are its tokens; the end token and padding are not counted.
+        check(s["answerTokens"] == str(len(want)), f"answer tokens {s['answerTokens']}, want {len(want)}")
+        check(s["specials"] > 0 and len(s["widths"]) == 1,
+              f"end/padding cells {s['specials']}, cell widths {s['widths']}")
+        check(s["hint"] is None, f"a hint on a real answer: {s['hint']!r}")
     b.click("#new-chat")
     b.js("document.getElementById('prompt').value = ''")
     b.type("#prompt", "Tell me a fortune.")
@@ -447,22 +529,108 @@ def demo_scenario(b, server, artifacts):
     time.sleep(0.5)
     b.screenshot(os.path.join(artifacts, "playground-demo.png"))
 
+    # The README's screenshot: a task's replay at the step where about half of its answer has
+    # appeared (LLaDA commits the end and padding first, the answer last), at a size that keeps
+    # the PNG small (web/playground.png is a copy of it).
+    b.click("#new-chat")
+    b.js("document.getElementById('prompt').value = ''")
+    b.type("#prompt", "sort: 5391")
+    b.click("#generate")
+    wait_run_finished(b, "a")
+    b.cmd("POST", "/window/rect", {"width": 1280, "height": 1100})
+    b.js("""window.scrollTo(0, 0);
+            const run = document.querySelector('.run[data-run="a"]');
+            const r = run.querySelector('.replay-slider');
+            const words = () => run.querySelectorAll('.cell.committed:not(.special)').length;
+            const show = (k) => { r.value = k; r.dispatchEvent(new Event('input')); };
+            show(r.max);
+            const half = Math.ceil(words() / 2);
+            let k = Number(r.max);
+            while (k > 0 && words() > half) show(--k);""")
+    time.sleep(0.6)  # let the cells' colour transitions finish
+    b.screenshot(os.path.join(artifacts, "playground.png"))
+    b.js("const r = document.querySelector('.run[data-run=\"a\"] .replay-slider');"
+         "r.value = r.max; r.dispatchEvent(new Event('input'));")
+
+    # 3. Plain mode: the model answers nothing without its template, and the page says why.
+    b.click("#mode [data-mode='plain']")
+    b.js("document.getElementById('prompt').value = ''")
+    b.type("#prompt", "sort: 5391")
+    b.click("#generate")
+    s = wait_run_finished(b, "a")
+    log(f"plain {s['output']!r}: hint {s['hint']!r}")
+    check(s["output"].strip() == "" and s["answerTokens"] == "0", f"plain answer: {s}")
+    check(s["hint"] and "chat template" in s["hint"] and "Chat mode" in s["hint"],
+          f"no empty-answer hint: {s['hint']!r}")
+    b.screenshot(os.path.join(artifacts, "playground-empty-hint.png"))
+    b.click('.run[data-run="a"] .run-hint-action')
+    check(mode(b) == "chat", f"the hint's button did not switch to Chat mode ({mode(b)})")
+
+    # 4. A phone-wide window: the controls stack, nothing scrolls sideways, also with a run.
+    b.cmd("POST", "/window/rect", {"width": 420, "height": 900})
+    wait_for("the window to be 420 px wide", lambda: b.js("return innerWidth") <= 420, 10)
+    check_no_overflow(b, "420 px")
+    b.click("#new-chat")
+    b.js("document.getElementById('prompt').value = ''")
+    b.type("#prompt", "copy: 7044")
+    b.click("#generate")
+    s = wait_run_finished(b, "a")
+    check(s["output"].strip() == "7044", f"copy: 7044 at 420 px gave {s['output']!r}")
+    check_no_overflow(b, "420 px, chat answered")
+    b.click(".switch")
+    wait_for("run panel B", lambda: run_state(b, "b"), 5)
+    check_no_overflow(b, "420 px, side by side")
+    b.js("document.querySelector('.run[data-run=\"a\"]').scrollIntoView()")
+    time.sleep(0.3)
+    b.screenshot(os.path.join(artifacts, "playground-420px.png"))
+
+    severe = console_errors(b)
+    check(not severe, f"browser console errors: {severe}")
+
 
 FAMILIES = ("llada", "dream", "sdar", "fast_dllm_v2")
 
 
+NO_TEMPLATE = "no_template"  # the LLaDA fixture without its chat template
+
+
+def without_chat_template(fixture, folder):
+    """A copy of a fixture model whose tokenizer_config.json has no chat_template."""
+    os.makedirs(folder)
+    for name in ("config.json", "generation_config.json", "model.safetensors", "tokenizer.json"):
+        shutil.copy(os.path.join(fixture, name), folder)
+    with open(os.path.join(fixture, "tokenizer_config.json")) as f:
+        config = json.load(f)
+    config.pop("chat_template", None)
+    with open(os.path.join(folder, "tokenizer_config.json"), "w") as f:
+        json.dump(config, f)
+    return folder
+
+
 def families_scenario(b, server, artifacts):
     """Each family's fixture in the model picker: the form shows that model's defaults (they
-    differ: block sizes, commit rules, caches), as GET /v1/models/<name> reports them."""
+    differ: block sizes, commit rules, caches), as GET /v1/models/<name> reports them, and the
+    prompt mode follows the model: Chat for models with a chat template, Plain (Chat off) for a
+    model without one."""
     b.cmd("POST", "/url", {"url": server.url + "/"})
+    names = FAMILIES + (NO_TEMPLATE,)
     wait_for("the model picker to list every family",
              lambda: sorted(b.js("return [...document.querySelectorAll('#model option')]"
-                                 ".map(o => o.value)")) == sorted(FAMILIES), 20)
-    for name in FAMILIES:
+                                 ".map(o => o.value)")) == sorted(names), 20)
+    chat_tab_off = "return document.querySelector('#mode [data-mode=\"chat\"]').disabled"
+    for name in names:
         b.js(f"const s = document.getElementById('model'); s.value = '{name}';"
              "s.dispatchEvent(new Event('change'));")
         check_form_defaults(b, server, name)
+        want = "plain" if name == NO_TEMPLATE else "chat"
+        wait_for(f"{name}: {want} mode", lambda: mode(b) == want and b.js(chat_tab_off) == (
+            name == NO_TEMPLATE), 10)
+        log(f"{name}: opens in {want} mode")
     b.screenshot(os.path.join(artifacts, "playground-families.png"))
+    # Until GET /v1/models/{name} reports has_chat_template, the page asks POST /tokenize,
+    # which answers 400 for the model without a template.
+    severe = console_errors(b, allowed=[("/tokenize", "400")])
+    check(not severe, f"browser console errors: {severe}")
 
 
 def main():
@@ -470,6 +638,7 @@ def main():
     ap.add_argument("--binary", required=True)
     ap.add_argument("--model", required=True)
     ap.add_argument("--artifacts", required=True)
+    ap.add_argument("--name", default="llada", help="the name the server gives --model")
     ap.add_argument("--demo", action="store_true",
                     help="the bundled demo model: chat-mode task answers and a fortune")
     ap.add_argument("--families", action="store_true",
@@ -493,7 +662,9 @@ def main():
             root = os.path.dirname(os.path.abspath(args.model))
             extra = [a for f in FAMILIES if f != "llada"
                      for a in ("--model", f"{f}={os.path.join(root, f)}")]
-        server = Server(args.binary, args.model, tmp, extra)
+            plain = without_chat_template(args.model, os.path.join(tmp, NO_TEMPLATE))
+            extra += ["--model", f"{NO_TEMPLATE}={plain}"]
+        server = Server(args.binary, args.model, args.name, tmp, extra)
         log(f"server at {server.url}")
         browser = Browser(chromium, chromedriver, os.path.join(tmp, "profile"),
                           os.path.join(args.artifacts, "chromedriver.log"))
