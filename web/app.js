@@ -3,7 +3,6 @@
 // belong.
 
 import { ApiError, getApiKey, getJson, health, postJson, postStream, setApiKey } from "./api.js";
-import { hasChatTemplate } from "./chat_template.js";
 import { HistoryView } from "./history.js";
 import { ParamsForm } from "./params.js";
 import { RunView } from "./run_view.js";
@@ -174,9 +173,10 @@ async function loadModelForm(m) {
     f.applyDefaults(defaults);
   }
   updateDefaultsHint(m, defaults);
-  const chat = await hasChatTemplate(m, detail);
-  if (ticket !== detailRequest) return;
-  applyChatTemplate(chat);
+  // true / false from the model's entry; null when its files could not be read.
+  applyChatTemplate(detail && typeof detail.has_chat_template === "boolean"
+                        ? detail.has_chat_template
+                        : null);
 }
 
 // Models with a chat template open in Chat mode (they answer through it); models without one
