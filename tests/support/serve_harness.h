@@ -134,22 +134,28 @@ class ServerProcess {
   }
 
   int port() const { return port_; }
+  // -1 once the process has been reaped: signal it with signal(), not kill(pid(), ...).
   pid_t pid() const { return pid_; }
   std::string stderr_text() const { return read_file(err_); }
 
   // SIGTERM, then waits for the exit; returns the exit code (-1: killed by a signal).
+  // A server that already exited is not signalled: kill(-1, ...) would signal every process
+  // we may (the test runner, CI, the shell), and kill(0, ...) our own process group.
   int terminate(std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
-    ::kill(pid_, SIGTERM);
+    signal(SIGTERM);
     return wait_exit(timeout);
   }
   void kill9() {
-    ::kill(pid_, SIGKILL);
+    signal(SIGKILL);
     wait_exit(std::chrono::seconds(10));
+  }
+  void signal(int sig) {
+    if (pid_ > 0) ::kill(pid_, sig);
   }
   int wait_exit(std::chrono::milliseconds timeout) {
     poll_until([&] { return exited(); }, timeout);
     if (!exited()) {
-      ::kill(pid_, SIGKILL);
+      signal(SIGKILL);
       ::waitpid(pid_, &status_, 0);
       pid_ = -1;
       return -2;

@@ -120,7 +120,7 @@ TEST_F(ServeLifecycle, SigtermCancelsAfterGraceAndExitsZero) {
   a.post("/v1/generate", long_generation("denoise").dump());
   ASSERT_TRUE(a.read_until("event: step"));
   const std::string id = sse_id(a.received);
-  ::kill(s->pid(), SIGTERM);
+  s->signal(SIGTERM);
   // The client is told why its stream ended, then hangs up as HTTP clients do.
   EXPECT_TRUE(a.read_until("[DONE]"));
   EXPECT_NE(a.received.find("shutting_down"), std::string::npos) << a.received;
@@ -143,7 +143,7 @@ TEST_F(ServeLifecycle, IdleSigtermExitsPromptlyWithOpenConnections) {
   kept.get("/health");
   ASSERT_TRUE(kept.read_until("\"ok\"")) << kept.received;
   const auto t0 = std::chrono::steady_clock::now();
-  ::kill(s->pid(), SIGTERM);
+  s->signal(SIGTERM);
   EXPECT_EQ(s->wait_exit(std::chrono::seconds(30)), 0) << s->stderr_text();
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::duration<double>(2 * kTimeScale))
       << "an idle connection held the exit";
@@ -168,7 +168,7 @@ TEST_F(ServeLifecycle, SigtermLetsRunningWorkFinishAndRefusesNewWork) {
     id = l["data"][0]["id"];
     return true;
   }));
-  ::kill(s->pid(), SIGTERM);
+  s->signal(SIGTERM);
   ASSERT_TRUE(poll_until([&] {
     auto h = c.Get("/health");
     return h && h->status == 503 && json::parse(h->body)["status"] == "shutting_down";
