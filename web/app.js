@@ -172,6 +172,7 @@ async function loadModelForm(m) {
     f.setSchema(detail ? detail.diffusion_schema : null);
     f.applyDefaults(defaults);
   }
+  keepCommitsApart();
   updateDefaultsHint(m, defaults);
   // true / false from the model's entry; null when its files could not be read.
   applyChatTemplate(detail && typeof detail.has_chat_template === "boolean"
@@ -246,6 +247,18 @@ function selectSet(set) {
   $("params-b").hidden = set !== "b";
 }
 
+function otherCommit(commit) {
+  return commit === "threshold" ? "schedule" : "threshold";
+}
+
+// B compares A with the other commit rule: when the model's defaults arrive after B was set up
+// (or change A's rule), B still differs from A.
+function keepCommitsApart() {
+  if (!state.runs.b) return;
+  const a = forms.a.current("commit");
+  if (a && forms.b.current("commit") === a) forms.b.setValues({ commit: otherCommit(a) });
+}
+
 function setCompare(on) {
   state.compare = on;
   $("compare").checked = on;
@@ -258,7 +271,7 @@ function setCompare(on) {
     // only values that differ from the model's defaults are copied, so B follows the defaults
     // (also those that arrive later) everywhere else.
     const values = forms.a.collect();
-    values.commit = forms.a.current("commit") === "threshold" ? "schedule" : "threshold";
+    values.commit = otherCommit(forms.a.current("commit"));
     forms.b.applyDefaults(forms.a.defaults, { force: true });
     forms.b.setValues(values);
   } else if (!on && state.runs.b) {

@@ -50,6 +50,14 @@ DecodeParams default_decode_params(const ModelConfig& c) {
     if (c.gen_top_p > 0 && c.gen_top_p <= 1) p.top_p = c.gen_top_p;
     if (c.gen_top_k > 0) p.top_k = c.gen_top_k;
   }
+  for (const auto& [key, value] : c.gen_diffusion) {
+    try {
+      set_param(p, key, value);
+    } catch (const Error& e) {
+      throw Error(ErrorCode::kInvalidModel,
+                  "generation_config.json \"diffusion\": " + std::string(e.what()), "model");
+    }
+  }
   return p;
 }
 

@@ -288,6 +288,17 @@ ModelConfig load_model_config(const std::string& dir) {
     c.gen_max_new_tokens = count("max_new_tokens");
     c.gen_eps = gr.number("eps", -1);
     if (g.contains("alg") && g["alg"].is_string()) c.gen_alg = g["alg"].get<std::string>();
+    if (g.contains("diffusion")) {
+      const json& d = g["diffusion"];
+      if (!d.is_object()) {
+        throw Error(ErrorCode::kInvalidModel,
+                    gen_path + ": \"diffusion\" must be an object of decoding keys");
+      }
+      for (auto it = d.begin(); it != d.end(); ++it) {
+        const json& v = it.value();
+        c.gen_diffusion.emplace_back(it.key(), v.is_string() ? v.get<std::string>() : v.dump());
+      }
+    }
   }
   for (int32_t id : eos) add_unique(c.eos_ids, id);
   const int32_t eot = find_token(added, c.spec->end_of_turn);

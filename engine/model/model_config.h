@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "engine/model/arch_spec.h"
@@ -41,6 +42,10 @@ struct ModelConfig {
   int gen_max_new_tokens = -1;  // the model's default canvas length (gen_length)
   double gen_eps = -1;
   std::string gen_alg;
+  // generation_config.json's "diffusion" object: our decoding keys with the model's own
+  // defaults (e.g. the demo model's threshold decoding), as (key, value text), applied over
+  // the family's defaults. Checked when the defaults are resolved.
+  std::vector<std::pair<std::string, std::string>> gen_diffusion;
 
   std::string family_name() const { return spec ? spec->name : "unknown"; }
   int q_dim() const { return heads * head_dim; }

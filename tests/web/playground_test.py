@@ -487,7 +487,9 @@ def demo_scenario(b, server, artifacts):
     check(not shown_errors(b), f"side by side on first use shows errors: {shown_errors(b)}")
     check(sa["output"].strip() == "1359" and sb["output"].strip() == "1359",
           f"side by side: A {sa['output']!r}, B {sb['output']!r}")
-    check("commit schedule" in sa["params"] and "commit threshold" in sb["params"],
+    # A has the demo model's own default (generation_config.json: threshold decoding), B the
+    # other rule.
+    check("commit threshold" in sa["params"] and "commit schedule" in sb["params"],
           f"B is A with the other commit rule: A {sa['params']}, B {sb['params']}")
     summary = wait_for("the comparison summary",
                        lambda: b.js("return document.getElementById('compare-summary').textContent"), 10)
@@ -531,12 +533,16 @@ def demo_scenario(b, server, artifacts):
 
     # The README's screenshot: a task's replay at the step where about half of its answer has
     # appeared (LLaDA commits the end and padding first, the answer last), at a size that keeps
-    # the PNG small (web/playground.png is a copy of it).
+    # the PNG small (web/playground.png is a copy of it). One token per forward (commit
+    # schedule) so there are steps to show: the model's own default answers in one forward.
     b.click("#new-chat")
     b.js("document.getElementById('prompt').value = ''")
+    b.js("const c = document.getElementById('params-a-commit'); c.value = 'schedule';"
+         "c.dispatchEvent(new Event('input')); c.dispatchEvent(new Event('change'));")
     b.type("#prompt", "sort: 5391")
     b.click("#generate")
-    wait_run_finished(b, "a")
+    run = wait_run_finished(b, "a")
+    check("commit schedule" in run["params"], f"the screenshot run: {run['params']}")
     b.cmd("POST", "/window/rect", {"width": 1280, "height": 1100})
     b.js("""window.scrollTo(0, 0);
             const run = document.querySelector('.run[data-run="a"]');
@@ -551,6 +557,7 @@ def demo_scenario(b, server, artifacts):
     b.screenshot(os.path.join(artifacts, "playground.png"))
     b.js("const r = document.querySelector('.run[data-run=\"a\"] .replay-slider');"
          "r.value = r.max; r.dispatchEvent(new Event('input'));")
+    b.click("#reset-params")
 
     # 3. Plain mode: the model answers nothing without its template, and the page says why.
     b.click("#mode [data-mode='plain']")

@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "engine/engine.h"
+#include "engine/util/error.h"
 #include "tests/support/test_util.h"
 
 namespace dlx {
@@ -44,6 +45,38 @@ TEST(DescribeModel, SaysWhetherTheTokenizerHasAChatTemplate) {
     EXPECT_TRUE(describe_model(dir.string()).has_chat_template) << config;
     fs::remove_all(dir);
   }
+}
+
+// generation_config.json's "diffusion" object: the model's own decoding defaults, over the
+// family's; a key or value the engine does not take fails the load, naming the file.
+TEST(DescribeModel, GenerationConfigDiffusionKeysAreTheModelsDefaults) {
+  const fs::path dir = copy_with_tokenizer_config("llada", "{}");
+  auto with_gen = [&](const std::string& gen) {
+    std::ofstream(dir / "generation_config.json") << gen;
+    return describe_model(dir.string());
+  };
+  const ModelInfo plain = with_gen("{\"max_new_tokens\": 16}");
+  EXPECT_EQ(plain.decoding.commit, CommitRule::kSchedule);
+  EXPECT_EQ(plain.decoding.gen_length, 16);
+  const ModelInfo tuned = with_gen(
+      "{\"max_new_tokens\": 16, \"diffusion\": {\"commit\": \"threshold\", \"threshold\": 0.8, "
+      "\"steps\": null}}");
+  EXPECT_EQ(tuned.decoding.commit, CommitRule::kThreshold);
+  EXPECT_DOUBLE_EQ(tuned.decoding.threshold, 0.8);
+  EXPECT_EQ(tuned.decoding.gen_length, 16);
+  for (const std::string& bad : {std::string("{\"diffusion\": {\"no_such_key\": 1}}"),
+                                 std::string("{\"diffusion\": {\"commit\": \"sometimes\"}}"),
+                                 std::string("{\"diffusion\": [1]}")}) {
+    try {
+      with_gen(bad);
+      ADD_FAILURE() << bad << " loaded";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kInvalidModel) << e.what();
+      EXPECT_NE(std::string(e.what()).find("generation_config.json"), std::string::npos)
+          << e.what();
+    }
+  }
+  fs::remove_all(dir);
 }
 
 }  // namespace
