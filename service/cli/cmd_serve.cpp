@@ -53,7 +53,8 @@ int cmd_serve(int argc, char** argv, int first) {
           "max-connections",
           "max-request-memory",
           "allowed-host",
-          "cors-origin"},
+          "cors-origin",
+          "alias"},
          {"help", "no-default-model"});
   http::ServeConfig c;
   if (a.flag("help")) {
@@ -69,13 +70,16 @@ int cmd_serve(int argc, char** argv, int first) {
         << c.max_connections << "]\n"
         << "         [--max-request-memory BYTES (default: half the RAM / workers)]\n"
         << "         [--allowed-host NAME]... [--cors-origin ORIGIN]... [--no-default-model]\n"
+        << "         [--alias NAME[=MODEL]]...\n"
         << "Serves the OpenAI-compatible and native API over HTTP (see README, \"HTTP service\").\n"
         << "--port 0 picks a free port. The API key may also come from DIFFULEX_API_KEY.\n"
         << "Requests must name the server by an IP address or localhost in Host, unless\n"
         << "--allowed-host (or DIFFULEX_ALLOWED_HOSTS=a,b) adds names ('*' = any); pages of other\n"
         << "origins may call the API only when --cors-origin names them ('*' = any).\n"
         << "Without --model it serves the bundled demo model as dlx-demo-llada ($DIFFULEX_MODEL\n"
-        << "overrides the folder; --no-default-model serves only what --models-dir registers).\n";
+        << "overrides the folder; --no-default-model serves only what --models-dir registers).\n"
+        << "--alias NAME=MODEL answers requests for NAME (e.g. a name a client insists on) with\n"
+        << "MODEL; --alias NAME alone, with whichever single model is loaded.\n";
     return 0;
   }
   c.host = a.str("host", c.host);
@@ -99,6 +103,18 @@ int cmd_serve(int argc, char** argv, int first) {
     std::error_code ec;
     if (!std::filesystem::is_directory(c.models_dir, ec)) {
       throw UsageError("--models-dir: '" + c.models_dir + "' is not a folder");
+    }
+  }
+  for (const std::string& spec : a.all("alias")) {
+    const size_t eq = spec.find('=');
+    const std::string name = spec.substr(0, eq);
+    const std::string target = eq == std::string::npos ? "" : spec.substr(eq + 1);
+    if (name.empty() || name.size() > 256 || (eq != std::string::npos && target.empty())) {
+      throw UsageError("--alias must be NAME or NAME=MODEL (e.g. --alias gpt-4o-mini=" +
+                       std::string("dlx-demo-llada), not '") + spec + "'");
+    }
+    if (!c.aliases.emplace(name, target).second) {
+      throw UsageError("--alias: '" + name + "' is given twice");
     }
   }
   c.api_keys = a.all("api-key");

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,8 @@ struct ServeConfig {
   std::string db_path = "diffulex.db";
   std::vector<std::string> models;    // --model DIR or NAME=DIR, loaded at startup
   std::string models_dir;             // root for POST /v1/models; empty disables it
+  // --alias NAME[=MODEL]: names clients send, answered by MODEL (no MODEL: the only loaded one).
+  std::map<std::string, std::string> aliases;
   std::vector<std::string> api_keys;  // empty: no authentication
   // Host names accepted besides IP literals and localhost (DNS-rebinding guard); "*" = any.
   std::vector<std::string> allowed_hosts;

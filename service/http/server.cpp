@@ -87,7 +87,7 @@ struct Server::Impl {
       : cfg(std::move(c)),
         db(cfg.db_path),
         log(db),
-        models(db, metrics, RegistryOptions{cfg.models_dir, cfg.engine}),
+        models(db, metrics, RegistryOptions{cfg.models_dir, cfg.engine, cfg.aliases}),
         runner(metrics, log),
         scheduler(cfg.workers, cfg.max_queue, [this](Job& j) { runner.run(j); }),
         service{cfg, db, log, metrics, models, scheduler, {}, {}, {}, {}},

@@ -415,6 +415,10 @@ Error ModelRegistry::unknown_model(const std::string& name) const {
 std::shared_ptr<const LoadedModel> ModelRegistry::acquire(const std::string& requested) const {
   std::lock_guard<std::mutex> lock(mu_);
   std::string name = requested;
+  // A registered name wins over an alias of the same spelling.
+  if (auto a = opts_.aliases.find(name); a != opts_.aliases.end() && !entries_.count(name)) {
+    name = a->second;
+  }
   if (name.empty()) {
     // Clients that send no model get the only one loaded; with several the name is needed.
     int loaded = 0;

@@ -26,6 +26,9 @@ namespace dlx {
 struct RegistryOptions {
   std::string models_dir;  // the only root for POST /v1/models; empty: registration disabled
   EngineOptions engine;    // the one engine (backend, thread pool) every model loads on
+  // Names clients send (e.g. "gpt-4o-mini", which a client cannot be told to change) -> the
+  // registered model that answers them; an empty target means the only loaded model.
+  std::map<std::string, std::string> aliases;
 };
 
 class ModelRegistry {

@@ -61,6 +61,35 @@ const json kPrompt = {33, 123, 286, 185, 229, 329, 477, 465};
 
 // Clients that send no model get the only loaded one; an unknown name's 404 lists the loaded
 // ones; with two loaded the name is needed, and the 400 says which exist.
+// --alias: the names clients insist on (an OpenAI model name baked into a tool, Ollama's
+// NAME:latest) are answered by a registered model.
+TEST_F(ServeApi, AliasesAnswerTheNamesClientsSend) {
+  start({"--alias", "gpt-4o-mini=llada", "--alias", "anything"});
+  const json gen = {{"prompt_ids", kPrompt}, {"diffusion", {{"gen_length", 8}}}};
+  for (const char* name : {"gpt-4o-mini", "anything", "llada"}) {
+    json g = gen;
+    g["model"] = name;
+    EXPECT_EQ(generate_ok(g)["model"], "llada") << name;
+  }
+  auto chat = post_json(*client, "/api/chat",
+                        {{"model", "gpt-4o-mini:latest"},
+                         {"stream", false},
+                         {"messages", {{{"role", "user"}, {"content", "hi"}}}},
+                         {"options", {{"num_predict", 4}}}});
+  ASSERT_TRUE(chat);
+  EXPECT_EQ(chat->status, 200) << chat->body;
+  expect_error(post_json(*client, "/v1/generate", {{"model", "gpt-5"}, {"prompt_ids", kPrompt}}),
+               404, "not_found", "model");
+  EXPECT_EQ(server->terminate(), 0);
+  server.reset();
+  for (const char* bad : {"=llada", "x=", ""}) {
+    const RunResult r = run(binary() + " serve --port 0 --db " + dir.file("bad.db") +
+                            " --alias '" + bad + "'");
+    EXPECT_EQ(r.exit_code, 2) << bad << r.err;
+    EXPECT_NE(r.err.find("--alias"), std::string::npos) << r.err;
+  }
+}
+
 TEST_F(ServeApi, ModelMayBeLeftOutWhenOneIsLoaded) {
   start();
   const json gen = {{"prompt_ids", kPrompt}, {"diffusion", {{"gen_length", 8}}}};
