@@ -64,6 +64,20 @@ bool has_peer(int fd) {
   return getpeername(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0;
 }
 
+// The inode of the socket descriptor `name` of /proc/self/fd names ("socket:[123]"), or 0 for
+// anything else. Read from the link, not with fstat on the descriptor: the walk looks at
+// descriptors other threads are opening and closing, and must not touch them (ThreadSanitizer
+// reports fstat there as a race, and its runtime crashes building the report).
+ino_t socket_inode_of(int proc_fd_dir, const char* name) {
+  char target[64];
+  const ssize_t n = readlinkat(proc_fd_dir, name, target, sizeof(target) - 1);
+  if (n <= 0) return 0;
+  target[n] = '\0';
+  constexpr char kPrefix[] = "socket:[";
+  if (std::strncmp(target, kPrefix, sizeof(kPrefix) - 1) != 0) return 0;
+  return static_cast<ino_t>(std::strtoull(target + sizeof(kPrefix) - 1, nullptr, 10));
+}
+
 // The connected socket on `port` that the gate has not seen yet: the one just accepted.
 Socket find_accepted_socket(int port, const std::set<ino_t>& known) {
   Socket found;
@@ -73,11 +87,10 @@ Socket find_accepted_socket(int port, const std::set<ino_t>& known) {
     char* end = nullptr;
     const long fd = std::strtol(e->d_name, &end, 10);
     if (*end != '\0' || fd < 0 || fd == dirfd(dir)) continue;
-    struct stat st;
-    if (fstat(static_cast<int>(fd), &st) != 0 || !S_ISSOCK(st.st_mode)) continue;
-    if (known.count(st.st_ino)) continue;
+    const ino_t inode = socket_inode_of(dirfd(dir), e->d_name);
+    if (inode == 0 || known.count(inode)) continue;
     if (local_port_of(static_cast<int>(fd)) != port || !has_peer(static_cast<int>(fd))) continue;
-    found = {static_cast<int>(fd), st.st_ino};
+    found = {static_cast<int>(fd), inode};
     break;
   }
   closedir(dir);
