@@ -203,6 +203,12 @@ std::vector<DecodeKey> build_table() {
        "1 (Dream: generation_config top_p)", "", false, 0.05,
        [](DecodeParams& p, const std::string& v) { p.top_p = parse_double("top_p", v); },
        [](const DecodeParams& p) { return json(p.top_p); }},
+      {"min_p", K::kFloat, false, {}, zero, open1, "float in [0, 1)",
+       "drop tokens less likely than min_p times the most likely one, after top_p and top_k "
+       "(0 = off); like them it shapes the confidence",
+       "0 (off)", "", true, 0.05,
+       [](DecodeParams& p, const std::string& v) { p.min_p = parse_double("min_p", v); },
+       [](const DecodeParams& p) { return json(p.min_p); }},
       {"cfg_scale", K::kFloat, false, {}, zero, std::nullopt, "float >= 0",
        "classifier-free guidance (LLaDA, Dream; cache none): un + (cfg+1)(cond - un), un = "
        "prompt masked",

@@ -35,6 +35,7 @@ struct DecodeParams {
   double temperature = 0.0;
   int top_k = 0;
   double top_p = 1.0;
+  double min_p = 0;  // drop tokens below min_p x the top probability (0 = off)
   double cfg_scale = 0.0;
   uint64_t seed = 0;
   bool stop_at_eos = true;

@@ -149,6 +149,7 @@ class Denoiser {
     g.temperature = 0;
     g.top_k = 0;
     g.top_p = 1.0;
+    g.min_p = 0;
     g.confidence = ConfidenceKind::kProb;
     return g;
   }

@@ -12,7 +12,7 @@ Sampler::Sampler(const DecodeParams& p, int vocab, int32_t mask_id)
       vocab_(vocab),
       mask_id_(mask_id),
       fast_greedy_(p.temperature == 0 && p.top_p >= 1.0 && (p.top_k <= 0 || p.top_k >= vocab) &&
-                   p.confidence == ConfidenceKind::kProb),
+                   p.min_p <= 0 && p.confidence == ConfidenceKind::kProb),
       probs_(vocab),
       order_(vocab) {}
 
@@ -80,6 +80,13 @@ Candidate Sampler::pick(const float* logits, Rng& rng) {
   }
   double mx = kRemoved;
   for (int v = 0; v < V; ++v) mx = std::max(mx, probs_[v]);
+  if (p_.min_p > 0) {
+    // p_v < min_p * p_max  <=>  scaled logit_v < scaled logit_max + log(min_p)
+    const double floor = mx + std::log(p_.min_p);
+    for (int v = 0; v < V; ++v) {
+      if (probs_[v] < floor) probs_[v] = kRemoved;
+    }
+  }
   double sum = 0;
   for (int v = 0; v < V; ++v) {
     probs_[v] = std::exp(probs_[v] - mx);

@@ -34,6 +34,9 @@ void parse_openai_common(const json& body, GenerationInput& in) {
   if (body.contains("top_k") && !body["top_k"].is_null()) {
     in.top_k = static_cast<int>(get_int(body["top_k"], "top_k", 0, INT32_MAX));
   }
+  if (body.contains("min_p") && !body["min_p"].is_null()) {
+    in.min_p = get_number(body["min_p"], "min_p");  // range checked with the decoding keys
+  }
   if (body.contains("seed") && !body["seed"].is_null()) {
     in.seed = get_int(body["seed"], "seed", 0, INT64_MAX);
   }
@@ -148,6 +151,7 @@ json decode_overrides(const GenerationInput& in) {
   if (in.temperature) o["temperature"] = *in.temperature;
   if (in.top_p) o["top_p"] = *in.top_p;
   if (in.top_k) o["top_k"] = *in.top_k;
+  if (in.min_p) o["min_p"] = *in.min_p;
   if (in.seed) o["seed"] = *in.seed;
   // OpenAI's finish_reason "stop" means the model ended its answer: end at the end token.
   if (in.endpoint != Endpoint::kGenerate) o["stop_at_eos"] = true;

@@ -32,6 +32,7 @@ struct GenerationInput {
   std::optional<int> max_tokens;
   std::optional<double> temperature, top_p;
   std::optional<int> top_k;
+  std::optional<double> min_p;
   std::optional<int64_t> seed;
   std::vector<std::string> stop;
   StreamMode stream = StreamMode::kNone;
@@ -42,7 +43,7 @@ struct GenerationInput {
 GenerationInput parse_generation_input(Endpoint endpoint, const nlohmann::json& body);
 
 // The request's decoding overrides as one JSON object: the OpenAI fields (max_tokens ->
-// gen_length, temperature, top_p, top_k, seed; stop_at_eos on the OpenAI routes), then the
+// gen_length, temperature, top_p, top_k, min_p, seed; stop_at_eos on the OpenAI routes), then the
 // `diffusion` object, whose keys win.
 nlohmann::json decode_overrides(const GenerationInput& in);
 // Decoding parameters for this request through the engine's one resolve_decode_params, the

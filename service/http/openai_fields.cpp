@@ -50,6 +50,7 @@ const std::vector<Field>& fields() {
       {"temperature", kBoth, nullptr, ""},
       {"top_p", kBoth, nullptr, ""},
       {"top_k", kBoth, nullptr, ""},
+      {"min_p", kBoth, nullptr, ""},
       {"seed", kBoth, nullptr, ""},
       {"stop", kBoth, nullptr, ""},
       {"stream", kBoth, nullptr, ""},
@@ -76,7 +77,6 @@ const std::vector<Field>& fields() {
        "penalties are not supported (a diffusion model decodes all positions at once); send 0"},
       {"repetition_penalty", kBoth, is_one,
        "penalties are not supported (a diffusion model decodes all positions at once); send 1"},
-      {"min_p", kBoth, is_zero, "min_p is not supported; use top_p or top_k"},
       {"logit_bias", kBoth, is_empty, "logit_bias is not supported"},
       {"response_format", kBoth,
        [](const json& v) {

@@ -71,6 +71,32 @@ TEST(Sampler, TopKAndTopPReshapeConfidenceAtTemperatureZero) {
   EXPECT_NEAR(p05.pick(logits.data(), rng).confidence, 1.0, 1e-12);
 }
 
+// min_p keeps tokens at least min_p times as likely as the top one (after the temperature),
+// and never samples the others.
+TEST(Sampler, MinPDropsTokensBelowItsShareOfTheTop) {
+  std::vector<float> logits = {2.0f, 1.5f, 0.0f, -1.0f};  // p ~ .53 .32 .07 .03
+  const auto probs = softmax(logits);
+  DecodeParams p;
+  p.min_p = 0.5;  // keeps tokens with p >= .26: the first two
+  Rng rng(5);
+  Sampler greedy(p, 4, -1);
+  const auto kept = softmax({2.0f, 1.5f});
+  EXPECT_NEAR(greedy.pick(logits.data(), rng).confidence, kept[0], 1e-12);
+  p.temperature = 1.0;
+  Sampler hot(p, 4, -1);
+  int first = 0;
+  for (int i = 0; i < 4000; ++i) {
+    const int t = hot.pick(logits.data(), rng).token;
+    EXPECT_LT(t, 2);
+    first += t == 0;
+  }
+  EXPECT_NEAR(first / 4000.0, kept[0], 0.03);
+  p.min_p = 0;  // off: the confidence is the full softmax's again
+  p.temperature = 0;
+  Sampler off(p, 4, -1);
+  EXPECT_NEAR(off.pick(logits.data(), rng).confidence, probs[0], 1e-12);
+}
+
 TEST(Sampler, SeededSamplingIsReproducibleAndSeedsDiffer) {
   std::vector<float> logits(64);
   for (int i = 0; i < 64; ++i) logits[i] = static_cast<float>(std::sin(i * 0.7));

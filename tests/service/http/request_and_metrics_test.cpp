@@ -86,6 +86,7 @@ TEST(GenerationRequest, EveryOpenAIFieldIsHandledOrRefused) {
                                                  {"presence_penalty", 0.0},
                                                  {"repetition_penalty", 1},
                                                  {"min_p", 0},
+                                                 {"min_p", 0.05},
                                                  {"logit_bias", json::object()},
                                                  {"response_format", {{"type", "text"}}},
                                                  {"logprobs", false},
@@ -111,7 +112,6 @@ TEST(GenerationRequest, EveryOpenAIFieldIsHandledOrRefused) {
        std::vector<std::pair<std::string, json>>{{"frequency_penalty", 0.5},
                                                  {"presence_penalty", -1},
                                                  {"repetition_penalty", 1.1},
-                                                 {"min_p", 0.05},
                                                  {"logit_bias", {{"50256", -100}}},
                                                  {"response_format", {{"type", "json_object"}}},
                                                  {"n", 2},
@@ -134,6 +134,9 @@ TEST(GenerationRequest, EveryOpenAIFieldIsHandledOrRefused) {
   // Mapped: top-level top_k becomes the decoding key; stream_options needs a stream.
   const auto in = parse_generation_input(Endpoint::kChat, with(chat_base, "top_k", 7));
   EXPECT_EQ(decode_overrides(in)["top_k"], 7);
+  EXPECT_EQ(decode_overrides(parse_generation_input(Endpoint::kChat, with(chat_base, "min_p", 0.1)))
+                ["min_p"],
+            0.1);
   EXPECT_EQ(param_of(Endpoint::kChat, with(chat_base, "top_k", -1)), "top_k");
   json streamed = with(chat_base, "stream", true);
   streamed["stream_options"] = {{"include_usage", true}};
