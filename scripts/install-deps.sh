@@ -15,6 +15,8 @@ PACKAGES=(
   nlohmann-json3-dev libpcre2-dev libutf8proc-dev
   # service
   libcpp-httplib-dev libsqlite3-dev sqlite3
+  # line editing and history of `diffulex chat` (BSD licence; GNU readline's GPL would bind it)
+  libedit-dev
   # OpenCL: loader, headers, CLBlast, and PoCL so OpenCL runs on the CPU in tests
   ocl-icd-opencl-dev opencl-c-headers libclblast-dev pocl-opencl-icd clinfo
   # tests
@@ -31,7 +33,7 @@ IMAGE_BUILD_SKIP=(git ca-certificates sqlite3 pocl-opencl-icd clinfo python3 cur
   chromium-driver clang libclang-rt-14-dev llvm)
 # Shared libraries the built diffulex links (`ldd`); their dependencies come with them.
 RUNTIME_PACKAGES=(libpcre2-8-0 libutf8proc2 libcpp-httplib0.11 libsqlite3-0 libssl3
-  ocl-icd-libopencl1 libclblast1)
+  ocl-icd-libopencl1 libclblast1 libedit2)
 # scripts/container-test.sh: rootful podman with runc (crun fails here), debootstrap for the
 # base image, curl for its HTTP requests.
 CONTAINER_PACKAGES=(podman runc debootstrap curl)

@@ -1,6 +1,7 @@
 // `diffulex chat`: an interactive conversation with a model through its chat template. On a
-// terminal the reply is shown being unmasked step by step; when stdin or stdout is not a
-// terminal only plain text is printed, so sessions can be scripted through a pipe.
+// terminal lines are edited with history (ChatInput) and the reply is shown being unmasked
+// step by step; when stdin or stdout is not a terminal plain lines are read and only plain
+// text is printed, so sessions can be scripted through a pipe.
 #include <unistd.h>
 
 #include <atomic>
@@ -10,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -19,6 +21,7 @@
 #include "engine/decode/text_streamer.h"
 #include "engine/util/error.h"
 #include "service/cli/args.h"
+#include "service/cli/chat_input.h"
 #include "service/cli/chat_view.h"
 #include "service/cli/commands.h"
 #include "service/cli/decode_flags.h"
@@ -27,11 +30,35 @@
 namespace dlx::cli {
 namespace {
 
-// Set by SIGINT while a reply is generated; a signal handler can only reach a global.
+// Set by SIGINT; a signal handler can only reach a global.
 std::atomic<bool> g_interrupted{false};
 extern "C" void on_sigint(int) {
   g_interrupted.store(true);
 }
+
+// For a whole terminal session Ctrl-C only sets g_interrupted, which stops a reply being
+// generated (at the prompt the line editor reads Ctrl-C as a key), so a Ctrl-C pressed just
+// as a reply ends cannot kill the session.
+class SigintToFlag {
+ public:
+  explicit SigintToFlag(bool on) : on_(on) {
+    if (!on_) return;
+    struct sigaction sa {};
+    sa.sa_handler = on_sigint;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_);
+  }
+  ~SigintToFlag() {
+    if (on_) sigaction(SIGINT, &old_, nullptr);
+  }
+  SigintToFlag(const SigintToFlag&) = delete;
+  SigintToFlag& operator=(const SigintToFlag&) = delete;
+
+ private:
+  bool on_;
+  struct sigaction old_ {};
+};
 
 constexpr const char* kBold = "\x1b[1m";
 constexpr const char* kDim = "\x1b[2m";
@@ -50,7 +77,13 @@ const char* kHelp =
     "  /conf X          confidence threshold of the threshold commit rules\n"
     "  /block N         block length\n"
     "  /set KEY VALUE   any decoding key (README: Decoding)\n"
-    "  /show            current settings\n";
+    "  /show            current settings\n"
+    "input:\n"
+    "  line ending in \\ the message goes on with the next line (prompt ...)\n"
+    "  up, down, Ctrl-R earlier lines, also of earlier sessions (on a terminal: emacs keys,\n"
+    "                   ~/.editrc), kept in $XDG_STATE_HOME/diffulex/chat_history\n"
+    "  Ctrl-C           stops a reply; at the prompt drops the line\n"
+    "  Ctrl-D           leaves (so does Ctrl-C twice at an empty prompt)\n";
 
 std::string trim(const std::string& s) {
   const size_t b = s.find_first_not_of(" \t\r\n");
@@ -75,14 +108,10 @@ class ChatSession {
       std::printf("%sdiffulex chat%s: %s (%s). Type /help for commands, /quit to leave.\n", kBold,
                   kReset, c.dir.c_str(), c.family_name().c_str());
     }
-    std::string line;
-    while (true) {
-      if (interactive_) {
-        std::printf("%syou>%s ", kBold, kReset);
-        std::fflush(stdout);
-      }
-      if (!std::getline(std::cin, line)) break;
-      line = trim(line);
+    ChatInput input(interactive_, std::cin, interactive_ ? chat_history_path() : "");
+    SigintToFlag sigint(interactive_);
+    while (const std::optional<std::string> text = input.next()) {
+      const std::string line = trim(*text);
       if (line.empty()) continue;
       if (line[0] == '/') {
         if (!command(line)) break;
@@ -90,7 +119,6 @@ class ChatSession {
         turn(line);
       }
     }
-    if (interactive_) std::printf("\n");
     return 0;
   }
 
@@ -192,14 +220,7 @@ class ChatSession {
         std::fflush(stdout);
       }
     };
-    g_interrupted.store(false);
-    struct sigaction sa {
-    }, old{};
-    if (interactive_) {
-      sa.sa_handler = on_sigint;
-      sigemptyset(&sa.sa_mask);
-      sigaction(SIGINT, &sa, &old);
-    }
+    g_interrupted.store(false);  // a Ctrl-C before this reply is not meant for it
     GenerateResult r;
     std::string failure;
     try {
@@ -209,7 +230,6 @@ class ChatSession {
       if (e.code() == ErrorCode::kOutOfRange)
         failure += " (type /clear to start a new conversation)";
     }
-    if (interactive_) sigaction(SIGINT, &old, nullptr);
     if (view) view->clear();
     if (!failure.empty()) {
       messages_.erase(messages_.end() - 1);
