@@ -48,8 +48,8 @@ struct ModelInfo {
   int64_t vocab = 0;
   bool has_tokenizer = false;
   bool has_chat_template = false;  // chat prompts work (the playground opens in Chat mode)
-  std::string config_json;  // the raw config.json (its hash identifies the model)
-  DecodeParams decoding;    // the family's default decoding for this model (its generation_config)
+  std::string config_json;         // the raw config.json (its hash identifies the model)
+  DecodeParams decoding;  // the family's default decoding for this model (its generation_config)
 };
 
 // A loaded model: immutable, shared by every session and request that uses it.

@@ -4,12 +4,11 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "engine/model/model_config.h"
 
@@ -22,7 +21,7 @@ enum class CacheMode { kNone, kPrefix, kDual, kBlock };
 
 struct DecodeParams {
   int gen_length = 128;
-  int block_length = 32;  // 0: one block over the whole canvas (= gen_length)
+  int block_length = 32;           // 0: one block over the whole canvas (= gen_length)
   std::optional<int> steps;        // over the whole canvas
   std::optional<int> block_steps;  // per block
   Schedule schedule = Schedule::kUniform;

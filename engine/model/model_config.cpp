@@ -152,9 +152,8 @@ ModelConfig load_model_config(const std::string& dir) {
   c.spec = find_arch_spec(archs, model_type);
   if (!c.spec) {
     std::string got = archs.empty() ? "model_type '" + model_type + "'" : "'" + archs[0] + "'";
-    throw Error(ErrorCode::kUnsupported,
-                path + ": unknown architecture " + got +
-                    " (supported: " + supported_architectures() + ")");
+    throw Error(ErrorCode::kUnsupported, path + ": unknown architecture " + got +
+                                             " (supported: " + supported_architectures() + ")");
   }
   const ConfigKeys& k = c.spec->keys;
   c.hidden = r.positive_int(k.hidden);

@@ -15,7 +15,7 @@ struct ModelConfig {
   const ArchSpec* spec = nullptr;
   std::string dir;  // the model folder
 
-  int hidden = 0;        // D
+  int hidden = 0;  // D
   int layers = 0;
   int heads = 0;         // H
   int kv_heads = 0;      // KV (GQA: H % KV == 0)

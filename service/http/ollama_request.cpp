@@ -47,9 +47,9 @@ void read_options(const json& options, GenerationInput& in) {
     const char* name;
     int value;
   };
-  static const Neutral kNeutral[] = {{"repeat_penalty", 1},    {"presence_penalty", 0},
-                                     {"frequency_penalty", 0}, {"typical_p", 1},
-                                     {"tfs_z", 1},             {"mirostat", 0}};
+  static const Neutral kNeutral[] = {
+      {"repeat_penalty", 1}, {"presence_penalty", 0}, {"frequency_penalty", 0}, {"typical_p", 1},
+      {"tfs_z", 1},          {"mirostat", 0}};
   for (auto it = options.begin(); it != options.end(); ++it) {
     const std::string& k = it.key();
     const json& v = it.value();

@@ -14,8 +14,8 @@ struct ServeConfig {
   std::string host = "127.0.0.1";
   int port = 8080;  // 0: any free port (printed at startup)
   std::string db_path = "diffulex.db";
-  std::vector<std::string> models;    // --model DIR or NAME=DIR, loaded at startup
-  std::string models_dir;             // root for POST /v1/models; empty disables it
+  std::vector<std::string> models;  // --model DIR or NAME=DIR, loaded at startup
+  std::string models_dir;           // root for POST /v1/models; empty disables it
   // --alias NAME[=MODEL]: names clients send, answered by MODEL (no MODEL: the only loaded one).
   std::map<std::string, std::string> aliases;
   std::vector<std::string> api_keys;  // empty: no authentication

@@ -61,7 +61,7 @@ class Metrics {
   std::map<std::pair<std::string, int>, uint64_t> requests_;  // (endpoint, code)
   std::map<std::string, Histogram> request_seconds_;          // by endpoint
   Histogram step_seconds_;
-  std::map<std::string, Histogram> first_token_seconds_;  // by model
+  std::map<std::string, Histogram> first_token_seconds_;                          // by model
   std::map<std::string, uint64_t> forwards_, tokens_;                             // by model
   std::map<std::pair<std::string, db::GenerationStatus>, uint64_t> generations_;  // (model, status)
   std::map<std::string, double> load_seconds_;                                    // by model

@@ -1,10 +1,10 @@
 // Sampler: confidences, filters, the mask exclusion, and seeded sampling statistics.
+#include "engine/decode/sampler.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <vector>
-
-#include "engine/decode/sampler.h"
 
 namespace dlx {
 namespace {

@@ -16,9 +16,9 @@ namespace fs = std::filesystem;
 
 // A copy of a fixture folder with tokenizer_config.json replaced by `config` ("" removes it).
 fs::path copy_with_tokenizer_config(const std::string& family, const std::string& config) {
-  const fs::path dir = fs::temp_directory_path() /
-                       ("dlx_describe_" + family + "_" + std::to_string(::getpid()) + "_" +
-                        std::to_string(std::hash<std::string>{}(config)));
+  const fs::path dir =
+      fs::temp_directory_path() / ("dlx_describe_" + family + "_" + std::to_string(::getpid()) +
+                                   "_" + std::to_string(std::hash<std::string>{}(config)));
   fs::remove_all(dir);
   fs::create_directories(dir);
   for (const auto& f : fs::directory_iterator(test::model_dir(family))) {

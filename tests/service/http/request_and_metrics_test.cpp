@@ -134,8 +134,8 @@ TEST(GenerationRequest, EveryOpenAIFieldIsHandledOrRefused) {
   // Mapped: top-level top_k becomes the decoding key; stream_options needs a stream.
   const auto in = parse_generation_input(Endpoint::kChat, with(chat_base, "top_k", 7));
   EXPECT_EQ(decode_overrides(in)["top_k"], 7);
-  EXPECT_EQ(decode_overrides(parse_generation_input(Endpoint::kChat, with(chat_base, "min_p", 0.1)))
-                ["min_p"],
+  EXPECT_EQ(decode_overrides(
+                parse_generation_input(Endpoint::kChat, with(chat_base, "min_p", 0.1)))["min_p"],
             0.1);
   EXPECT_EQ(param_of(Endpoint::kChat, with(chat_base, "top_k", -1)), "top_k");
   json streamed = with(chat_base, "stream", true);

@@ -83,8 +83,8 @@ TEST_F(ServeApi, AliasesAnswerTheNamesClientsSend) {
   EXPECT_EQ(server->terminate(), 0);
   server.reset();
   for (const char* bad : {"=llada", "x=", ""}) {
-    const RunResult r = run(binary() + " serve --port 0 --db " + dir.file("bad.db") +
-                            " --alias '" + bad + "'");
+    const RunResult r =
+        run(binary() + " serve --port 0 --db " + dir.file("bad.db") + " --alias '" + bad + "'");
     EXPECT_EQ(r.exit_code, 2) << bad << r.err;
     EXPECT_NE(r.err.find("--alias"), std::string::npos) << r.err;
   }
