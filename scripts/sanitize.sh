@@ -27,6 +27,7 @@ common=(-G Ninja "-DCMAKE_CXX_COMPILER=$CXX_CLANG" -DCMAKE_BUILD_TYPE=RelWithDeb
 # A report stops the process with a distinct status: abort for ASan / UBSan / TSan reports,
 # exit 86 for leaks found at exit (exit 1 is the CLI's own runtime-failure status).
 export ASAN_OPTIONS="halt_on_error=1:abort_on_error=1:detect_leaks=1:exitcode=86:${ASAN_OPTIONS:-}"
+export LSAN_OPTIONS="suppressions=$PWD/tests/support/lsan.supp:${LSAN_OPTIONS:-}"
 export UBSAN_OPTIONS="halt_on_error=1:abort_on_error=1:print_stacktrace=1:${UBSAN_OPTIONS:-}"
 export TSAN_OPTIONS="halt_on_error=1:abort_on_error=1:second_deadlock_stack=1:exitcode=86:suppressions=$PWD/tests/support/tsan.supp:${TSAN_OPTIONS:-}"
 
