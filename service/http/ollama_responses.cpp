@@ -7,6 +7,7 @@
 #include "engine/decode/decode_params.h"
 #include "engine/engine.h"
 #include "service/http/api_error.h"
+#include "service/jobs/clock.h"
 
 namespace dlx::http {
 namespace {
@@ -17,12 +18,6 @@ bool is_chat(const JobRequest& r) {
   return r.endpoint == Endpoint::kOllamaChat;
 }
 
-int64_t unix_now_ms() {
-  timespec ts{};
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
-}
-
 int64_t ns(double ms) {
   return static_cast<int64_t>(std::llround(ms * 1e6));
 }
@@ -30,7 +25,7 @@ int64_t ns(double ms) {
 // The final object's fields, shared by the non-streaming answer and the stream's last line.
 // A diffusion model has no separate prompt pass: the whole run is eval_duration.
 json final_object(const JobRequest& r, const JobOutcome& o, const std::string& text) {
-  json j = {{"model", ollama_name(r.model->name)}, {"created_at", ollama_time(unix_now_ms())}};
+  json j = {{"model", ollama_name(r.model->name)}, {"created_at", ollama_time(unix_ms())}};
   if (is_chat(r)) {
     j["message"] = {{"role", "assistant"}, {"content", text}};
   } else {
@@ -53,7 +48,7 @@ class OllamaStream : public StreamFormat {
   std::string open() override { return ""; }
   std::string event(const JobEvent& e) override {
     if (e.kind != JobEvent::Kind::kText || e.text.empty()) return "";
-    json j = {{"model", ollama_name(r_.model->name)}, {"created_at", ollama_time(unix_now_ms())}};
+    json j = {{"model", ollama_name(r_.model->name)}, {"created_at", ollama_time(unix_ms())}};
     if (is_chat(r_)) {
       j["message"] = {{"role", "assistant"}, {"content", e.text}};
     } else {
@@ -111,13 +106,13 @@ std::string ollama_name(const std::string& model) {
   return model + ":latest";
 }
 
-std::string ollama_time(int64_t unix_ms) {
-  const time_t secs = static_cast<time_t>(unix_ms / 1000);
+std::string ollama_time(int64_t ms) {
+  const time_t secs = static_cast<time_t>(ms / 1000);
   tm utc{};
   gmtime_r(&secs, &utc);
   char buf[40];
   const size_t n = std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &utc);
-  std::snprintf(buf + n, sizeof(buf) - n, ".%03dZ", static_cast<int>(unix_ms % 1000));
+  std::snprintf(buf + n, sizeof(buf) - n, ".%03dZ", static_cast<int>(ms % 1000));
   return buf;
 }
 
@@ -130,7 +125,7 @@ std::unique_ptr<StreamFormat> make_ollama_stream(const JobRequest& r) {
 }
 
 json ollama_load_answer(Endpoint endpoint, const std::string& model) {
-  json j = {{"model", ollama_name(model)}, {"created_at", ollama_time(unix_now_ms())}};
+  json j = {{"model", ollama_name(model)}, {"created_at", ollama_time(unix_ms())}};
   if (endpoint == Endpoint::kOllamaChat) {
     j["message"] = {{"role", "assistant"}, {"content", ""}};
   } else {

@@ -14,7 +14,7 @@ namespace dlx::http {
 // Ollama lists models as NAME:TAG; ours are all "latest".
 std::string ollama_name(const std::string& model);
 // RFC 3339 UTC with milliseconds, e.g. 2026-12-07T15:34:51.123Z.
-std::string ollama_time(int64_t unix_ms);
+std::string ollama_time(int64_t ms);
 
 // The non-streaming answer (done: true, the whole text, timings in nanoseconds).
 nlohmann::json ollama_result(const JobRequest& r, const JobOutcome& o);
