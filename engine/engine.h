@@ -39,7 +39,7 @@ struct ModelLoadOptions {
 // What a model is, read from its files without loading weights.
 struct ModelInfo {
   std::string path;    // canonical folder (or file)
-  std::string format;  // "safetensors"
+  std::string format;  // "safetensors" (a folder) or "gguf" (one file)
   std::string family;  // "llada", "dream", "sdar", "fast_dllm_v2"
   std::string dtype;   // the dtype holding most weight bytes
   int64_t parameters = 0;
@@ -65,6 +65,10 @@ struct LoadedModel {
 // Reads a model's config and weight headers (no weights are loaded). Throws Error
 // (kNotFound, kInvalidModel) for a missing or malformed model.
 ModelInfo describe_model(const std::string& path);
+
+// The tokenizer alone: PATH is a tokenizer.json, a folder holding one, or a GGUF model file.
+// Throws Error as Tokenizer::load does.
+std::shared_ptr<Tokenizer> load_tokenizer(const std::string& path);
 
 class Engine {
  public:

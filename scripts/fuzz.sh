@@ -12,11 +12,13 @@ cd "$(dirname "$0")/.."
 
 seconds="${1:-60}"
 shift || true
-TARGETS=(safetensors model_config tokenizer chat_template decode_params http_request)
+TARGETS=(safetensors model_config tokenizer chat_template decode_params http_request gguf)
 [ $# -eq 0 ] || TARGETS=("$@")
-# Largest input per target (bytes): seeds are at most a few KB (tokenizer.json seeds 60 KB).
+# Largest input per target (bytes): seeds are at most a few KB (tokenizer.json seeds 60 KB, the
+# GGUF seeds 110 KB).
 declare -A MAX_LEN=([safetensors]=16384 [model_config]=16384 [tokenizer]=131072
-                    [chat_template]=16384 [decode_params]=4096 [http_request]=8192)
+                    [chat_template]=16384 [decode_params]=4096 [http_request]=8192
+                    [gguf]=131072)
 # Extra dictionaries a target shares (besides tests/fuzz/json.dict.in and its own).
 declare -A EXTRA_DICT=([http_request]=decode_params [tokenizer]=chat_template)
 

@@ -29,6 +29,8 @@ const Command kCommands[] = {
     {"generate", dlx::cli::cmd_generate, "generate with a diffusion decoding configuration"},
     {"make-random-model", dlx::cli::cmd_make_random_model,
      "write a Hugging Face folder with random weights at real dimensions"},
+    {"convert", dlx::cli::cmd_convert,
+     "write a model folder as one GGUF file (f32, f16, bf16, q8_0, q4_0)"},
     {"bench", dlx::cli::cmd_bench, "time forward passes / generation; measure the machine's peak"},
     {"serve", dlx::cli::cmd_serve, "serve the OpenAI-compatible and native HTTP API"},
     {"healthcheck", dlx::cli::cmd_healthcheck, "exit 0 when a running service's /health is 200"},

@@ -48,13 +48,15 @@ std::vector<ArchSpec> make_specs() {
                    /*qkv_bias*/ false, /*qk_norm*/ false, "<|eot_id|>", "<|mdm_mask|>",
                    llada_keys, llada_tensors,
                    {32, true, "schedule=uniform confidence=prob commit=schedule cache=none", false,
-                    "generate.py: blocks of 32, one token per step"}});
+                    "generate.py: blocks of 32, one token per step"},
+                   {"llada", /*qk_permuted*/ true}});
 
   specs.push_back({Family::kDream, "dream", {"DreamModel"}, {"Dream", "dream"},
                    AttentionKind::kBidirectional, true, false, true, false, "<|im_end|>",
                    "<|mask|>", kQwenKeys, kQwenTensors,
                    {0, false, "schedule=timestep commit=schedule cache=none", true,
-                    "diffusion_generate: one block, timestep schedule, generation_config"}});
+                    "diffusion_generate: one block, timestep schedule, generation_config"},
+                   {"dream", false}});
 
   ConfigKeys sdar_keys = kQwenKeys;
   sdar_keys.qkv_bias = "attention_bias";
@@ -65,7 +67,8 @@ std::vector<ArchSpec> make_specs() {
                    {DecodingDefaults::kTrainingBlock, false,
                     "schedule=uniform confidence=prob commit=threshold_or_schedule "
                     "threshold=0.85 cache=block",
-                    false, "generate.py: low_confidence_dynamic, threshold 0.85"}});
+                    false, "generate.py: low_confidence_dynamic, threshold 0.85"},
+                   {"sdar", false}});
 
   ConfigKeys fdl_keys = kQwenKeys;
   fdl_keys.block_size = "bd_size";
@@ -75,7 +78,8 @@ std::vector<ArchSpec> make_specs() {
                    {DecodingDefaults::kTrainingBlock, false,
                     "sub_block_length=8 confidence=prob commit=threshold threshold=0.9 "
                     "cache=block",
-                    false, "run_chatbot.py: block 32, small block 8, threshold 0.9"}});
+                    false, "run_chatbot.py: block 32, small block 8, threshold 0.9"},
+                   {"fast-dllm-v2", false}});
   return specs;
 }
 
@@ -116,6 +120,13 @@ std::string supported_architectures() {
     for (const auto& a : s.architectures) out += (out.empty() ? "" : ", ") + a;
   }
   return out;
+}
+
+const ArchSpec* find_arch_spec_by_gguf(const std::string& arch) {
+  for (const auto& s : arch_specs()) {
+    if (arch == s.gguf.arch) return &s;
+  }
+  return nullptr;
 }
 
 const ArchSpec* find_arch_spec_by_name(const std::string& name) {

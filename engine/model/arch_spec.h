@@ -55,6 +55,14 @@ struct DecodingDefaults {
   const char* source;               // where the defaults come from in the official code
 };
 
+// How the family is written in a GGUF file (engine/model/gguf_model.h).
+struct GgufNames {
+  const char* arch;  // general.architecture: llama.cpp's name where llama.cpp has the family
+  // llama.cpp's converter permutes q/k rows per head for interleaved RoPE (LLaDA): GGUF row
+  // 2*i+s of a head is HF row s*hd/2+i. Undone on load, applied on convert.
+  bool qk_permuted;
+};
+
 struct ArchSpec {
   Family family;
   const char* name;                       // our name: llada, dream, sdar, fast_dllm_v2
@@ -70,6 +78,7 @@ struct ArchSpec {
   ConfigKeys keys;
   TensorNames tensors;
   DecodingDefaults decoding;
+  GgufNames gguf;
 };
 
 const std::vector<ArchSpec>& arch_specs();
@@ -79,6 +88,9 @@ const ArchSpec* find_arch_spec(const std::vector<std::string>& architectures,
                                const std::string& model_type);
 // "LLaDAModelLM, DreamModel, ...": every config.json architecture the table supports.
 std::string supported_architectures();
+// A GGUF general.architecture ("llada", "dream", "sdar", "fast-dllm-v2") -> spec; nullptr when
+// unknown.
+const ArchSpec* find_arch_spec_by_gguf(const std::string& arch);
 // Our family name ("llada", ...) -> spec; nullptr when unknown.
 const ArchSpec* find_arch_spec_by_name(const std::string& name);
 

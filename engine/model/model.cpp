@@ -90,7 +90,6 @@ void Model::rope_tables(int64_t positions, Tensor* cos, Tensor* sin) const {
 void Model::load_weights(const WeightSource& store, const LoadOptions& opts) {
   const ModelConfig& c = config_;
   const std::string where = store.files().size() == 1 ? store.files()[0] : c.dir;
-  bool first = true;
   auto get = [&](const std::string& name, int64_t rows, int64_t cols, bool required = true) {
     const HostTensor* t = store.find(name);
     if (!t) {
@@ -114,11 +113,6 @@ void Model::load_weights(const WeightSource& store, const LoadOptions& opts) {
     // Vectors (norms, biases) are always read exactly.
     const Precision prec =
         is_vector ? Precision::kExact : opts.precision.value_or(default_precision(t->dtype));
-    if (first && !is_vector) {
-      weight_dtype_ = t->dtype;
-      precision_ = prec;
-      first = false;
-    }
     parameter_count_ += rows * cols;
     return backend_->upload_weight(*t, rows, cols, prec);
   };
@@ -154,6 +148,8 @@ void Model::load_weights(const WeightSource& store, const LoadOptions& opts) {
         break;
       case W::kQ:
         L->q = t;
+        // The body's type (a q4_0 file keeps its embedding and LM head at q8_0).
+        if (w.layer == 0) weight_dtype_ = t.dtype, precision_ = t.precision;
         break;
       case W::kK:
         L->k = t;

@@ -134,9 +134,23 @@ ModelConfig load_model_config(const std::string& dir) {
   if (!fs::is_directory(dir)) {
     throw Error(ErrorCode::kNotFound, dir + ": not a model folder (no such directory)");
   }
-  const std::string path = (fs::path(dir) / "config.json").string();
-  if (!fs::exists(path)) throw Error(ErrorCode::kNotFound, path + ": missing config.json");
-  json j = parse_json_file(path);
+  ModelConfigSources src;
+  src.config_name = (fs::path(dir) / "config.json").string();
+  if (!fs::exists(src.config_name)) {
+    throw Error(ErrorCode::kNotFound, src.config_name + ": missing config.json");
+  }
+  src.config = parse_json_file(src.config_name);
+  src.generation_name = (fs::path(dir) / "generation_config.json").string();
+  if (fs::exists(src.generation_name)) src.generation = parse_json_file(src.generation_name);
+  src.added_tokens = read_added_tokens(dir);
+  src.tokenizer_name = (fs::path(dir) / "tokenizer.json").string();
+  src.dir = dir;
+  return model_config_from_json(src);
+}
+
+ModelConfig model_config_from_json(const ModelConfigSources& src) {
+  const json& j = src.config;
+  const std::string& path = src.config_name;
   if (!j.is_object()) throw Error(ErrorCode::kInvalidModel, path + ": not a JSON object");
   ConfigReader r(j, path);
 
@@ -148,7 +162,7 @@ ModelConfig load_model_config(const std::string& dir) {
   }
   std::string model_type = r.string("model_type", "");
   ModelConfig c;
-  c.dir = dir;
+  c.dir = src.dir;
   c.spec = find_arch_spec(archs, model_type);
   if (!c.spec) {
     std::string got = archs.empty() ? "model_type '" + model_type + "'" : "'" + archs[0] + "'";
@@ -234,7 +248,7 @@ ModelConfig load_model_config(const std::string& dir) {
 
   // Every special id must index the embedding: a bad one would only fail later, mid-decode, as
   // if the user had passed it. Each is checked against the file it came from.
-  const std::string tok_path = (fs::path(dir) / "tokenizer.json").string();
+  const std::string& tok_path = src.tokenizer_name;
   auto check_id = [&](int32_t id, const char* what, const std::string& file) {
     if (id >= c.vocab) {
       throw Error(ErrorCode::kInvalidModel, file + ": " + what + " " + std::to_string(id) +
@@ -244,7 +258,7 @@ ModelConfig load_model_config(const std::string& dir) {
   };
   auto first = [](const std::vector<int32_t>& v) { return v.empty() ? -1 : v.front(); };
 
-  auto added = read_added_tokens(dir);
+  const auto& added = src.added_tokens;
   c.mask_id = first(r.ids("mask_token_id"));
   check_id(c.mask_id, "mask token id", path);
   if (c.mask_id < 0) {
@@ -262,9 +276,9 @@ ModelConfig load_model_config(const std::string& dir) {
 
   std::vector<int32_t> eos = r.ids("eos_token_id");
   for (int32_t id : eos) check_id(id, "end token id", path);
-  const std::string gen_path = (fs::path(dir) / "generation_config.json").string();
-  if (fs::exists(gen_path)) {
-    json g = parse_json_file(gen_path);
+  const std::string& gen_path = src.generation_name;
+  if (!src.generation.is_null()) {
+    const json& g = src.generation;
     if (!g.is_object()) throw Error(ErrorCode::kInvalidModel, gen_path + ": not a JSON object");
     ConfigReader gr(g, gen_path);
     std::vector<int32_t> gen_eos = gr.ids("eos_token_id");

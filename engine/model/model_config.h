@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
 #include <vector>
@@ -52,6 +53,20 @@ struct ModelConfig {
   int kv_dim() const { return kv_heads * head_dim; }
   bool is_end_token(int32_t id) const;
 };
+
+// The parsed files a config is read from. A model folder gives them directly; a GGUF file's
+// metadata is translated into the same form (engine/model/gguf_model.h), so both are validated
+// by the same code. The *_name fields name the source in error messages.
+struct ModelConfigSources {
+  nlohmann::json config;  // config.json
+  std::string config_name;
+  nlohmann::json generation;  // generation_config.json; null when absent
+  std::string generation_name;
+  std::vector<std::pair<std::string, int32_t>> added_tokens;  // tokenizer.json's, text -> id
+  std::string tokenizer_name;
+  std::string dir;  // ModelConfig::dir: the folder (or the GGUF file)
+};
+ModelConfig model_config_from_json(const ModelConfigSources& src);
 
 // Reads and validates config.json (+ optional generation_config.json, tokenizer.json) in dir.
 // Throws Error with the file and the problem on anything missing or inconsistent.

@@ -61,20 +61,8 @@ std::shared_ptr<Tokenizer> Tokenizer::load(const std::string& path) {
   nlohmann::json cfg;
   const fs::path cfg_path = dir / "tokenizer_config.json";
   if (fs::exists(cfg_path, ec)) cfg = read_json(cfg_path);
-  // tokenizer.json: vocab and merges go straight into the model, without a JSON tree.
-  TokenizerJson parts =
-      parse_tokenizer_json(read_text_file(file.string(), kMaxTokenizerFileBytes), file.string());
-  std::unique_ptr<BpeModel> model;
-  try {
-    if (!parts.rest.contains("model"))
-      throw Error(ErrorCode::kInvalidModel, "tokenizer.json: no \"model\" object");
-    model = BpeModel::build(parts.rest["model"], std::move(parts.vocab), parts.merges);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(ErrorCode::kInvalidModel, file.string() + ": unexpected structure: " + e.what());
-  } catch (const Error& e) {
-    throw Error(e.code(), renamed(e.what(), file.string()), e.param());
-  }
-  auto tok = assemble(parts.rest, std::move(model), cfg, file.string());
+  auto tok = from_json_text(read_text_file(file.string(), kMaxTokenizerFileBytes), cfg,
+                            file.string(), /*parse_template=*/false);
   std::string template_source = (dir / "tokenizer_config.json").string();
   if (tok->config_.chat_template.empty() && fs::exists(dir / "chat_template.jinja", ec)) {
     template_source = (dir / "chat_template.jinja").string();
@@ -88,6 +76,27 @@ std::shared_ptr<Tokenizer> Tokenizer::load(const std::string& path) {
     }
   }
   tok->parse_chat_template(template_source);
+  return tok;
+}
+
+std::shared_ptr<Tokenizer> Tokenizer::from_json_text(std::string_view tokenizer_json,
+                                                     const nlohmann::json& cfg,
+                                                     const std::string& where,
+                                                     bool parse_template) {
+  // Vocab and merges go straight into the model, without a JSON tree.
+  TokenizerJson parts = parse_tokenizer_json(tokenizer_json, where);
+  std::unique_ptr<BpeModel> model;
+  try {
+    if (!parts.rest.contains("model"))
+      throw Error(ErrorCode::kInvalidModel, "tokenizer.json: no \"model\" object");
+    model = BpeModel::build(parts.rest["model"], std::move(parts.vocab), parts.merges);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(ErrorCode::kInvalidModel, where + ": unexpected structure: " + e.what());
+  } catch (const Error& e) {
+    throw Error(e.code(), renamed(e.what(), where), e.param());
+  }
+  auto tok = assemble(parts.rest, std::move(model), cfg, where);
+  if (parse_template) tok->parse_chat_template(where);
   return tok;
 }
 

@@ -53,6 +53,12 @@ class Tokenizer {
   // Throws Error kNotFound / kInvalidModel (malformed files) / kUnsupported (a component type
   // we do not implement, named in the message).
   static std::shared_ptr<Tokenizer> load(const std::string& path);
+  // From the text of a tokenizer.json (e.g. a GGUF's tokenizer.huggingface.json) and a parsed
+  // tokenizer_config.json (may be null). `where` names the source in messages.
+  static std::shared_ptr<Tokenizer> from_json_text(std::string_view tokenizer_json,
+                                                   const nlohmann::json& config_json,
+                                                   const std::string& where,
+                                                   bool parse_template = true);
   // From already-parsed files (config may be null). `where` names the source in messages.
   static std::shared_ptr<Tokenizer> from_json(const nlohmann::json& tokenizer_json,
                                               const nlohmann::json& config_json,

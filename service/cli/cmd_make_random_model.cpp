@@ -1,9 +1,7 @@
 // `diffulex make-random-model`: writes a Hugging Face folder with random weights at a preset's
 // real dimensions (for benchmarks without downloading checkpoints).
-#include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstring>
 #include <cstdio>
 #include <iostream>
@@ -13,6 +11,7 @@
 #include "engine/util/error.h"
 #include "service/cli/args.h"
 #include "service/cli/commands.h"
+#include "service/cli/progress_bar.h"
 
 namespace dlx::cli {
 namespace {
@@ -36,35 +35,6 @@ uint64_t parse_size(const std::string& s) {
   if (v <= 0) throw UsageError("--shard-size must be positive");
   return static_cast<uint64_t>(v);
 }
-
-// A one-line progress bar on stderr: redrawn in place on a terminal, every 10% otherwise.
-class ProgressBar {
- public:
-  ProgressBar() : tty_(::isatty(2) != 0), start_(std::chrono::steady_clock::now()) {}
-
-  void update(uint64_t done, uint64_t total, const std::string& file) {
-    const int pct = total ? static_cast<int>(100 * done / total) : 100;
-    if (tty_ ? pct == last_pct_ && file == last_file_ : pct / 10 == last_pct_ / 10) return;
-    last_pct_ = pct;
-    last_file_ = file;
-    const double s =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-    constexpr int kWidth = 30;
-    std::string bar(kWidth * pct / 100, '#');
-    bar.resize(kWidth, '.');
-    std::fprintf(stderr, "%s%s [%s] %3d%%  %.2f / %.2f GB  %.0f MB/s%s", tty_ ? "\r" : "",
-                 file.c_str(), bar.c_str(), pct, done / 1e9, total / 1e9,
-                 s > 0 ? done / 1e6 / s : 0.0, tty_ ? "\x1b[K" : "\n");
-    if (tty_ && done == total) std::fprintf(stderr, "\n");
-    std::fflush(stderr);
-  }
-
- private:
-  bool tty_;
-  int last_pct_ = -1;
-  std::string last_file_;
-  std::chrono::steady_clock::time_point start_;
-};
 
 }  // namespace
 

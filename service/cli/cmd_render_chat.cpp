@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "engine/engine.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "engine/util/error.h"
 #include "service/cli/args.h"
@@ -65,7 +66,7 @@ int cmd_render_chat(int argc, char** argv, int first) {
     if (!extra.is_object()) throw UsageError("--vars must be a JSON object");
     for (const auto& [k, v] : extra.items()) vars[k] = v;
   }
-  auto tok = Tokenizer::load(path);
+  auto tok = load_tokenizer(path);
   std::cout << render_chat(*tok, messages, a.flag("add-generation-prompt"), vars);
   std::cout.flush();
   return 0;

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "engine/engine.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "engine/util/error.h"
 #include "service/cli/args.h"
@@ -38,7 +39,7 @@ int cmd_tokenize(int argc, char** argv, int first) {
     std::cout << "usage: diffulex tokenize --tokenizer PATH (--text T | --file F) [--json] "
                  "[--add-special-tokens] [--stats]\n"
                  "Prints the token ids, comma-separated (with --json: {\"ids\":[...]}). PATH is "
-                 "a tokenizer.json or a folder holding it.\n"
+                 "a tokenizer.json, a folder holding it, or a .gguf model file.\n"
                  "Invalid UTF-8 in the text is replaced with U+FFFD. --stats prints the encoding "
                  "speed to stderr.\n";
     return 0;
@@ -46,7 +47,7 @@ int cmd_tokenize(int argc, char** argv, int first) {
   const std::string path = a.required("tokenizer");
   if (a.has("text") == a.has("file")) throw UsageError("give exactly one of --text or --file");
   const std::string text = a.has("text") ? a.str("text") : read_input_file(a.str("file"));
-  auto tok = Tokenizer::load(path);
+  auto tok = load_tokenizer(path);
 
   const auto t0 = std::chrono::steady_clock::now();
   const double cpu0 = thread_cpu_seconds();
@@ -85,7 +86,7 @@ int cmd_detokenize(int argc, char** argv, int first) {
   }
   const std::string path = a.required("tokenizer");
   const std::vector<int32_t> ids = parse_ids("ids", a.required("ids"));
-  auto tok = Tokenizer::load(path);
+  auto tok = load_tokenizer(path);
   const std::string text = tok->decode(ids, a.flag("skip-special-tokens"));
   if (a.flag("json")) {
     std::cout << nlohmann::json{{"text", text}}.dump() << "\n";

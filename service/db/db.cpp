@@ -194,7 +194,7 @@ std::vector<ModelRow> Db::models() {
   std::lock_guard<std::mutex> lock(mu_);
   Statement s(conn_,
               "SELECT name, path, family, dtype, parameters, file_bytes, config_sha256, "
-              "created_at, status, error, interrupted_loads, context_length FROM models "
+              "created_at, status, error, interrupted_loads, context_length, format FROM models "
               "ORDER BY created_at, name");
   std::vector<ModelRow> out;
   while (s.step()) {
@@ -211,6 +211,7 @@ std::vector<ModelRow> Db::models() {
     r.error = s.text_or_null(9);
     r.interrupted_loads = s.integer(10);
     r.context_length = s.integer(11);
+    r.format = s.text(12);
     out.push_back(std::move(r));
   }
   return out;
@@ -220,11 +221,11 @@ void Db::upsert_model(const ModelRow& r) {
   write([&] {
     Statement s(conn_,
                 "INSERT INTO models (name, path, family, dtype, parameters, file_bytes, "
-                "config_sha256, created_at, status, error, interrupted_loads, context_length) "
-                "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,0,?11) "
+                "config_sha256, created_at, status, error, interrupted_loads, context_length, "
+                "format) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,0,?11,?12) "
                 "ON CONFLICT(name) DO UPDATE SET path = excluded.path, family = excluded.family, "
                 "dtype = excluded.dtype, parameters = excluded.parameters, "
-                "context_length = excluded.context_length, "
+                "context_length = excluded.context_length, format = excluded.format, "
                 "file_bytes = excluded.file_bytes, config_sha256 = excluded.config_sha256, "
                 "status = excluded.status, error = excluded.error, "
                 "interrupted_loads = CASE WHEN excluded.status = 'loading' "
@@ -234,7 +235,7 @@ void Db::upsert_model(const ModelRow& r) {
         .bind(7, r.config_sha256)
         .bind(8, r.created_at)
         .bind(9, status_name(r.status));
-    s.bind(10, r.error).bind(11, r.context_length).run();
+    s.bind(10, r.error).bind(11, r.context_length).bind(12, r.format).run();
   });
 }
 

@@ -24,6 +24,7 @@ struct ModelRow {
   std::optional<std::string> error;
   int64_t interrupted_loads = 0;  // loads started by earlier processes that never finished
   int64_t context_length = 0;     // the config's max positions (0: not known yet)
+  std::string format = "safetensors";  // "safetensors" (a folder) or "gguf" (one file)
 };
 
 // A generation as accepted (inserted with status 'running').

@@ -194,6 +194,7 @@ json model_object(const db::ModelRow& row, const std::string& models_dir) {
           {"created", row.created_at / 1000},
           {"owned_by", "diffulex"},
           {"family", row.family},
+          {"format", row.format},
           {"dtype", row.dtype},
           {"parameters", row.parameters},
           {"file_bytes", row.file_bytes},

@@ -10,6 +10,7 @@
 #include <regex>
 #include <sstream>
 
+#include "engine/model/gguf_model.h"
 #include "engine/util/error.h"
 #include "service/jobs/clock.h"
 
@@ -64,6 +65,7 @@ db::ModelRow describe_model_folder(const std::string& name, const std::string& d
   row.parameters = info.parameters;
   row.file_bytes = static_cast<int64_t>(info.file_bytes);
   row.context_length = info.max_positions;
+  row.format = info.format;
   row.config_sha256 = sha256_hex(info.config_json);
   row.created_at = unix_ms();
   row.status = db::ModelStatus::kUnloaded;
@@ -99,10 +101,15 @@ void ModelRegistry::add_startup_model(const std::string& spec) {
     dir = spec.substr(eq + 1);
   }
   std::error_code ec;
-  if (!fs::is_directory(dir, ec)) {
-    throw Error(ErrorCode::kInvalidArgument, "--model: '" + dir + "' is not a folder", "model");
+  if (!fs::is_directory(dir, ec) && !is_gguf_model_path(dir)) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "--model: '" + dir + "' is not a model folder or a GGUF file", "model");
   }
-  if (name.empty()) name = fs::canonical(dir).filename().string();
+  // A folder is named after itself, a file after its stem ("dream.q4_0.gguf" -> "dream.q4_0").
+  if (name.empty()) {
+    const fs::path p = fs::canonical(dir);
+    name = fs::is_directory(p, ec) ? p.filename().string() : p.stem().string();
+  }
   if (!valid_name(name)) {
     throw Error(ErrorCode::kInvalidArgument,
                 "--model: '" + name +
@@ -316,7 +323,7 @@ db::ModelRow ModelRegistry::register_model(const std::string& name, const std::s
                            "registering models over HTTP is disabled: start the server with "
                            "--models-dir DIR");
   }
-  if (path.empty()) throw_invalid_argument("path", "must name a folder inside --models-dir");
+  if (path.empty()) throw_invalid_argument("path", "must name a model folder or GGUF file inside --models-dir");
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (entries_.count(name)) throw already_exists(name);
@@ -330,15 +337,16 @@ db::ModelRow ModelRegistry::register_model(const std::string& name, const std::s
   if (ec || !is_within(root, resolved)) {
     throw_invalid_argument("path", "'" + path + "' is outside --models-dir");
   }
-  if (!fs::is_directory(resolved, ec)) {
-    throw_invalid_argument("path", "'" + path + "' is not a folder inside --models-dir");
+  if (!fs::is_directory(resolved, ec) && !is_gguf_model_path(resolved.string())) {
+    throw_invalid_argument("path",
+                           "'" + path + "' is not a model folder or GGUF file inside --models-dir");
   }
   db::ModelRow row;
   try {
     row = describe_model_folder(name, resolved.string());
   } catch (const Error& e) {
     throw Error(ErrorCode::kInvalidModel,
-                std::string("path: not a usable model folder: ") + e.what(), "path");
+                std::string("path: not a usable model: ") + e.what(), "path");
   }
   std::lock_guard<std::mutex> admin(admin_mu_);
   {

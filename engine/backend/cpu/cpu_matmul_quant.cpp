@@ -1,5 +1,5 @@
 // Matmul for block-quantized weights (Q8_0, Q4_0 in llama.cpp's layouts). The activations are
-// quantized per row, on the fly, to int8 blocks of 32 with one f32 scale each (quantize_row_q8);
+// quantized per row, on the fly, to int8 blocks of 32 with one scale each (quantize_row_q8);
 // each (weight block, activation block) pair is then an exact integer dot product scaled by
 // d_w * d_x. The weights stay quantized: nothing is widened or copied.
 //
@@ -30,8 +30,11 @@ void quantize_row_q8(const float* x, int64_t K, int8_t* q, float* d, int32_t* su
     const float* xb = x + 32 * b;
     float amax = 0;
     for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(xb[j]));
-    const float db = amax / 127.0f;
-    const float id = db != 0 ? 1.0f / db : 0.0f;
+    // As ggml quantizes activations for its Q8_0 / Q4_0 products (llama.cpp's CPU backend):
+    // the scale kept at f16 precision and x * 127 / amax rounded to nearest even, so a GGUF file
+    // gives llama.cpp's logits to f32 summation order (tests/engine/model/gguf_interop_test).
+    const float db = f16_to_f32(f32_to_f16(amax / 127.0f));
+    const float id = amax != 0 ? 127.0f / amax : 0.0f;
     int32_t s = 0;
     for (int j = 0; j < 32; ++j) {
       const int v = static_cast<int>(std::nearbyint(xb[j] * id));  // |v| <= 127
