@@ -30,6 +30,7 @@ const Command kCommands[] = {
     {"make-random-model", dlx::cli::cmd_make_random_model,
      "write a Hugging Face folder with random weights at real dimensions"},
     {"bench", dlx::cli::cmd_bench, "time forward passes / generation; measure the machine's peak"},
+    {"quality", dlx::cli::cmd_quality, "compare a model with a reference of the same weights"},
     {"serve", dlx::cli::cmd_serve, "serve the OpenAI-compatible and native HTTP API"},
     {"healthcheck", dlx::cli::cmd_healthcheck, "exit 0 when a running service's /health is 200"},
 };

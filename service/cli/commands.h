@@ -13,6 +13,7 @@ int cmd_devices(int argc, char** argv, int first);
 int cmd_generate(int argc, char** argv, int first);
 int cmd_make_random_model(int argc, char** argv, int first);
 int cmd_bench(int argc, char** argv, int first);
+int cmd_quality(int argc, char** argv, int first);
 int cmd_serve(int argc, char** argv, int first);
 int cmd_healthcheck(int argc, char** argv, int first);
 
