@@ -54,11 +54,12 @@ nlohmann::json agreement_json(const LogitsAgreement& l, const GenerationAgreemen
           {"generation_match", g.match_fraction()}};
 }
 
-// A prompt for a table cell: one line, at most 32 characters, pipes escaped.
+// A prompt for a table cell: one line, about 32 bytes, pipes escaped.
 std::string cell(const std::string& text) {
   std::string out;
   for (char ch : text) {
-    if (out.size() >= 32) {
+    // Cut at 32 bytes, never inside a UTF-8 character (continuation bytes are 10xxxxxx).
+    if (out.size() >= 32 && (static_cast<unsigned char>(ch) & 0xC0) != 0x80) {
       out += "...";
       break;
     }
