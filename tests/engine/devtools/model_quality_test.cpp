@@ -10,6 +10,7 @@
 #include <fstream>
 #include <vector>
 
+#include "engine/engine.h"
 #include "engine/util/error.h"
 
 namespace dlx::quality {
@@ -107,6 +108,33 @@ TEST(ModelQualityGeneration, CountsMatchingPositionsAndIdenticalOutputs) {
   EXPECT_EQ(total.identical, 1);
   EXPECT_NEAR(total.identical_rate(), 1.0 / 3, 1e-12);
   EXPECT_NEAR(total.match_fraction(), 9.0 / 12, 1e-12);
+}
+
+// The library call the CLI and benches use, on the SDAR fixture (block-causal attention).
+TEST(ModelQualityPrompt, ComparesEveryCanvasRowAndTheGenerations) {
+  Engine engine(EngineOptions{"cpu", 1, {}});
+  const std::string dir = std::string(DLX_FIXTURES) + "/models/sdar";
+  const auto exact = engine.load(dir, {});
+  ModelLoadOptions int8;
+  int8.precision = Precision::kInt8;
+  const auto quantized = engine.load(dir, int8);
+  check_comparable(*quantized, *exact);
+
+  DecodeParams p = default_decode_params(exact->model->config());
+  p.gen_length = 8;
+  p.block_length = 4;
+  const std::vector<int32_t> prompt = encode_prompt(*exact->tokenizer, "12+35=", true);
+  const PromptQuality self = compare_prompt(*exact->model, *exact->model, prompt, p, p);
+  EXPECT_EQ(self.logits.rows, static_cast<int64_t>(prompt.size()) + 8);
+  EXPECT_EQ(self.logits.kl_max, 0.0);
+  EXPECT_EQ(self.logits.top1_agree, self.logits.rows);
+  EXPECT_EQ(self.generation.identical, 1);
+  EXPECT_EQ(self.ref_output, self.model_output);
+
+  const PromptQuality q = compare_prompt(*quantized->model, *exact->model, prompt, p, p);
+  EXPECT_EQ(q.logits.rows, self.logits.rows);
+  EXPECT_GT(q.logits.kl_mean(), 0.0);
+  EXPECT_EQ(q.ref_output, self.ref_output);  // the reference side is the same run
 }
 
 class PromptFile : public ::testing::Test {
