@@ -32,6 +32,7 @@ const Command kCommands[] = {
     {"convert", dlx::cli::cmd_convert,
      "write a model folder as one GGUF file (f32, f16, bf16, q8_0, q4_0)"},
     {"bench", dlx::cli::cmd_bench, "time forward passes / generation; measure the machine's peak"},
+    {"quality", dlx::cli::cmd_quality, "compare a model with a reference of the same weights"},
     {"serve", dlx::cli::cmd_serve, "serve the OpenAI-compatible and native HTTP API"},
     {"healthcheck", dlx::cli::cmd_healthcheck, "exit 0 when a running service's /health is 200"},
 };

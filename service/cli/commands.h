@@ -14,6 +14,7 @@ int cmd_generate(int argc, char** argv, int first);
 int cmd_make_random_model(int argc, char** argv, int first);
 int cmd_convert(int argc, char** argv, int first);
 int cmd_bench(int argc, char** argv, int first);
+int cmd_quality(int argc, char** argv, int first);
 int cmd_serve(int argc, char** argv, int first);
 int cmd_healthcheck(int argc, char** argv, int first);
 

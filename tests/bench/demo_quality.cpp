@@ -4,7 +4,12 @@
 // 0.5, each without a cache and with the prefix and dual caches. Prints a markdown table.
 // Numbers are reported, never asserted.
 //
-//   demo_quality [--model DIR] [--prompts FILE] [--threads N] [--limit N]
+// With several --model options, one table of accuracy per model (a folder or any file the
+// engine loads, e.g. a GGUF per weight type, each at its own --precision) for the fixed schedule
+// and threshold 0.9 without a cache: what each format costs in accuracy.
+//
+//   demo_quality [--model PATH [--precision auto|exact|bf16|int8]]... [--prompts FILE]
+//                [--threads N] [--limit N]
 //                [--gen-length N] [--block-length B]     (default: the model's own defaults)
 #include <cstdio>
 #include <cstdlib>
@@ -12,9 +17,8 @@
 #include <string>
 #include <vector>
 
-#include "engine/backend/backend_factory.h"
 #include "engine/decode/decode_params.h"
-#include "engine/model/model.h"
+#include "engine/engine.h"
 #include "engine/util/error.h"
 #include "tests/bench/demo_task.h"
 
@@ -40,32 +44,92 @@ struct Row {
   int task_correct[4] = {}, task_n[4] = {};
   long forwards = 0, tokens = 0;
   double ms = 0;
+
+  // "8% / 100% / 100% / 100%": accuracy per task (add / copy / reverse / sort).
+  std::string per_task() const {
+    std::string out;
+    for (int k = 0; k < 4; ++k) {
+      char cell[16];
+      std::snprintf(cell, sizeof(cell), "%s%.0f%%", k ? " / " : "",
+                    task_n[k] ? 100.0 * task_correct[k] / task_n[k] : 0.0);
+      out += cell;
+    }
+    return out;
+  }
 };
 
+// A model to evaluate: a path the engine loads and the precision of its products.
+struct ModelSpec {
+  std::string path;
+  std::string precision = "auto";
+};
+
+using Tasks = std::vector<std::pair<std::string, std::string>>;  // prompt, answer
+
+Row evaluate(const dlx::LoadedModel& lm, const Tasks& tasks, const dlx::DecodeParams& p) {
+  Row r;
+  for (const auto& [prompt, answer] : tasks) {
+    const dlx::demo::TaskOutcome o = dlx::demo::run_task(*lm.model, *lm.tokenizer, prompt, p);
+    const bool ok = o.text == answer;
+    r.correct += ok;
+    r.n += 1;
+    r.task_correct[task_index(prompt)] += ok;
+    r.task_n[task_index(prompt)] += 1;
+    r.forwards += o.result.forward_calls;
+    r.tokens += static_cast<long>(o.result.output_ids.size());
+    r.ms += o.result.total_ms;
+  }
+  return r;
+}
+
+const char* cache_name(dlx::CacheMode c) {
+  return c == dlx::CacheMode::kNone ? "none" : c == dlx::CacheMode::kPrefix ? "prefix" : "dual";
+}
+
+dlx::DecodeParams setting_params(dlx::DecodeParams p, const Setting& s) {
+  p.steps.reset();  // one token per step
+  p.commit = s.commit;
+  p.threshold = s.threshold;
+  p.cache = s.cache;
+  p.temperature = 0;
+  p.seed = 0;
+  return p;
+}
+
 int run(int argc, char** argv) {
-  std::string model_dir = DLX_SOURCE_DIR "/models/dlx-demo-llada";
+  std::vector<ModelSpec> models;
   std::string prompts = DLX_SOURCE_DIR "/tests/bench/demo_heldout.jsonl";
   int threads = 0, limit = 0, gen_length = 0, block_length = -1;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string k = argv[i], v = argv[i + 1];
-    if (k == "--model")
-      model_dir = v;
-    else if (k == "--prompts")
+  for (int i = 1; i < argc; i += 2) {
+    const std::string k = argv[i];
+    if (i + 1 >= argc) {
+      std::fprintf(stderr, "demo_quality: %s needs a value\n", k.c_str());
+      return 2;
+    }
+    const std::string v = argv[i + 1];
+    if (k == "--model") {
+      models.push_back({v});
+    } else if (k == "--precision") {
+      // Applies to the --model before it (or to the default model).
+      if (models.empty()) models.push_back({DLX_SOURCE_DIR "/models/dlx-demo-llada"});
+      models.back().precision = v;
+    } else if (k == "--prompts") {
       prompts = v;
-    else if (k == "--threads")
+    } else if (k == "--threads") {
       threads = std::atoi(v.c_str());
-    else if (k == "--limit")
+    } else if (k == "--limit") {
       limit = std::atoi(v.c_str());
-    else if (k == "--gen-length")
+    } else if (k == "--gen-length") {
       gen_length = std::atoi(v.c_str());
-    else if (k == "--block-length")
+    } else if (k == "--block-length") {
       block_length = std::atoi(v.c_str());
-    else {
+    } else {
       std::fprintf(stderr, "demo_quality: unknown option %s\n", k.c_str());
       return 2;
     }
   }
-  std::vector<std::pair<std::string, std::string>> tasks;
+  if (models.empty()) models.push_back({DLX_SOURCE_DIR "/models/dlx-demo-llada"});
+  Tasks tasks;
   std::ifstream in(prompts);
   if (!in) {
     std::fprintf(stderr, "demo_quality: cannot read %s\n", prompts.c_str());
@@ -78,9 +142,17 @@ int run(int argc, char** argv) {
     if (limit > 0 && static_cast<int>(tasks.size()) == limit) break;
   }
 
-  auto backend = dlx::make_backend("cpu", threads, nullptr);
-  const auto model = dlx::Model::load(model_dir, backend, {});
-  const auto tok = dlx::Tokenizer::load(model_dir);
+  dlx::EngineOptions eo;
+  eo.device = "cpu";
+  eo.threads = threads;
+  dlx::Engine engine(eo);
+  std::vector<std::shared_ptr<const dlx::LoadedModel>> loaded;
+  for (const ModelSpec& m : models) {
+    dlx::ModelLoadOptions lo;
+    lo.precision = dlx::parse_precision(m.precision);
+    lo.need_tokenizer = true;
+    loaded.push_back(engine.load(m.path, lo));
+  }
 
   using dlx::CacheMode;
   using dlx::CommitRule;
@@ -93,50 +165,45 @@ int run(int argc, char** argv) {
       settings.push_back({name, CommitRule::kThreshold, t, cache});
     }
   }
+  // Several models: the most careful decoding and a fast one, without a cache, per model.
+  if (loaded.size() > 1) settings = {settings[0], settings[1]};
 
-  const dlx::DecodeParams defaults = dlx::default_decode_params(model->config());
-  if (gen_length <= 0) gen_length = defaults.gen_length;
-  if (block_length < 0) block_length = defaults.block_length;
-  std::printf("demo model %s, %zu held-out prompts, gen_length %d, block_length %d, greedy\n\n",
-              model_dir.c_str(), tasks.size(), gen_length, block_length);
+  dlx::DecodeParams defaults = dlx::default_decode_params(loaded[0]->model->config());
+  if (gen_length > 0) defaults.gen_length = gen_length;
+  if (block_length >= 0) defaults.block_length = block_length;
+  std::printf("%zu held-out prompts, gen_length %d, block_length %d, greedy\n\n", tasks.size(),
+              defaults.gen_length, defaults.block_length);
+
+  if (loaded.size() > 1) {
+    std::printf(
+        "| model | format | weights | precision | decoding | accuracy | add / copy / reverse / "
+        "sort | tokens/forward | ms/prompt |\n|---|---|---|---|---|---|---|---|---|\n");
+    for (const auto& lm : loaded) {
+      for (const Setting& s : settings) {
+        const Row r = evaluate(*lm, tasks, setting_params(defaults, s));
+        std::printf("| %s | %s | %s | %s | %s | %.1f%% (%d/%d) | %s | %.2f | %.1f |\n",
+                    lm->info.path.c_str(), lm->info.format.c_str(), lm->info.dtype.c_str(),
+                    dlx::precision_name(lm->model->precision()), s.name.c_str(),
+                    100.0 * r.correct / r.n, r.correct, r.n, r.per_task().c_str(),
+                    static_cast<double>(r.tokens) / r.forwards, r.ms / r.n);
+        std::fflush(stdout);
+      }
+    }
+    return 0;
+  }
+
+  const dlx::LoadedModel& lm = *loaded[0];
+  std::printf("demo model %s, precision %s\n\n", lm.info.path.c_str(),
+              dlx::precision_name(lm.model->precision()));
   std::printf(
       "| decoding | cache | accuracy | add / copy / reverse / sort | forward calls | output tokens "
       "| forwards/token | tokens/forward | ms/prompt |\n|---|---|---|---|---|---|---|---|---|\n");
   for (const Setting& s : settings) {
-    dlx::DecodeParams p = defaults;
-    p.gen_length = gen_length;
-    p.block_length = block_length;
-    p.steps.reset();  // one token per step
-    p.commit = s.commit;
-    p.threshold = s.threshold;
-    p.cache = s.cache;
-    p.temperature = 0;
-    p.seed = 0;
-    Row r;
-    for (const auto& [prompt, answer] : tasks) {
-      const dlx::demo::TaskOutcome o = dlx::demo::run_task(*model, *tok, prompt, p);
-      const bool ok = o.text == answer;
-      r.correct += ok;
-      r.n += 1;
-      r.task_correct[task_index(prompt)] += ok;
-      r.task_n[task_index(prompt)] += 1;
-      r.forwards += o.result.forward_calls;
-      r.tokens += static_cast<long>(o.result.output_ids.size());
-      r.ms += o.result.total_ms;
-    }
-    const char* cache = s.cache == CacheMode::kNone     ? "none"
-                        : s.cache == CacheMode::kPrefix ? "prefix"
-                                                        : "dual";
-    std::string per_task;
-    for (int k = 0; k < 4; ++k) {
-      char cell[16];
-      std::snprintf(cell, sizeof(cell), "%s%.0f%%", k ? " / " : "",
-                    r.task_n[k] ? 100.0 * r.task_correct[k] / r.task_n[k] : 0.0);
-      per_task += cell;
-    }
+    const Row r = evaluate(lm, tasks, setting_params(defaults, s));
     std::printf("| %s | %s | %.1f%% (%d/%d) | %s | %ld | %ld | %.2f | %.2f | %.1f |\n",
-                s.name.c_str(), cache, 100.0 * r.correct / r.n, r.correct, r.n, per_task.c_str(),
-                r.forwards, r.tokens, static_cast<double>(r.forwards) / r.tokens,
+                s.name.c_str(), cache_name(s.cache), 100.0 * r.correct / r.n, r.correct, r.n,
+                r.per_task().c_str(), r.forwards, r.tokens,
+                static_cast<double>(r.forwards) / r.tokens,
                 static_cast<double>(r.tokens) / r.forwards, r.ms / r.n);
     std::fflush(stdout);
   }
