@@ -198,7 +198,8 @@ function onModelChange() {
   if (m) sessionStorage.setItem("diffulex.model", m.id);
   const info = [];
   if (m) {
-    info.push(m.family, m.dtype);
+    // A GGUF file says so: "llada · GGUF q4_0 · 1.1B params · loaded".
+    info.push(m.family, m.format === "gguf" ? `GGUF ${m.dtype}` : m.dtype);
     if (m.parameters) info.push(`${formatCount(m.parameters)} params`);
     info.push(m.status);
   }
