@@ -161,7 +161,7 @@ std::shared_ptr<const LoadedModel> Engine::load(const std::string& path,
                   "weights: a GGUF file holds its own weights (--weights is for model folders)",
                   "weights");
     }
-    auto file = std::make_shared<const GgufFile>(dir);
+    auto file = std::make_shared<GgufFile>(dir);
     const ModelConfig cfg = gguf_model_config(*file);
     out->name = fs::path(dir).stem().string();  // "model.q4_0.gguf" -> "model.q4_0"
     out->model =
@@ -169,6 +169,7 @@ std::shared_ptr<const LoadedModel> Engine::load(const std::string& path,
           return Model::create(cfg, gguf_weight_source(file, cfg), std::move(b), lo);
         });
     if (out->info.has_tokenizer) out->tokenizer = load_gguf_tokenizer(*file);
+    file->release_metadata();  // only the mapped tensors are needed from here on
   } else {
     out->model = load_with_fallback(
         backend(), opts_.threads, &note,

@@ -110,6 +110,10 @@ class GgufFile {
   int64_t get_int(const std::string& key) const;
   double get_number(const std::string& key) const;
 
+  // Frees the metadata (a large vocabulary's tokens, merges and tokenizer.json take tens of
+  // MB) once the config and tokenizer were built from it; tensors stay readable.
+  void release_metadata() { std::map<std::string, GgufValue>().swap(kv_); }
+
   // A tensor as a HostTensor (HF order shape, i.e. ne reversed). Throws Error kUnsupported
   // when its type is not one we compute with.
   HostTensor host_tensor(const GgufTensorInfo& t) const;

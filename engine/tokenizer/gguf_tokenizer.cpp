@@ -1,5 +1,6 @@
 #include "engine/tokenizer/gguf_tokenizer.h"
 
+#include "engine/tokenizer/bpe_model.h"
 #include "engine/util/error.h"
 
 namespace dlx {
@@ -72,6 +73,10 @@ json tokenizer_json_from_ggml(const GgufFile& f) {
         ErrorCode::kUnsupported);
   }
   const auto& tokens = array_of(f, "tokenizer.ggml.tokens", GgufType::kString).strings;
+  if (static_cast<int64_t>(tokens.size()) > kMaxTokenIds) {  // as for tokenizer.json ids
+    bad(f, "tokenizer.ggml.tokens has " + std::to_string(tokens.size()) +
+               " tokens, more than the limit of " + std::to_string(kMaxTokenIds));
+  }
   const GgufValue* types = f.find("tokenizer.ggml.token_type");
   if (types && (types->type != GgufType::kArray || types->ints.size() != tokens.size())) {
     bad(f, "tokenizer.ggml.token_type must be an integer array as long as tokenizer.ggml.tokens");
