@@ -10,6 +10,7 @@
 
 #include "engine/decode/generate.h"
 #include "engine/model/model.h"
+#include "tests/support/golden_cases.h"
 #include "tests/support/test_util.h"
 
 namespace dlx::test {
@@ -45,15 +46,7 @@ class GoldenGenerate : public ::testing::TestWithParam<GenCase> {};
 TEST_P(GoldenGenerate, ReproducesOfficialIds) {
   const auto& g = GetParam();
   auto model = model_for(g.family);
-  DecodeParams p = default_decode_params(model->config());
-  for (auto it = g.c["diffulex"].begin(); it != g.c["diffulex"].end(); ++it) {
-    const auto& v = it.value();
-    if (v.is_null()) continue;
-    std::string text = v.is_string() ? v.get<std::string>()
-                       : v.is_boolean() ? (v.get<bool>() ? "true" : "false")
-                                        : v.dump();
-    set_param(p, it.key(), text);  // the CLI's path: every value from its text form
-  }
+  const DecodeParams p = golden_case_params(model->config(), g.c);
   std::vector<int32_t> prompt = g.c["prompt_ids"].get<std::vector<int32_t>>();
   GenerateResult r = generate(*model, prompt, p);
   EXPECT_EQ(r.output_ids, g.c["expected_ids"].get<std::vector<int32_t>>());

@@ -19,6 +19,7 @@
 #include "engine/model/gguf_model.h"
 #include "engine/model/weight_layout.h"
 #include "engine/tokenizer/gguf_tokenizer.h"
+#include "tests/support/golden_cases.h"
 #include "tests/support/gguf_test_util.h"
 #include "tests/support/test_util.h"
 
@@ -89,15 +90,7 @@ TEST_P(GgufConvert, F32ReproducesTheGoldenGenerations) {
   const json doc2 = json::parse(read_file(model_dir(fam) + "/cases.json"));
   for (const auto& c : doc2["cases"]) {
     if (!c["required"].get<bool>()) continue;
-    DecodeParams p = default_decode_params(lm->model->config());
-    for (auto it = c["diffulex"].begin(); it != c["diffulex"].end(); ++it) {
-      const auto& v = it.value();
-      if (v.is_null()) continue;
-      set_param(p, it.key(),
-                v.is_string()    ? v.get<std::string>()
-                : v.is_boolean() ? (v.get<bool>() ? "true" : "false")
-                                 : v.dump());
-    }
+    const DecodeParams p = golden_case_params(lm->model->config(), c);
     const GenerateResult r = generate(*lm->model, c["prompt_ids"].get<std::vector<int32_t>>(), p);
     EXPECT_EQ(r.output_ids, c["expected_ids"].get<std::vector<int32_t>>()) << c["id"];
     ++n;
