@@ -121,13 +121,18 @@ int cmd_bench(int argc, char** argv, int first) {
   const ModelConfig& c = model->config();
 
   // The matmuls' arithmetic decides which peak applies: bf16 dot products only in bf16 mode
-  // with bf16 weights, fp32 FMA otherwise.
+  // with bf16 weights, int8 dot products for quantized weights in int8 mode (GOP/s), fp32 FMA
+  // otherwise.
   const std::string matmul = precision_name(model->precision());
   const bool bf16_dot = model->precision() == Precision::kBF16 &&
                         model->weight_dtype() == DType::kBF16 &&
                         bench::peak_supported(bench::PeakKind::kBf16Dot);
-  const bench::PeakKind peak_kind =
-      bf16_dot ? bench::PeakKind::kBf16Dot : bench::PeakKind::kFp32Fma;
+  const bool int8_dot = model->precision() == Precision::kInt8 &&
+                        dtype_is_quantized(model->weight_dtype()) &&
+                        bench::peak_supported(bench::PeakKind::kInt8Dot);
+  const bench::PeakKind peak_kind = bf16_dot   ? bench::PeakKind::kBf16Dot
+                                    : int8_dot ? bench::PeakKind::kInt8Dot
+                                               : bench::PeakKind::kFp32Fma;
   // Only the CPU's own peak is measured: on another device the fraction is left out.
   const bool on_cpu = model->backend().name() == "cpu";
   double peak = 0;
