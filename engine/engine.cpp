@@ -50,7 +50,18 @@ ModelInfo describe_gguf(const fs::path& file) {
   auto f = std::make_shared<GgufFile>(file.string());
   const ModelConfig cfg = gguf_model_config(*f);
   ModelInfo info;
-  weight_summary(*gguf_weight_source(f, cfg), &info);
+  // From the file's tensor infos (nothing is read or converted): "q4_K" for a Q4_K_M file.
+  std::map<std::string, uint64_t> bytes_by_type;
+  for (const GgufTensorInfo& t : f->tensors()) {
+    int64_t n = 1;
+    for (int64_t d : t.ne) n *= d;
+    info.parameters += n;
+    bytes_by_type[ggml_type_info(t.ggml_type)->name] += t.nbytes;
+  }
+  uint64_t most = 0;
+  for (const auto& [type, n] : bytes_by_type) {
+    if (n > most) most = n, info.dtype = type;
+  }
   info.path = file.string();
   info.format = "gguf";
   info.family = cfg.family_name();

@@ -447,8 +447,9 @@ HostTensor GgufFile::host_tensor(const GgufTensorInfo& t) const {
     default:
       throw Error(ErrorCode::kUnsupported,
                   path() + ": tensor '" + t.name + "' is " + ggml_type_info(t.ggml_type)->name +
-                      ", which this build does not compute with (supported: f32, f16, bf16, "
-                      "q8_0, q4_0; requantize with llama-quantize or convert from the folder)",
+                      ", which this build does not read (supported: f32, f16, bf16, q8_0, q4_0, "
+                      "and q4_K / q6_K requantized to q8_0 at load; requantize with "
+                      "llama-quantize or convert from the folder)",
                   "model");
   }
   h.shape.assign(t.ne.rbegin(), t.ne.rend());

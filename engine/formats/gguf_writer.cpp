@@ -22,7 +22,9 @@ namespace {
 }  // namespace
 
 GgufWriter::GgufWriter(std::string path, uint32_t alignment)
-    : path_(std::move(path)), part_(path_ + ".part"), alignment_(alignment) {}
+    : path_(std::move(path)),
+      part_(path_ + ".part-" + std::to_string(::getpid())),
+      alignment_(alignment) {}
 
 GgufWriter::~GgufWriter() {
   if (file_) std::fclose(file_);
@@ -98,20 +100,80 @@ void GgufWriter::add_f32s(const std::string& k, const std::vector<float>& v) {
   for (float x : v) append(meta_, x);
 }
 
+void GgufWriter::add_value(const std::string& k, const GgufValue& v) {
+  auto scalar = [&](GgufType t, int64_t i, double f) {
+    switch (t) {
+      case GgufType::kU8:
+        append<uint8_t>(meta_, static_cast<uint8_t>(i));
+        break;
+      case GgufType::kI8:
+        append<int8_t>(meta_, static_cast<int8_t>(i));
+        break;
+      case GgufType::kBool:
+        append<uint8_t>(meta_, i ? 1 : 0);
+        break;
+      case GgufType::kU16:
+        append<uint16_t>(meta_, static_cast<uint16_t>(i));
+        break;
+      case GgufType::kI16:
+        append<int16_t>(meta_, static_cast<int16_t>(i));
+        break;
+      case GgufType::kU32:
+        append<uint32_t>(meta_, static_cast<uint32_t>(i));
+        break;
+      case GgufType::kI32:
+        append<int32_t>(meta_, static_cast<int32_t>(i));
+        break;
+      case GgufType::kU64:
+        append<uint64_t>(meta_, static_cast<uint64_t>(i));
+        break;
+      case GgufType::kI64:
+        append<int64_t>(meta_, i);
+        break;
+      case GgufType::kF32:
+        append<float>(meta_, static_cast<float>(f));
+        break;
+      case GgufType::kF64:
+        append<double>(meta_, f);
+        break;
+      default:
+        break;
+    }
+  };
+  key(k, v.type);
+  if (v.type == GgufType::kString) {
+    append_string(meta_, v.s);
+  } else if (v.type != GgufType::kArray) {
+    scalar(v.type, v.i, v.f);
+  } else {
+    append(meta_, static_cast<uint32_t>(v.elem_type));
+    append<uint64_t>(meta_, v.array_size());
+    for (const auto& x : v.strings) append_string(meta_, x);
+    for (int64_t x : v.ints) scalar(v.elem_type, x, 0);
+    for (double x : v.floats) scalar(v.elem_type, 0, x);
+  }
+}
+
 void GgufWriter::add_tensor(const std::string& name, DType dtype,
                             const std::vector<int64_t>& shape) {
+  add_tensor(name, ggml_type_of(dtype), shape);
+}
+
+void GgufWriter::add_tensor(const std::string& name, uint32_t ggml_type,
+                            const std::vector<int64_t>& shape) {
   if (file_) throw Error(ErrorCode::kInternal, "gguf writer: tensor after the header");
+  const GgmlTypeInfo* ti = ggml_type_info(ggml_type);
   Decl d;
   d.name = name;
-  d.type = ggml_type_of(dtype);
+  d.type = ggml_type;
   d.ne.assign(shape.rbegin(), shape.rend());
   int64_t rows = 1;
   for (size_t i = 1; i < d.ne.size(); ++i) rows *= d.ne[i];
-  const size_t rb = dtype_row_bytes(dtype, d.ne.empty() ? 0 : d.ne[0]);
-  if (d.ne.empty() || rb == 0) {
-    throw Error(ErrorCode::kInternal, "gguf writer: tensor '" + name + "' rows are not whole " +
-                                          dtype_name(dtype) + " blocks");
+  if (!ti || d.ne.empty() || d.ne[0] % ti->block_values != 0) {
+    throw Error(ErrorCode::kInternal,
+                "gguf writer: tensor '" + name + "' has an unknown type or rows of partial blocks");
   }
+  const size_t rb = static_cast<size_t>(d.ne[0] / ti->block_values) * ti->block_bytes;
   d.nbytes = rb * static_cast<uint64_t>(rows);
   uint64_t off = 0;
   if (!tensors_.empty()) {

@@ -1,8 +1,9 @@
 // GgufWriter: writes one GGUF v3 file as a stream. Metadata and every tensor's name, type and
 // shape are declared first (the header holds all offsets), then each tensor's bytes are
 // appended in declaration order, so a multi-GB model is never held in memory. The file is
-// written as PATH.part and renamed over PATH only by finish(): a failed or interrupted write
-// never leaves a half-written model under the final name.
+// written as PATH.part-PID (two writers of one name never share a file) and renamed over PATH
+// only by finish(): a failed or interrupted write never leaves a half-written model under the
+// final name.
 #pragma once
 
 #include <cstdint>
@@ -17,7 +18,7 @@ namespace dlx {
 class GgufWriter {
  public:
   explicit GgufWriter(std::string path, uint32_t alignment = GgufFile::kDefaultAlignment);
-  ~GgufWriter();  // removes PATH.part unless finish() succeeded
+  ~GgufWriter();  // removes PATH.part-PID unless finish() succeeded
   GgufWriter(const GgufWriter&) = delete;
   GgufWriter& operator=(const GgufWriter&) = delete;
 
@@ -31,8 +32,13 @@ class GgufWriter {
   void add_i32s(const std::string& key, const std::vector<int32_t>& v);
   void add_f32s(const std::string& key, const std::vector<float>& v);
 
+  // Any value as read by GgufFile (to copy metadata from one file to another).
+  void add_value(const std::string& key, const GgufValue& v);
+
   // Declares a tensor: `shape` in HF order ([rows, cols]; written reversed as ne).
   void add_tensor(const std::string& name, DType dtype, const std::vector<int64_t>& shape);
+  // The same with a ggml type id and its byte size (types we only read, e.g. q6_K in tests).
+  void add_tensor(const std::string& name, uint32_t ggml_type, const std::vector<int64_t>& shape);
 
   // Writes the header (after all declarations). Throws Error kStorage / kNotFound on I/O failure.
   void write_header();

@@ -4,6 +4,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include "engine/formats/kquant.h"
+#include "engine/formats/quant.h"
 #include "engine/model/weight_layout.h"
 #include "engine/util/error.h"
 #include "engine/util/json_parse.h"
@@ -12,6 +14,8 @@ namespace dlx {
 namespace {
 
 using json = nlohmann::json;
+
+constexpr uint32_t kGgmlQ4K = 12, kGgmlQ6K = 14;  // ggml type ids read through kquant.h
 
 // GGUF token types (tokenizer.ggml.token_type).
 constexpr int64_t kTokenControl = 3, kTokenUserDefined = 4;
@@ -245,7 +249,7 @@ class GgufWeightSource final : public WeightSource {
     for_each_weight(*c.spec, dims, [&](const WeightSlot& w) {
       const GgufTensorInfo* info = file_->find_tensor(gguf_tensor_name(w));
       if (!info) return;  // the loader reports missing required tensors by their HF name
-      HostTensor h = file_->host_tensor(*info);
+      HostTensor h = is_kquant(info->ggml_type) ? requantize(*info) : file_->host_tensor(*info);
       h.name = w.name;
       const bool permuted = c.spec->gguf.qk_permuted &&
                             (w.field == WeightField::kQ || w.field == WeightField::kK ||
@@ -273,6 +277,37 @@ class GgufWeightSource final : public WeightSource {
   }
 
  private:
+  static bool is_kquant(uint32_t t) { return t == kGgmlQ4K || t == kGgmlQ6K; }
+
+  // A Q4_K / Q6_K tensor (no kernels compute with them) as Q8_0 rows in an owned buffer:
+  // still quantized in memory, at 8.5 bits per weight; each value moves by at most half a
+  // Q8_0 step of its 32-value block on top of the K-quant's own rounding.
+  HostTensor requantize(const GgufTensorInfo& t) {
+    HostTensor h;
+    h.file = file_->path();
+    h.dtype = DType::kQ8_0;
+    h.shape.assign(t.ne.rbegin(), t.ne.rend());
+    const int64_t cols = t.ne[0];
+    const int64_t rows = h.numel() / cols;
+    const size_t in_rb = (t.ggml_type == kGgmlQ4K ? kQ4KBytes : kQ6KBytes) *
+                         static_cast<size_t>(cols / kKQuantBlock);
+    const size_t out_rb = dtype_row_bytes(DType::kQ8_0, cols);
+    auto& buf = owned_.emplace_back(out_rb * static_cast<size_t>(rows));
+    std::vector<float> wide(static_cast<size_t>(cols));
+    const uint8_t* in = file_->tensor_data(t);
+    for (int64_t r = 0; r < rows; ++r) {
+      if (t.ggml_type == kGgmlQ4K) {
+        dequantize_row_q4_k(in + r * in_rb, cols, wide.data());
+      } else {
+        dequantize_row_q6_k(in + r * in_rb, cols, wide.data());
+      }
+      quantize_row(DType::kQ8_0, wide.data(), cols, buf.data() + r * out_rb);
+    }
+    h.data = buf.data();
+    h.nbytes = buf.size();
+    return h;
+  }
+
   // llama.cpp stores q/k rows of each head interleaved for its adjacent-pair RoPE: GGUF row
   // 2*i+s is HF row s*hd/2+i. Rows (of any dtype: quantized rows are whole blocks) are copied
   // back into HF order; a vector (a bias) is permuted element by element the same way.

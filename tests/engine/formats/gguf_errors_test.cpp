@@ -1,6 +1,7 @@
 // Malformed GGUF files, each built byte by byte here: every one is a clear error naming the file
 // and the problem, never a crash or a huge allocation. Also the writer -> reader round trip.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <fstream>
@@ -49,7 +50,7 @@ struct Bytes {
 };
 
 std::string write_file(const std::vector<uint8_t>& b, const std::string& name) {
-  const std::string p = ::testing::TempDir() + "/" + name;
+  const std::string p = ::testing::TempDir() + "/" + std::to_string(::getpid()) + "-" + name;
   std::ofstream(p, std::ios::binary)
       .write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
   return p;
@@ -163,14 +164,14 @@ TEST(GgufErrors, TensorInfos) {
 
 TEST(GgufErrors, UnsupportedTypeIsRefusedWhenUsed) {
   Bytes b;
-  b.header(1, 0).tensor("w", {256, 1}, 12, 0).pad().zeros(256);  // q4_K: sizes known
+  b.header(1, 0).tensor("w", {256, 1}, 13, 0).pad().zeros(256);  // q5_K: sizes known
   GgufFile f(write_file(b.b, "q4k.gguf"));
   try {
     f.host_tensor(f.tensors()[0]);
-    ADD_FAILURE() << "q4_K accepted";
+    ADD_FAILURE() << "q5_K accepted";
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ErrorCode::kUnsupported);
-    EXPECT_NE(std::string(e.what()).find("q4_K"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("q5_K"), std::string::npos) << e.what();
   }
 }
 
@@ -191,7 +192,7 @@ TEST(GgufErrors, TypedAccessNamesKey) {
 }
 
 TEST(GgufWriter, RoundTripsMetadataAndTensors) {
-  const std::string p = ::testing::TempDir() + "/round.gguf";
+  const std::string p = ::testing::TempDir() + "/round-" + std::to_string(::getpid()) + ".gguf";
   std::vector<float> a(64 * 3);
   for (size_t i = 0; i < a.size(); ++i) a[i] = static_cast<float>(i) * 0.5f - 7;
   std::vector<uint16_t> h(32 * 5);
@@ -233,7 +234,8 @@ TEST(GgufWriter, RoundTripsMetadataAndTensors) {
 }
 
 TEST(GgufWriter, UnfinishedWriteLeavesNothing) {
-  const std::string p = ::testing::TempDir() + "/unfinished.gguf";
+  const std::string p =
+      ::testing::TempDir() + "/unfinished-" + std::to_string(::getpid()) + ".gguf";
   std::remove(p.c_str());
   {
     GgufWriter w(p);
@@ -245,7 +247,7 @@ TEST(GgufWriter, UnfinishedWriteLeavesNothing) {
   }
   std::ifstream in(p);
   EXPECT_FALSE(in.good());
-  std::ifstream part(p + ".part");
+  std::ifstream part(p + ".part-" + std::to_string(::getpid()));
   EXPECT_FALSE(part.good());
 }
 

@@ -14,13 +14,15 @@
 
 #include "engine/decode/generate.h"
 #include "engine/formats/gguf.h"
+#include "engine/formats/gguf_writer.h"
 #include "engine/formats/quant.h"
 #include "engine/formats/safetensors.h"
 #include "engine/model/gguf_model.h"
 #include "engine/model/weight_layout.h"
 #include "engine/tokenizer/gguf_tokenizer.h"
-#include "tests/support/golden_cases.h"
 #include "tests/support/gguf_test_util.h"
+#include "tests/support/golden_cases.h"
+#include "tests/support/kquant_encode.h"
 #include "tests/support/test_util.h"
 
 namespace dlx::test {
@@ -36,7 +38,8 @@ std::string converted(const std::string& fam, const std::string& type) {
   if (it != done.end()) return it->second;
   ConvertOptions o;
   o.model_dir = model_dir(fam);
-  o.out = ::testing::TempDir() + "/conv-" + key + ".gguf";
+  // Per process: ctest runs this file's tests in parallel processes.
+  o.out = ::testing::TempDir() + "/conv-" + key + "-" + std::to_string(::getpid()) + ".gguf";
   o.type = parse_convert_type(type);
   // bf16 from the folder's bf16 weights: the same values, so the same logits bit for bit.
   if (type == "bf16") o.weights = "model.bf16.safetensors";
@@ -209,7 +212,7 @@ TEST(GgufConvertDemo, QuantizedDemoModelStaysCloseToF32) {
   for (const Bound& b : {Bound{"q8_0", 0.01, 0.95}, Bound{"q4_0", 0.1, 0.85}}) {
     ConvertOptions o;
     o.model_dir = demo;
-    o.out = ::testing::TempDir() + "/demo-" + b.type + ".gguf";
+    o.out = ::testing::TempDir() + "/demo-" + b.type + "-" + std::to_string(::getpid()) + ".gguf";
     o.type = parse_convert_type(b.type);
     convert_to_gguf(o);
     auto file = load_cpu(o.out);
@@ -225,6 +228,73 @@ TEST(GgufConvertDemo, QuantizedDemoModelStaysCloseToF32) {
     EXPECT_LE(kl, b.mean_kl) << b.type;
     EXPECT_GE(top1, b.top1) << b.type;
   }
+}
+
+// llama.cpp's K-quants (most hub GGUFs are Q4_K_M: Q4_K and Q6_K) are read and requantized to
+// Q8_0 at load. The demo model's f32 file with its ffn_down weights (rows of 512 values) as
+// Q4_K (layers 0, 1) and Q6_K (layers 2, 3) gives the K-quant values, and logits close to f32.
+TEST(GgufConvertDemo, KQuantTensorsAreReadAsQ8_0) {
+  const std::string demo = std::string(DLX_SOURCE_DIR) + "/models/dlx-demo-llada";
+  ConvertOptions o;
+  o.model_dir = demo;
+  o.out = ::testing::TempDir() + "/demo-kq-src-" + std::to_string(::getpid()) + ".gguf";
+  o.type = DType::kF32;
+  convert_to_gguf(o);
+  const std::string out = ::testing::TempDir() + "/demo-kq-" + std::to_string(::getpid()) + ".gguf";
+  std::map<std::string, std::vector<float>> want;  // the values each K-quant tensor encodes
+  {
+    GgufFile src(o.out);
+    GgufWriter w(out);
+    for (const auto& [k, v] : src.metadata()) w.add_value(k, v);
+    std::vector<std::vector<uint8_t>> data;
+    for (const auto& t : src.tensors()) {
+      const HostTensor h = src.host_tensor(t);
+      const auto* f = reinterpret_cast<const float*>(h.data);
+      const bool down = t.name.find("ffn_down") != std::string::npos;
+      if (!down) {
+        w.add_tensor(t.name, h.dtype, h.shape);
+        data.emplace_back(h.data, h.data + h.nbytes);
+        continue;
+      }
+      const bool q4 = t.name.rfind("blk.0.", 0) == 0 || t.name.rfind("blk.1.", 0) == 0;
+      w.add_tensor(t.name, q4 ? 12u : 14u, h.shape);
+      data.push_back(q4 ? encode_q4_k(f, h.numel(), &want[t.name])
+                        : encode_q6_k(f, h.numel(), &want[t.name]));
+    }
+    w.write_header();
+    for (const auto& d : data) w.write(d.data(), d.size());
+    w.finish();
+  }
+  auto file = std::make_shared<const GgufFile>(out);
+  const ModelConfig cfg = gguf_model_config(*file);
+  auto src = gguf_weight_source(file, cfg);
+  for (int layer = 0; layer < 4; ++layer) {
+    const std::string name = "blk." + std::to_string(layer) + ".ffn_down.weight";
+    const HostTensor* h =
+        src->find("model.transformer.blocks." + std::to_string(layer) + ".ff_out.weight");
+    ASSERT_TRUE(h) << name;
+    EXPECT_EQ(h->dtype, DType::kQ8_0);
+    std::vector<float> got(static_cast<size_t>(h->numel()));
+    dequantize_row(DType::kQ8_0, h->data, h->numel(), got.data());
+    const auto& w = want[name];
+    ASSERT_EQ(got.size(), w.size());
+    float amax = 0;
+    for (float v : w) amax = std::max(amax, std::fabs(v));
+    for (size_t i = 0; i < w.size(); ++i) {
+      ASSERT_NEAR(got[i], w[i], amax / 127.0f) << name << " " << i;  // within a Q8_0 step
+    }
+  }
+  auto folder = load_cpu(demo);
+  auto kq = load_cpu(out);
+  EXPECT_EQ(kq->info.dtype, "f32");  // most bytes are still f32
+  std::vector<int32_t> ids = folder->tokenizer->encode("copy: 1234");
+  ids.insert(ids.end(), 16, folder->model->config().mask_id);
+  const Agreement a = agreement(forward_logits(*kq->model, ids),
+                                forward_logits(*folder->model, ids), folder->model->config().vocab);
+  std::cout << "[gguf quality] demo with q4_K/q6_K ffn_down: mean KL " << a.mean_kl << " top-1 "
+            << a.top1 << "\n";
+  EXPECT_LE(a.mean_kl, 0.05);
+  EXPECT_GE(a.top1, 0.9);
 }
 
 INSTANTIATE_TEST_SUITE_P(AllFamilies, GgufConvert,
@@ -256,7 +326,7 @@ TEST(GgufConvertInterop, TensorsAreTheBytesLlamaCppWrites) {
 TEST(GgufConvertErrors, BadInputsAreClearErrors) {
   ConvertOptions o;
   o.model_dir = "/nonexistent-folder";
-  o.out = ::testing::TempDir() + "/x.gguf";
+  o.out = ::testing::TempDir() + "/x-" + std::to_string(::getpid()) + ".gguf";
   EXPECT_THROW(convert_to_gguf(o), Error);
   EXPECT_THROW(parse_convert_type("q5_1"), Error);
   o.model_dir = model_dir("dream");
@@ -265,7 +335,7 @@ TEST(GgufConvertErrors, BadInputsAreClearErrors) {
     convert_to_gguf(o);
     ADD_FAILURE();
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("/nonexistent-dir/x.gguf.part"), std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("/nonexistent-dir/x.gguf.part-"), std::string::npos)
         << e.what();
   }
 }

@@ -13,7 +13,8 @@ namespace {
 using json = nlohmann::json;
 
 TEST(CliConvert, WritesAGgufTheOtherCommandsUse) {
-  const std::string out = ::testing::TempDir() + "/cli_convert_dream.gguf";
+  const std::string out =
+      ::testing::TempDir() + "/" + std::to_string(::getpid()) + "_cli_convert_dream.gguf";
   RunResult r = run(binary() + " convert --model " + model_dir("dream") + " --out " + out +
                     " --type q8_0 --json");
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -38,7 +39,8 @@ TEST(CliConvert, WritesAGgufTheOtherCommandsUse) {
   RunResult b = run(binary() + " tokenize --tokenizer " + model_dir("dream") + " --text " + text);
   ASSERT_EQ(a.exit_code, 0) << a.err;
   EXPECT_EQ(a.out, b.out);
-  const std::string msgs = ::testing::TempDir() + "/cli_convert_msgs.json";
+  const std::string msgs =
+      ::testing::TempDir() + "/" + std::to_string(::getpid()) + "_cli_convert_msgs.json";
   { std::ofstream(msgs) << R"([{"role":"user","content":"Hi"}])"; }
   a = run(binary() + " render-chat --tokenizer " + out + " --messages " + msgs +
           " --add-generation-prompt");
@@ -53,7 +55,8 @@ TEST(CliConvert, WritesAGgufTheOtherCommandsUse) {
 }
 
 TEST(CliConvert, BadArgumentsAreUsageOrRuntimeErrors) {
-  const std::string out = ::testing::TempDir() + "/cli_convert_bad.gguf";
+  const std::string out =
+      ::testing::TempDir() + "/" + std::to_string(::getpid()) + "_cli_convert_bad.gguf";
   RunResult r =
       run(binary() + " convert --model " + model_dir("dream") + " --out " + out + " --type q5_1");
   EXPECT_EQ(r.exit_code, 2) << r.err;
