@@ -30,8 +30,7 @@ constexpr const char* kEndTokenTexts[] = {"<|eot_id|>",
                                           "<EOT>",
                                           "_<EOT>",
                                           "<|eom_id|>",
-                                          "<\xEF\xBD\x9C"
-                                          "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>"};
+                                          "<｜end▁of▁sentence｜>"};  // DeepSeek's
 
 [[noreturn]] void bad(const GgufFile& f, const std::string& msg,
                       ErrorCode code = ErrorCode::kInvalidModel) {
