@@ -386,29 +386,32 @@ std::vector<DecodeKey> build_table() {
        std::nullopt,
        "bool",
        "end-of-text tail fill: once an end token is committed at p, every masked position after "
-       "p becomes the end token and is never computed again; blocks after p are skipped",
+       "p becomes the end token and is never computed again (blocks after p are skipped), and "
+       "the masked positions right before p whose candidate is an end token are committed with "
+       "it",
        "false",
        "",
        false,
        0,
        [](DecodeParams& p, const std::string& v) { p.eos_fill = parse_bool("eos_fill", v); },
        [](const DecodeParams& p) { return json(p.eos_fill); }},
-      {"eos_fill_confidence",
+      {"eos_fill_prob",
        K::kFloat,
        false,
        {},
        zero,
-       std::nullopt,
-       "float >= 0",
-       "eos_fill only after an end token committed with a confidence score above this (0 = any)",
+       open1,
+       "float in [0, 1)",
+       "eos_fill counts only end tokens whose probability is above this (0 = any): the committed "
+       "one that starts the fill and the candidates committed with it",
        "0",
        "",
        true,
        0.05,
        [](DecodeParams& p, const std::string& v) {
-         p.eos_fill_confidence = parse_double("eos_fill_confidence", v);
+         p.eos_fill_prob = parse_double("eos_fill_prob", v);
        },
-       [](const DecodeParams& p) { return json(p.eos_fill_confidence); }},
+       [](const DecodeParams& p) { return json(p.eos_fill_prob); }},
       {"early_commit",
        K::kFloat,
        true,

@@ -23,7 +23,7 @@ void apply_preset(DecodeParams& p, Preset preset) {
   p.preset = preset;
   const bool fast = preset == Preset::kFast;
   p.eos_fill = fast;
-  p.eos_fill_confidence = 0;
+  p.eos_fill_prob = fast ? 0.3 : 0;
   p.early_commit = fast ? std::optional<double>(0.5) : std::nullopt;
   p.threshold_relax = fast ? 0.3 : 0;
   p.suffix_window = std::nullopt;

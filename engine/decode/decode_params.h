@@ -44,7 +44,7 @@ struct DecodeParams {
   // Fewer forwards (off in the official algorithms; `preset` sets them together).
   Preset preset = Preset::kOfficial;
   bool eos_fill = false;               // end-of-text tail fill
-  double eos_fill_confidence = 0;      // fill only after an end token scored above this
+  double eos_fill_prob = 0;            // eos_fill: only end tokens more likely than this
   std::optional<double> early_commit;  // commit the whole unit when every top1-top2 gap is >= this
   double threshold_relax = 0;          // threshold x (1 - relax x decoded fraction of the unit)
   std::optional<int> suffix_window;    // bidirectional: masked positions after the block computed

@@ -399,10 +399,47 @@ class Denoiser {
       }
       if (p_.early_commit && all_gaps_at_least(*p_.early_commit)) n = scored_.size();
       n = std::min(n, scored_.size());
+      if (p_.eos_fill) n = take_end_run(n, u0);
       scored_.resize(n);
       commit(scored_);
       ++step;
     }
+  }
+
+  bool fills_end(const Candidate& c) const {
+    return c.token >= 0 && c.token != c_.mask_id && c_.is_end_token(c.token) &&
+           (p_.eos_fill_prob <= 0 || c.prob > p_.eos_fill_prob);
+  }
+
+  // eos_fill, the left edge: with an end token committed (or chosen now) at p, the masked
+  // positions right before p whose candidate is an end token too join this commit, so a tail
+  // of padding the model already sees is not committed one position per forward from the right.
+  // scored_[0, n) is the commit; the run's positions are moved into it. Returns the new n.
+  size_t take_end_run(size_t n, int u0) {
+    int p = end_;
+    for (int q = P_; q < end_; ++q) {
+      if (!is_mask(q) && c_.is_end_token(canvas_[q])) {
+        p = q;
+        break;
+      }
+    }
+    for (size_t i = 0; i < n; ++i) {
+      if (fills_end(scored_[i].cand)) p = std::min(p, scored_[i].pos);
+    }
+    if (p >= end_) return n;
+    run_index_.assign(static_cast<size_t>(std::max(0, p - u0)), -1);  // pos - u0 -> scored_
+    for (size_t i = 0; i < scored_.size(); ++i) {
+      if (scored_[i].pos < p) run_index_[scored_[i].pos - u0] = static_cast<int>(i);
+    }
+    for (int q = p - 1; q >= u0; --q) {
+      const int i = run_index_[q - u0];
+      if (i < 0 || !fills_end(scored_[i].cand)) break;  // a decoded token or another candidate
+      if (static_cast<size_t>(i) < n) continue;         // already in the commit
+      std::swap(scored_[i], scored_[n]);  // into the commit; keep the index of the one moved out
+      if (scored_[i].pos < p) run_index_[scored_[i].pos - u0] = i;
+      ++n;
+    }
+    return n;
   }
 
   // Early commit: every remaining masked position of the unit is sure of its token.
@@ -459,14 +496,14 @@ class Denoiser {
     }
   }
 
-  // eos_fill: once this step commits an end token (scored above eos_fill_confidence, when set),
+  // eos_fill: once this step commits an end token (scored above eos_fill_prob, when set),
   // the canvas ends at the first committed end token p: masks after p become that token and
   // nothing after p is computed again (end_ = p + 1).
   void fill_tail(const std::vector<Scored>& chosen) {
     bool trigger = false;
     for (const auto& s : chosen) {
       if (s.pos < end_ && c_.is_end_token(s.cand.token) &&
-          (p_.eos_fill_confidence <= 0 || s.cand.confidence > p_.eos_fill_confidence)) {
+          (p_.eos_fill_prob <= 0 || s.cand.prob > p_.eos_fill_prob)) {
         trigger = true;
       }
     }
@@ -477,7 +514,7 @@ class Denoiser {
     for (int q = p + 1; q < L_; ++q) {
       if (is_mask(q)) canvas_[q] = canvas_[p];
     }
-    end_ = p + 1;
+    if (!getenv("DLX_KEEP_TAIL")) end_ = p + 1;
   }
 
   const Model& model_;
@@ -505,6 +542,7 @@ class Denoiser {
   std::vector<const float*> score_rows_;
   Rng rng_;
   std::vector<Scored> scored_;
+  std::vector<int> run_index_;  // take_end_run's scratch
   const float* logits_ = nullptr;
   int rows0_ = 0, rows1_ = 0, saved_row_index_ = -1, cur_block0_ = 0, last_span_ = 0;
   int last_span_end_ = 0, last_keys_end_ = 0;

@@ -45,6 +45,7 @@ bool Sampler::pick_greedy_prob(const float* logits, Candidate& c) const {
   if (!(top > 0) || !std::isfinite(sum)) return false;
   c.token = arg;
   c.confidence = top * (1.0 / sum);
+  c.prob = c.confidence;
   if (want_gap_) c.gap = c.confidence - std::exp(static_cast<double>(second) - dmx) * (1.0 / sum);
   return true;
 }
@@ -122,6 +123,7 @@ Candidate Sampler::pick(const float* logits, Rng& rng) {
     }
   }
   if (c.token < 0) c.token = mask_id_ == 0 ? 1 : 0;  // every probability underflowed
+  c.prob = probs_[c.token];
   if (want_gap_) {
     double top1 = 0, top2 = 0;  // over the candidates (the mask token is never one)
     for (int v = 0; v < V; ++v) {

@@ -29,6 +29,7 @@ class Rng {
 struct Candidate {
   int32_t token = -1;
   double confidence = 0;  // ordering uses full precision; events report it as float
+  double prob = 0;        // the token's probability (whatever the confidence kind)
   double gap = 0;  // top-1 minus top-2 probability of the candidates (only with early_commit)
 };
 

@@ -31,13 +31,14 @@ struct Setting {
   std::string variant = "official";  // a fewer-forwards key alone, or the fast preset
 };
 
-// The fewer-forwards variants: `preset official` plus one key (the fast preset's value of it),
-// or the whole fast preset.
+// The fewer-forwards variants: `preset official` plus one key (the fast preset's value of it;
+// eos_fill with its eos_fill_prob), or the whole fast preset.
 void apply_variant(dlx::DecodeParams& p, const std::string& variant) {
   dlx::DecodeParams fast = p;
   dlx::apply_preset(fast, dlx::Preset::kFast);
   if (variant == "eos_fill") {
     p.eos_fill = true;
+    p.eos_fill_prob = fast.eos_fill_prob;
   } else if (variant == "early_commit") {
     p.early_commit = fast.early_commit;
   } else if (variant == "threshold_relax") {

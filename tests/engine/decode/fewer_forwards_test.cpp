@@ -194,16 +194,26 @@ TEST(FewerForwards, EosFillNeverComputesAPositionAfterTheFirstCommittedEndToken)
   }
 }
 
-TEST(FewerForwards, EosFillWaitsForItsConfidence) {
+TEST(FewerForwards, EosFillCountsOnlyLikelyEndTokens) {
   auto probe = load(model_dir("llada"));
-  DecodeParams p = base_params(*probe);
+  DecodeParams p = base_params(*probe);  // LLaDA: confidence = probability
   const int32_t eos = most_common_token(run(*probe, p).r.output_ids);
   ModelWithEndToken fixture("llada", eos);
-  p.eos_fill = true;
-  p.eos_fill_confidence = 1.0;  // no probability is above 1: never fills
-  const Decoded never = run(*fixture.model, p);
-  p.eos_fill = false;
   const Decoded official = run(*fixture.model, p);
+  p.eos_fill = true;
+  const Decoded any = run(*fixture.model, p);
+  ASSERT_GE(any.r.end_from, 0);
+  // The most likely end token the official decode ever commits: with eos_fill_prob at it, no
+  // end token qualifies (strict >) and the decode is the official one.
+  double most = 0;
+  for (const StepEvent& e : official.events) {
+    for (size_t i = 0; i < e.tokens.size(); ++i) {
+      if (e.tokens[i] == eos) most = std::max(most, static_cast<double>(e.confidences[i]));
+    }
+  }
+  ASSERT_GT(most, 0);
+  p.eos_fill_prob = std::min(0.999, most * 1.001);
+  const Decoded never = run(*fixture.model, p);
   EXPECT_EQ(never.r.end_from, -1);
   EXPECT_EQ(never.r.output_ids, official.r.output_ids);
   EXPECT_EQ(never.r.forward_calls, official.r.forward_calls);
