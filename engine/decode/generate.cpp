@@ -514,7 +514,7 @@ class Denoiser {
     for (int q = p + 1; q < L_; ++q) {
       if (is_mask(q)) canvas_[q] = canvas_[p];
     }
-    if (!getenv("DLX_KEEP_TAIL")) end_ = p + 1;
+    end_ = p + 1;
   }
 
   const Model& model_;
