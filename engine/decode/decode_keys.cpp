@@ -60,9 +60,7 @@ std::vector<std::string> enum_names(const EnumName<E> (&table)[N]) {
   return out;
 }
 
-bool is_null(const std::string& v) {
-  return v == "null" || v == "none" || v.empty();
-}
+bool is_null(const std::string& v) { return v == "null" || v == "none" || v.empty(); }
 
 int64_t parse_int(const std::string& key, const std::string& v) {
   errno = 0;
@@ -104,12 +102,8 @@ std::optional<double> parse_opt_double(const std::string& key, const std::string
   return is_null(v) ? std::nullopt : std::optional<double>(parse_double(key, v));
 }
 
-json opt(const std::optional<int>& v) {
-  return v ? json(*v) : json(nullptr);
-}
-json opt(const std::optional<double>& v) {
-  return v ? json(*v) : json(nullptr);
-}
+json opt(const std::optional<int>& v) { return v ? json(*v) : json(nullptr); }
+json opt(const std::optional<double>& v) { return v ? json(*v) : json(nullptr); }
 
 constexpr int kMaxSteps = 1 << 20;  // far beyond any canvas; bounds the schedule tables
 
@@ -118,67 +112,30 @@ std::vector<DecodeKey> build_table() {
   const KeyBound pos{1, false}, zero{0, false}, open0{0, true}, one{1, false}, open1{1, true};
   const KeyBound max_steps{kMaxSteps, false};
   return {
-      {"gen_length",
-       K::kInt,
-       false,
-       {},
-       pos,
-       std::nullopt,
-       "int > 0",
+      {"gen_length", K::kInt, false, {}, pos, std::nullopt, "int > 0",
        "positions to generate. SDAR / Fast-dLLM v2 align blocks to absolute multiples of "
        "block_length, so their canvas ends at the next block boundary at or after prompt + "
        "gen_length",
-       "generation_config max_new_tokens, else 128",
-       "",
-       false,
-       0,
+       "generation_config max_new_tokens, else 128", "", false, 0,
        [](DecodeParams& p, const std::string& v) { p.gen_length = parse_int32("gen_length", v); },
        [](const DecodeParams& p) { return json(p.gen_length); }},
-      {"block_length",
-       K::kInt,
-       false,
-       {},
-       zero,
-       std::nullopt,
-       "int >= 0",
+      {"block_length", K::kInt, false, {}, zero, std::nullopt, "int >= 0",
        "semi-autoregressive block size; blocks are decoded in order. A gen_length the block does "
        "not divide ends in a partial last block. 0 = one block over the whole canvas (LLaDA, "
        "Dream)",
-       "family (SDAR, Fast-dLLM v2: the config's training block size)",
-       "",
-       false,
-       0,
+       "family (SDAR, Fast-dLLM v2: the config's training block size)", "", false, 0,
        [](DecodeParams& p, const std::string& v) {
          p.block_length = parse_int32("block_length", v);
        },
        [](const DecodeParams& p) { return json(p.block_length); }},
-      {"steps",
-       K::kInt,
-       true,
-       {},
-       pos,
-       max_steps,
-       "int or null",
+      {"steps", K::kInt, true, {}, pos, max_steps, "int or null",
        "step budget over the whole canvas, divided evenly over the blocks (and sub-blocks); "
        "give steps or block_steps, not both",
-       "family (one token per step)",
-       "one token per step",
-       false,
-       0,
+       "family (one token per step)", "one token per step", false, 0,
        [](DecodeParams& p, const std::string& v) { p.steps = parse_opt_int32("steps", v); },
        [](const DecodeParams& p) { return opt(p.steps); }},
-      {"block_steps",
-       K::kInt,
-       true,
-       {},
-       pos,
-       max_steps,
-       "int or null",
-       "step budget per block (instead of steps)",
-       "unset",
-       "use steps",
-       true,
-       0,
+      {"block_steps", K::kInt, true, {}, pos, max_steps, "int or null",
+       "step budget per block (instead of steps)", "unset", "use steps", true, 0,
        [](DecodeParams& p, const std::string& v) {
          p.block_steps = parse_opt_int32("block_steps", v);
        },
@@ -191,18 +148,8 @@ std::vector<DecodeKey> build_table() {
        "family", "", true, 0,
        [](DecodeParams& p, const std::string& v) { p.schedule = parse_schedule("schedule", v); },
        [](const DecodeParams& p) { return json(to_string(p.schedule)); }},
-      {"eps",
-       K::kFloat,
-       false,
-       {},
-       open0,
-       open1,
-       "float in (0, 1)",
-       "timestep schedule end",
-       "generation_config eps, else 1e-3",
-       "",
-       true,
-       0.001,
+      {"eps", K::kFloat, false, {}, open0, open1, "float in (0, 1)", "timestep schedule end",
+       "generation_config eps, else 1e-3", "", true, 0.001,
        [](DecodeParams& p, const std::string& v) { p.eps = parse_double("eps", v); },
        [](const DecodeParams& p) { return json(p.eps); }},
       {"confidence", K::kEnum, false, enum_names(kConfidences), std::nullopt, std::nullopt,
@@ -222,33 +169,14 @@ std::vector<DecodeKey> build_table() {
        "family", "", false, 0,
        [](DecodeParams& p, const std::string& v) { p.commit = parse_commit("commit", v); },
        [](const DecodeParams& p) { return json(to_string(p.commit)); }},
-      {"threshold",
-       K::kFloat,
-       false,
-       {},
-       open0,
-       one,
-       "float in (0, 1]",
-       "for the threshold rules (strict >)",
-       "family (SDAR 0.85, else 0.9)",
-       "",
-       false,
-       0.01,
+      {"threshold", K::kFloat, false, {}, open0, one, "float in (0, 1]",
+       "for the threshold rules (strict >)", "family (SDAR 0.85, else 0.9)", "", false, 0.01,
        [](DecodeParams& p, const std::string& v) { p.threshold = parse_double("threshold", v); },
        [](const DecodeParams& p) { return json(p.threshold); }},
-      {"sub_block_length",
-       K::kInt,
-       true,
-       {},
-       pos,
-       std::nullopt,
-       "int or null",
+      {"sub_block_length", K::kInt, true, {}, pos, std::nullopt, "int or null",
        "fill sub-blocks of this size left to right inside a block; must divide block_length "
        "(Fast-dLLM v2)",
-       "family (Fast-dLLM v2: 8)",
-       "off",
-       true,
-       0,
+       "family (Fast-dLLM v2: 8)", "off", true, 0,
        [](DecodeParams& p, const std::string& v) {
          p.sub_block_length = parse_opt_int32("sub_block_length", v);
        },
@@ -263,112 +191,51 @@ std::vector<DecodeKey> build_table() {
        "family (block for SDAR and Fast-dLLM v2, else none)", "", false, 0,
        [](DecodeParams& p, const std::string& v) { p.cache = parse_cache("cache", v); },
        [](const DecodeParams& p) { return json(to_string(p.cache)); }},
-      {"temperature",
-       K::kFloat,
-       false,
-       {},
-       zero,
-       std::nullopt,
-       "float >= 0",
+      {"temperature", K::kFloat, false, {}, zero, std::nullopt, "float >= 0",
        "0 = argmax; > 0 samples from softmax(logits / T) with the seeded RNG",
-       "0 (Dream: generation_config temperature)",
-       "",
-       false,
-       0.1,
+       "0 (Dream: generation_config temperature)", "", false, 0.1,
        [](DecodeParams& p, const std::string& v) {
          p.temperature = parse_double("temperature", v);
        },
        [](const DecodeParams& p) { return json(p.temperature); }},
-      {"top_k",
-       K::kInt,
-       false,
-       {},
-       zero,
-       std::nullopt,
-       "int >= 0",
+      {"top_k", K::kInt, false, {}, zero, std::nullopt, "int >= 0",
        "keep the k most likely tokens before the softmax (0 = off); shapes the confidence even "
        "at temperature 0, as in Dream",
-       "0 (Dream: generation_config top_k)",
-       "",
-       false,
-       0,
+       "0 (Dream: generation_config top_k)", "", false, 0,
        [](DecodeParams& p, const std::string& v) { p.top_k = parse_int32("top_k", v); },
        [](const DecodeParams& p) { return json(p.top_k); }},
-      {"top_p",
-       K::kFloat,
-       false,
-       {},
-       open0,
-       one,
-       "float in (0, 1]",
+      {"top_p", K::kFloat, false, {}, open0, one, "float in (0, 1]",
        "nucleus filter before the softmax (1 = off); applied before top_k, as in Dream",
-       "1 (Dream: generation_config top_p)",
-       "",
-       false,
-       0.05,
+       "1 (Dream: generation_config top_p)", "", false, 0.05,
        [](DecodeParams& p, const std::string& v) { p.top_p = parse_double("top_p", v); },
        [](const DecodeParams& p) { return json(p.top_p); }},
-      {"min_p",
-       K::kFloat,
-       false,
-       {},
-       zero,
-       open1,
-       "float in [0, 1)",
+      {"min_p", K::kFloat, false, {}, zero, open1, "float in [0, 1)",
        "drop tokens less likely than min_p times the most likely one, after top_p and top_k "
        "(0 = off); like them it shapes the confidence",
-       "0 (off)",
-       "",
-       true,
-       0.05,
+       "0 (off)", "", true, 0.05,
        [](DecodeParams& p, const std::string& v) { p.min_p = parse_double("min_p", v); },
        [](const DecodeParams& p) { return json(p.min_p); }},
-      {"cfg_scale",
-       K::kFloat,
-       false,
-       {},
-       zero,
-       std::nullopt,
-       "float >= 0",
+      {"cfg_scale", K::kFloat, false, {}, zero, std::nullopt, "float >= 0",
        "classifier-free guidance (LLaDA, Dream; cache none): un + (cfg+1)(cond - un), un = "
        "prompt masked",
-       "0 (off)",
-       "",
-       true,
-       0.1,
+       "0 (off)", "", true, 0.1,
        [](DecodeParams& p, const std::string& v) { p.cfg_scale = parse_double("cfg_scale", v); },
        [](const DecodeParams& p) { return json(p.cfg_scale); }},
-      {"seed",
-       K::kInt,
-       false,
-       {},
-       zero,
-       std::nullopt,
-       "int >= 0",
-       "RNG seed; each generation owns its RNG, so equal seeds and parameters reproduce",
-       "0",
-       "",
-       false,
-       0,
+      {"seed", K::kInt, false, {}, zero, std::nullopt, "int >= 0",
+       "RNG seed; each generation owns its RNG, so equal seeds and parameters reproduce", "0", "",
+       false, 0,
        [](DecodeParams& p, const std::string& v) {
          const int64_t s = parse_int("seed", v);
          if (s < 0) throw_invalid_argument("seed", "must be >= 0");
          p.seed = static_cast<uint64_t>(s);
        },
        [](const DecodeParams& p) { return json(p.seed); }},
-      {"stop_at_eos",
-       K::kBool,
-       false,
-       {},
-       std::nullopt,
-       std::nullopt,
-       "bool",
-       "stop once an end token is committed with no mask before it; output ends with it",
-       "true",
-       "",
-       true,
-       0,
-       [](DecodeParams& p, const std::string& v) { p.stop_at_eos = parse_bool("stop_at_eos", v); },
+      {"stop_at_eos", K::kBool, false, {}, std::nullopt, std::nullopt, "bool",
+       "stop once an end token is committed with no mask before it; output ends with it", "true",
+       "", true, 0,
+       [](DecodeParams& p, const std::string& v) {
+         p.stop_at_eos = parse_bool("stop_at_eos", v);
+       },
        [](const DecodeParams& p) { return json(p.stop_at_eos); }},
       {"preset", K::kEnum, false, enum_names(kPresets), std::nullopt, std::nullopt,
        "official, fast",
@@ -378,88 +245,43 @@ std::vector<DecodeKey> build_table() {
        "official (the demo model: fast, from its generation_config)", "", false, 0,
        [](DecodeParams& p, const std::string& v) { apply_preset(p, parse_preset("preset", v)); },
        [](const DecodeParams& p) { return json(to_string(p.preset)); }},
-      {"eos_fill",
-       K::kBool,
-       false,
-       {},
-       std::nullopt,
-       std::nullopt,
-       "bool",
+      {"eos_fill", K::kBool, false, {}, std::nullopt, std::nullopt, "bool",
        "end-of-text tail fill: once an end token is committed at p, every masked position after "
        "p becomes the end token and is never computed again (blocks after p are skipped), and "
        "the masked positions right before p whose candidate is an end token are committed with "
        "it",
-       "false",
-       "",
-       false,
-       0,
+       "false", "", false, 0,
        [](DecodeParams& p, const std::string& v) { p.eos_fill = parse_bool("eos_fill", v); },
        [](const DecodeParams& p) { return json(p.eos_fill); }},
-      {"eos_fill_prob",
-       K::kFloat,
-       false,
-       {},
-       zero,
-       open1,
-       "float in [0, 1)",
+      {"eos_fill_prob", K::kFloat, false, {}, zero, open1, "float in [0, 1)",
        "eos_fill counts only end tokens whose probability is above this (0 = any): the committed "
        "one that starts the fill and the candidates committed with it",
-       "0",
-       "",
-       true,
-       0.05,
+       "0", "", true, 0.05,
        [](DecodeParams& p, const std::string& v) {
          p.eos_fill_prob = parse_double("eos_fill_prob", v);
        },
        [](const DecodeParams& p) { return json(p.eos_fill_prob); }},
-      {"early_commit",
-       K::kFloat,
-       true,
-       {},
-       open0,
-       one,
-       "float in (0, 1] or null",
+      {"early_commit", K::kFloat, true, {}, open0, one, "float in (0, 1] or null",
        "commit every masked position of the current (sub-)block in this forward when each one's "
        "top-1 minus top-2 probability is at least this (Prophet-style early commit)",
-       "null",
-       "off",
-       false,
-       0.05,
+       "null", "off", false, 0.05,
        [](DecodeParams& p, const std::string& v) {
          p.early_commit = parse_opt_double("early_commit", v);
        },
        [](const DecodeParams& p) { return opt(p.early_commit); }},
-      {"threshold_relax",
-       K::kFloat,
-       false,
-       {},
-       zero,
-       open1,
-       "float in [0, 1)",
+      {"threshold_relax", K::kFloat, false, {}, zero, open1, "float in [0, 1)",
        "adaptive threshold for the threshold rules: threshold x (1 - threshold_relax x the "
        "fraction of the (sub-)block already decoded)",
-       "0 (off)",
-       "",
-       false,
-       0.05,
+       "0 (off)", "", false, 0.05,
        [](DecodeParams& p, const std::string& v) {
          p.threshold_relax = parse_double("threshold_relax", v);
        },
        [](const DecodeParams& p) { return json(p.threshold_relax); }},
-      {"suffix_window",
-       K::kInt,
-       true,
-       {},
-       zero,
-       std::nullopt,
-       "int >= 0 or null",
+      {"suffix_window", K::kInt, true, {}, zero, std::nullopt, "int >= 0 or null",
        "bidirectional families (LLaDA, Dream): compute and attend to only this many positions "
        "after the current block instead of the whole canvas tail (block-causal families never "
        "attend to it)",
-       "null",
-       "the whole canvas",
-       true,
-       0,
+       "null", "the whole canvas", true, 0,
        [](DecodeParams& p, const std::string& v) {
          p.suffix_window = parse_opt_int32("suffix_window", v);
        },
@@ -494,11 +316,10 @@ std::string bound_message(const DecodeKey& k) {
            (k.max ? " up to " + number_text(k.max->value) : std::string());
   }
   if (k.min && k.max) {
-    return "must be in " + std::string(k.min->open ? "(" : "[") + number_text(k.min->value) + ", " +
-           number_text(k.max->value) + (k.max->open ? ")" : "]");
+    return "must be in " + std::string(k.min->open ? "(" : "[") + number_text(k.min->value) +
+           ", " + number_text(k.max->value) + (k.max->open ? ")" : "]");
   }
-  if (k.min)
-    return std::string("must be ") + (k.min->open ? "> " : ">= ") + number_text(k.min->value);
+  if (k.min) return std::string("must be ") + (k.min->open ? "> " : ">= ") + number_text(k.min->value);
   return std::string("must be ") + (k.max->open ? "< " : "<= ") + number_text(k.max->value);
 }
 
@@ -520,21 +341,11 @@ Preset parse_preset(const std::string& key, const std::string& v) {
   return parse_enum(kPresets, key, v);
 }
 
-const char* to_string(Schedule v) {
-  return enum_name(kSchedules, v);
-}
-const char* to_string(ConfidenceKind v) {
-  return enum_name(kConfidences, v);
-}
-const char* to_string(CommitRule v) {
-  return enum_name(kCommits, v);
-}
-const char* to_string(CacheMode v) {
-  return enum_name(kCaches, v);
-}
-const char* to_string(Preset v) {
-  return enum_name(kPresets, v);
-}
+const char* to_string(Schedule v) { return enum_name(kSchedules, v); }
+const char* to_string(ConfidenceKind v) { return enum_name(kConfidences, v); }
+const char* to_string(CommitRule v) { return enum_name(kCommits, v); }
+const char* to_string(CacheMode v) { return enum_name(kCaches, v); }
+const char* to_string(Preset v) { return enum_name(kPresets, v); }
 
 const std::vector<DecodeKey>& decode_keys() {
   static const std::vector<DecodeKey> table = build_table();

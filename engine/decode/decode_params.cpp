@@ -57,8 +57,8 @@ DecodeParams default_decode_params(const ModelConfig& c) {
     const size_t eq = kv.find('=');
     set_param(p, kv.substr(0, eq), kv.substr(eq + 1));
   }
-  p.block_length =
-      d.block_length == DecodingDefaults::kTrainingBlock ? c.train_block_size : d.block_length;
+  p.block_length = d.block_length == DecodingDefaults::kTrainingBlock ? c.train_block_size
+                                                                      : d.block_length;
   // LLaDA with steps unset: one token per step; a canvas that 32 does not tile is one block.
   if (d.one_block_unless_tiled && p.block_length > 0 && p.gen_length % p.block_length != 0) {
     p.block_length = p.gen_length;

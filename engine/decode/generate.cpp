@@ -299,7 +299,6 @@ class Denoiser {
     commit(chosen);
   }
 
-  // Plans and runs the forward for one denoising step of unit [u0, u1) in block [b0, b1).
   // The canvas end the forwards of block [.., b1) see: the whole canvas, less the tail eos_fill
   // settled, less what lies beyond the suffix window (bidirectional families).
   int live_end(int b1) const {
@@ -307,6 +306,7 @@ class Denoiser {
     return std::min(end_, b1 + *p_.suffix_window);
   }
 
+  // Plans and runs the forward for one denoising step of unit [u0, u1) in block [b0, b1).
   void step_forward(int b0, int b1, int u0, int u1) {
     const int E = live_end(b1);  // E > u0: the unit has a mask before it
     b1 = std::min(b1, E);
@@ -496,17 +496,13 @@ class Denoiser {
     }
   }
 
-  // eos_fill: once this step commits an end token (scored above eos_fill_prob, when set),
+  // eos_fill: once this step commits an end token (more likely than eos_fill_prob, when set),
   // the canvas ends at the first committed end token p: masks after p become that token and
   // nothing after p is computed again (end_ = p + 1).
   void fill_tail(const std::vector<Scored>& chosen) {
-    bool trigger = false;
-    for (const auto& s : chosen) {
-      if (s.pos < end_ && c_.is_end_token(s.cand.token) &&
-          (p_.eos_fill_prob <= 0 || s.cand.prob > p_.eos_fill_prob)) {
-        trigger = true;
-      }
-    }
+    const bool trigger = std::any_of(chosen.begin(), chosen.end(), [&](const Scored& s) {
+      return s.pos < end_ && fills_end(s.cand);
+    });
     if (!trigger) return;
     int p = P_;
     while (p < end_ && !(canvas_[p] != c_.mask_id && c_.is_end_token(canvas_[p]))) ++p;
