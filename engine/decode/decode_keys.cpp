@@ -269,6 +269,15 @@ std::vector<DecodeKey> build_table() {
          p.early_commit = parse_opt_double("early_commit", v);
        },
        [](const DecodeParams& p) { return opt(p.early_commit); }},
+      {"early_commit_steps", K::kInt, true, {}, pos, max_steps, "int or null",
+       "commit every masked position of the current (sub-)block in this forward once each one's "
+       "candidate token has been the same for this many forwards in a row (Prophet's stability "
+       "rule; with early_commit, either rule commits)",
+       "null", "off", true, 0,
+       [](DecodeParams& p, const std::string& v) {
+         p.early_commit_steps = parse_opt_int32("early_commit_steps", v);
+       },
+       [](const DecodeParams& p) { return opt(p.early_commit_steps); }},
       {"threshold_relax", K::kFloat, false, {}, zero, open1, "float in [0, 1)",
        "adaptive threshold for the threshold rules: threshold x (1 - threshold_relax x the "
        "fraction of the (sub-)block already decoded)",

@@ -25,6 +25,7 @@ void apply_preset(DecodeParams& p, Preset preset) {
   p.eos_fill = fast;
   p.eos_fill_prob = fast ? 0.3 : 0;
   p.early_commit = fast ? std::optional<double>(0.5) : std::nullopt;
+  p.early_commit_steps = std::nullopt;
   p.threshold_relax = fast ? 0.3 : 0;
   p.suffix_window = std::nullopt;
 }

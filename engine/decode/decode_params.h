@@ -46,8 +46,9 @@ struct DecodeParams {
   bool eos_fill = false;               // end-of-text tail fill
   double eos_fill_prob = 0;            // eos_fill: only end tokens more likely than this
   std::optional<double> early_commit;  // commit the whole unit when every top1-top2 gap is >= this
-  double threshold_relax = 0;          // threshold x (1 - relax x decoded fraction of the unit)
-  std::optional<int> suffix_window;    // bidirectional: masked positions after the block computed
+  std::optional<int> early_commit_steps;  // ... or when every candidate held for this many steps
+  double threshold_relax = 0;             // threshold x (1 - relax x decoded fraction of the unit)
+  std::optional<int> suffix_window;  // bidirectional: masked positions after the block computed
 };
 
 // The keys `preset` sets, to the bundle it names (other keys are left alone).

@@ -99,6 +99,10 @@ class Denoiser {
     end_ = L_;
     canvas_.assign(L_, c_.mask_id);
     std::copy(prompt.begin(), prompt.end(), canvas_.begin());
+    if (p.early_commit_steps) {
+      last_candidate_.assign(L_, -1);
+      held_.assign(L_, 0);
+    }
     const int rows = layout_.logit_rows;
     st_ = session_for(opt.session, rows);
     interrupt_.cancel = opt.cancel;
@@ -398,6 +402,7 @@ class Denoiser {
         }
       }
       if (p_.early_commit && all_gaps_at_least(*p_.early_commit)) n = scored_.size();
+      if (p_.early_commit_steps && all_held_for(*p_.early_commit_steps)) n = scored_.size();
       n = std::min(n, scored_.size());
       if (p_.eos_fill) n = take_end_run(n, u0);
       scored_.resize(n);
@@ -448,6 +453,19 @@ class Denoiser {
       if (s.cand.gap < bound) return false;
     }
     return true;
+  }
+
+  // Early commit, stability rule: counts how many forwards in a row each scored position kept its
+  // candidate token; true when every one has kept it for `steps`.
+  bool all_held_for(int steps) {
+    bool all = true;
+    for (const Scored& s : scored_) {
+      const size_t q = static_cast<size_t>(s.pos);
+      held_[q] = last_candidate_[q] == s.cand.token ? held_[q] + 1 : 1;
+      last_candidate_[q] = s.cand.token;
+      all = all && held_[q] >= steps;
+    }
+    return all;
   }
 
   // The uniform schedule of a unit of n positions (a partial last block's units are shorter).
@@ -538,7 +556,9 @@ class Denoiser {
   std::vector<const float*> score_rows_;
   Rng rng_;
   std::vector<Scored> scored_;
-  std::vector<int> run_index_;  // take_end_run's scratch
+  std::vector<int> run_index_;           // take_end_run's scratch
+  std::vector<int32_t> last_candidate_;  // early_commit_steps: per position, the last candidate
+  std::vector<int> held_;                // and for how many forwards in a row it was the same
   const float* logits_ = nullptr;
   int rows0_ = 0, rows1_ = 0, saved_row_index_ = -1, cur_block0_ = 0, last_span_ = 0;
   int last_span_end_ = 0, last_keys_end_ = 0;

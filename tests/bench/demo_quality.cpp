@@ -41,6 +41,8 @@ void apply_variant(dlx::DecodeParams& p, const std::string& variant) {
     p.eos_fill_prob = fast.eos_fill_prob;
   } else if (variant == "early_commit") {
     p.early_commit = fast.early_commit;
+  } else if (variant == "early_commit_steps 2") {
+    p.early_commit_steps = 2;
   } else if (variant == "threshold_relax") {
     p.threshold_relax = fast.threshold_relax;
   } else if (variant == "suffix_window 8") {
@@ -123,8 +125,8 @@ int run(int argc, char** argv) {
        {Setting{"schedule", CommitRule::kSchedule, 0.9, CacheMode::kNone},
         Setting{"threshold 0.9", CommitRule::kThreshold, 0.9, CacheMode::kNone}}) {
     for (const CacheMode cache : {CacheMode::kNone, CacheMode::kPrefix, CacheMode::kDual}) {
-      for (const char* v :
-           {"official", "eos_fill", "early_commit", "threshold_relax", "suffix_window 8", "fast"}) {
+      for (const char* v : {"official", "eos_fill", "early_commit", "early_commit_steps 2",
+                            "threshold_relax", "suffix_window 8", "fast"}) {
         Setting s = base;
         s.cache = cache;
         s.variant = v;

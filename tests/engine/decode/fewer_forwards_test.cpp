@@ -247,6 +247,34 @@ TEST(FewerForwards, EarlyCommitCommitsTheWholeBlockWhenMarginsAreLarge) {
   }
 }
 
+TEST(FewerForwards, EarlyCommitAfterStableStepsCommitsTheWholeBlock) {
+  for (const char* fam : kFamilies) {
+    auto m = load(model_dir(fam));
+    DecodeParams p = base_params(*m);
+    p.sub_block_length.reset();
+    const Decoded official = run(*m, p);
+    // One forward of the same candidates is enough: each block is done in its first forward.
+    p.early_commit_steps = 1;
+    const Decoded early = run(*m, p);
+    expect_progress(*m, early, p, fam);
+    std::map<int, int> events_per_block;
+    for (const StepEvent& e : early.events) ++events_per_block[e.block];
+    const int most = m->spec().block_aligned && m->spec().shift_logits ? 3 : 1;  // see above
+    for (const auto& [block, n] : events_per_block) EXPECT_LE(n, most) << fam << " block " << block;
+    EXPECT_LT(early.r.forward_calls, official.r.forward_calls) << fam;
+    // Two in a row: never more forwards than the official decode, still every block finished.
+    p.early_commit_steps = 2;
+    const Decoded two = run(*m, p);
+    expect_progress(*m, two, p, fam);
+    EXPECT_LE(two.r.forward_calls, official.r.forward_calls) << fam;
+    // More forwards in a row than a block has positions: never fires, the official decode.
+    p.early_commit_steps = 1000;
+    const Decoded never = run(*m, p);
+    EXPECT_EQ(never.r.output_ids, official.r.output_ids) << fam;
+    EXPECT_EQ(never.r.forward_calls, official.r.forward_calls) << fam;
+  }
+}
+
 TEST(FewerForwards, AdaptiveThresholdRelaxesWithTheDecodedFraction) {
   for (const char* fam : kFamilies) {
     auto m = load(model_dir(fam));
