@@ -44,7 +44,9 @@ function fmt(n, digits = 1) {
 // A short summary of effective decoding parameters for the panel header.
 function paramSummary(d) {
   if (!d) return [];
-  const parts = [`gen ${d.gen_length}`, d.block_length ? `block ${d.block_length}` : "one block"];
+  // The preset first: "fast" trades the official algorithm for fewer forwards (README).
+  const parts = d.preset ? [d.preset === "fast" ? "preset fast (fewer forwards)" : `preset ${d.preset}`] : [];
+  parts.push(`gen ${d.gen_length}`, d.block_length ? `block ${d.block_length}` : "one block");
   if (d.steps !== null && d.steps !== undefined) parts.push(`steps ${d.steps}`);
   if (d.block_steps !== null && d.block_steps !== undefined) parts.push(`block_steps ${d.block_steps}`);
   const noBudget = (d.steps === null || d.steps === undefined) &&
@@ -92,6 +94,7 @@ export class RunView {
     this.pendingResult = null;
     this.committedCount = 0;
     this.events = [];
+    this.endRegion = null;  // the one collapsed cell for the positions after the end token
     this.cells = [];
     this.commitStep = [];  // per position: index of the event that committed it (-1: masked)
     this.tokens = [];
@@ -325,13 +328,57 @@ export class RunView {
     el.dataset.step = String(n);
   }
 
+  // Where the canvas collapses after `upto` step events: one past the first committed end
+  // token (a special piece), or where the server's eos_fill ended the canvas (end_from).
+  collapseFrom(upto) {
+    let from = this.cells.length;
+    for (let k = 0; k < upto && k < this.events.length; k++) {
+      const e = this.events[k];
+      if (typeof e.end_from === "number" && e.end_from >= 0) from = Math.min(from, e.end_from);
+    }
+    for (let pos = 0; pos < from; pos++) {
+      const s = this.commitStep[pos];
+      if (s >= 0 && s < upto && isSpecialPiece(this.pieces[pos])) return pos + 1;
+    }
+    return from;
+  }
+
+  // The collapsed "end" region: one element after the last shown cell (not a .cell).
+  drawEndRegion(from) {
+    const hidden = this.cells.length - from;
+    if (hidden <= 0) {
+      if (this.endRegion) this.endRegion.hidden = true;
+      return;
+    }
+    if (!this.endRegion) {
+      this.endRegion = document.createElement("span");
+      this.endRegion.className = "end-region";
+    }
+    if (this.endRegion.parentNode !== this.canvas || this.canvas.lastChild !== this.endRegion) {
+      this.canvas.append(this.endRegion);
+    }
+    this.endRegion.hidden = false;
+    this.endRegion.textContent = `${END_GLYPH} end ×${hidden}`;
+    this.endRegion.title = `positions ${from}–${this.cells.length - 1}: after the end token, ` +
+      "not part of the answer (shown as one region)";
+  }
+
   // Draws the canvas as it was after `upto` step events; the cells of event upto-1 are the
-  // latest. Once the result is in, positions after the output's end are marked as such.
+  // latest. Once the result is in, positions after the output's end are marked as such;
+  // positions after the first committed end token are one collapsed region.
   render(upto) {
     const latest = upto - 1;
     let committed = 0;
+    const from = this.collapseFrom(upto);
+    this.drawEndRegion(from);
     for (let pos = 0; pos < this.cells.length; pos++) {
       const cell = this.cells[pos];
+      if (pos >= from) {
+        if (cell.className !== "cell-collapsed") cell.className = "cell-collapsed";
+        cell.hidden = true;
+        continue;
+      }
+      cell.hidden = false;
       const s = this.commitStep[pos];
       const isCommitted = s >= 0 && s < upto;
       const afterEnd = this.outputLength !== null && pos >= this.outputLength && upto >= this.events.length;

@@ -33,6 +33,7 @@ constexpr EnumName<CacheMode> kCaches[] = {{CacheMode::kNone, "none"},
                                            {CacheMode::kPrefix, "prefix"},
                                            {CacheMode::kDual, "dual"},
                                            {CacheMode::kBlock, "block"}};
+constexpr EnumName<Preset> kPresets[] = {{Preset::kOfficial, "official"}, {Preset::kFast, "fast"}};
 
 template <typename E, size_t N>
 E parse_enum(const EnumName<E> (&table)[N], const std::string& key, const std::string& v) {
@@ -97,7 +98,12 @@ bool parse_bool(const std::string& key, const std::string& v) {
   throw_invalid_argument(key, "'" + v + "' is not true or false");
 }
 
+std::optional<double> parse_opt_double(const std::string& key, const std::string& v) {
+  return is_null(v) ? std::nullopt : std::optional<double>(parse_double(key, v));
+}
+
 json opt(const std::optional<int>& v) { return v ? json(*v) : json(nullptr); }
+json opt(const std::optional<double>& v) { return v ? json(*v) : json(nullptr); }
 
 constexpr int kMaxSteps = 1 << 20;  // far beyond any canvas; bounds the schedule tables
 
@@ -231,6 +237,64 @@ std::vector<DecodeKey> build_table() {
          p.stop_at_eos = parse_bool("stop_at_eos", v);
        },
        [](const DecodeParams& p) { return json(p.stop_at_eos); }},
+      {"preset", K::kEnum, false, enum_names(kPresets), std::nullopt, std::nullopt,
+       "official, fast",
+       "official = the family's reference algorithm (every key below off); fast = the measured "
+       "bundle eos_fill, early_commit, threshold_relax (README: Fewer forwards). Applied before "
+       "the other keys of the same request, which override it",
+       "official (the demo model: fast, from its generation_config)", "", false, 0,
+       [](DecodeParams& p, const std::string& v) { apply_preset(p, parse_preset("preset", v)); },
+       [](const DecodeParams& p) { return json(to_string(p.preset)); }},
+      {"eos_fill", K::kBool, false, {}, std::nullopt, std::nullopt, "bool",
+       "end-of-text tail fill: once an end token is committed at p, every masked position after "
+       "p becomes the end token and is never computed again (blocks after p are skipped), and "
+       "the masked positions right before p whose candidate is an end token are committed with "
+       "it",
+       "false", "", false, 0,
+       [](DecodeParams& p, const std::string& v) { p.eos_fill = parse_bool("eos_fill", v); },
+       [](const DecodeParams& p) { return json(p.eos_fill); }},
+      {"eos_fill_prob", K::kFloat, false, {}, zero, open1, "float in [0, 1)",
+       "eos_fill counts only end tokens whose probability is above this (0 = any): the committed "
+       "one that starts the fill and the candidates committed with it",
+       "0", "", true, 0.05,
+       [](DecodeParams& p, const std::string& v) {
+         p.eos_fill_prob = parse_double("eos_fill_prob", v);
+       },
+       [](const DecodeParams& p) { return json(p.eos_fill_prob); }},
+      {"early_commit", K::kFloat, true, {}, open0, one, "float in (0, 1] or null",
+       "commit every masked position of the current (sub-)block in this forward when each one's "
+       "top-1 minus top-2 probability is at least this (Prophet-style early commit)",
+       "null", "off", false, 0.05,
+       [](DecodeParams& p, const std::string& v) {
+         p.early_commit = parse_opt_double("early_commit", v);
+       },
+       [](const DecodeParams& p) { return opt(p.early_commit); }},
+      {"early_commit_steps", K::kInt, true, {}, pos, max_steps, "int or null",
+       "commit every masked position of the current (sub-)block in this forward once each one's "
+       "candidate token has been the same for this many forwards in a row (Prophet's stability "
+       "rule; with early_commit, either rule commits)",
+       "null", "off", true, 0,
+       [](DecodeParams& p, const std::string& v) {
+         p.early_commit_steps = parse_opt_int32("early_commit_steps", v);
+       },
+       [](const DecodeParams& p) { return opt(p.early_commit_steps); }},
+      {"threshold_relax", K::kFloat, false, {}, zero, open1, "float in [0, 1)",
+       "adaptive threshold for the threshold rules: threshold x (1 - threshold_relax x the "
+       "fraction of the (sub-)block already decoded)",
+       "0 (off)", "", false, 0.05,
+       [](DecodeParams& p, const std::string& v) {
+         p.threshold_relax = parse_double("threshold_relax", v);
+       },
+       [](const DecodeParams& p) { return json(p.threshold_relax); }},
+      {"suffix_window", K::kInt, true, {}, zero, std::nullopt, "int >= 0 or null",
+       "bidirectional families (LLaDA, Dream): compute and attend to only this many positions "
+       "after the current block instead of the whole canvas tail (block-causal families never "
+       "attend to it)",
+       "null", "the whole canvas", true, 0,
+       [](DecodeParams& p, const std::string& v) {
+         p.suffix_window = parse_opt_int32("suffix_window", v);
+       },
+       [](const DecodeParams& p) { return opt(p.suffix_window); }},
   };
 }
 
@@ -282,11 +346,15 @@ CommitRule parse_commit(const std::string& key, const std::string& v) {
 CacheMode parse_cache(const std::string& key, const std::string& v) {
   return parse_enum(kCaches, key, v);
 }
+Preset parse_preset(const std::string& key, const std::string& v) {
+  return parse_enum(kPresets, key, v);
+}
 
 const char* to_string(Schedule v) { return enum_name(kSchedules, v); }
 const char* to_string(ConfidenceKind v) { return enum_name(kConfidences, v); }
 const char* to_string(CommitRule v) { return enum_name(kCommits, v); }
 const char* to_string(CacheMode v) { return enum_name(kCaches, v); }
+const char* to_string(Preset v) { return enum_name(kPresets, v); }
 
 const std::vector<DecodeKey>& decode_keys() {
   static const std::vector<DecodeKey> table = build_table();

@@ -5,11 +5,10 @@
 // (decode_key_schema, served by GET /v1/models/{name}).
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "engine/decode/decode_params.h"
 
@@ -56,5 +55,6 @@ Schedule parse_schedule(const std::string& key, const std::string& v);
 ConfidenceKind parse_confidence(const std::string& key, const std::string& v);
 CommitRule parse_commit(const std::string& key, const std::string& v);
 CacheMode parse_cache(const std::string& key, const std::string& v);
+Preset parse_preset(const std::string& key, const std::string& v);
 
 }  // namespace dlx

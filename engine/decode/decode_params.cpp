@@ -18,6 +18,34 @@ const std::vector<std::string>& decode_param_keys() {
   return keys;
 }
 
+// The fast bundle, chosen from tests/bench/demo_quality (README: Fewer forwards).
+void apply_preset(DecodeParams& p, Preset preset) {
+  p.preset = preset;
+  const bool fast = preset == Preset::kFast;
+  p.eos_fill = fast;
+  p.eos_fill_prob = fast ? 0.3 : 0;
+  p.early_commit = fast ? std::optional<double>(0.5) : std::nullopt;
+  p.early_commit_steps = std::nullopt;
+  p.threshold_relax = fast ? 0.3 : 0;
+  p.suffix_window = std::nullopt;
+}
+
+namespace {
+
+// `preset` sets several keys, so it goes first wherever keys arrive together; the others
+// then override it whatever order they were given in.
+template <typename Pairs>
+void set_preset_first(DecodeParams& p, const Pairs& pairs) {
+  for (const auto& [key, value] : pairs) {
+    if (key == "preset") set_param(p, key, value);
+  }
+  for (const auto& [key, value] : pairs) {
+    if (key != "preset") set_param(p, key, value);
+  }
+}
+
+}  // namespace
+
 DecodeParams default_decode_params(const ModelConfig& c) {
   const DecodingDefaults& d = c.spec->decoding;
   DecodeParams p;
@@ -50,13 +78,11 @@ DecodeParams default_decode_params(const ModelConfig& c) {
     if (c.gen_top_p > 0 && c.gen_top_p <= 1) p.top_p = c.gen_top_p;
     if (c.gen_top_k > 0) p.top_k = c.gen_top_k;
   }
-  for (const auto& [key, value] : c.gen_diffusion) {
-    try {
-      set_param(p, key, value);
-    } catch (const Error& e) {
-      throw Error(ErrorCode::kInvalidModel,
-                  "generation_config.json \"diffusion\": " + std::string(e.what()), "model");
-    }
+  try {
+    set_preset_first(p, c.gen_diffusion);
+  } catch (const Error& e) {
+    throw Error(ErrorCode::kInvalidModel,
+                "generation_config.json \"diffusion\": " + std::string(e.what()), "model");
   }
   return p;
 }
@@ -69,7 +95,7 @@ void set_param(DecodeParams& p, const std::string& key, const std::string& v) {
 
 DecodeParams resolve_decode_params(const ModelConfig& config, const TextOverrides& overrides) {
   DecodeParams p = default_decode_params(config);
-  for (const auto& [key, value] : overrides) set_param(p, key, value);
+  set_preset_first(p, overrides);
   return p;
 }
 
@@ -83,9 +109,14 @@ DecodeParams resolve_decode_params(const ModelConfig& config, const nlohmann::js
 // the same way.
 void apply_json(DecodeParams& p, const nlohmann::json& obj) {
   if (!obj.is_object()) throw_invalid_argument("diffusion", "must be a JSON object");
+  // preset first (see set_preset_first); the other keys in the object's order.
+  std::vector<std::pair<std::string, const nlohmann::json*>> items;
+  if (obj.contains("preset")) items.emplace_back("preset", &obj.at("preset"));
   for (auto it = obj.begin(); it != obj.end(); ++it) {
-    const std::string& key = it.key();
-    const nlohmann::json& v = it.value();
+    if (it.key() != "preset") items.emplace_back(it.key(), &it.value());
+  }
+  for (const auto& [key, vp] : items) {
+    const nlohmann::json& v = *vp;
     const DecodeKey* k = find_decode_key(key);
     if (!k) throw_invalid_argument(key, "unknown decoding parameter");
     std::string text;
@@ -165,8 +196,8 @@ void validate(const DecodeParams& p, const ModelConfig& c, int prompt_len) {
   if (p.sub_block_length) {
     sub = *p.sub_block_length;
     if (sub <= 0 || B % sub != 0) {
-      throw_invalid_argument("sub_block_length", "must be a positive divisor of block_length " +
-                                                     std::to_string(B));
+      throw_invalid_argument("sub_block_length",
+                             "must be a positive divisor of block_length " + std::to_string(B));
     }
   }
   const int64_t units_per_block = B / sub;
@@ -178,22 +209,24 @@ void validate(const DecodeParams& p, const ModelConfig& c, int prompt_len) {
                                           (units_per_block > 1 ? " sub-blocks" : " blocks"));
     }
   }
-  if (p.block_steps && p.commit != CommitRule::kThreshold && *p.block_steps % units_per_block != 0) {
+  if (p.block_steps && p.commit != CommitRule::kThreshold &&
+      *p.block_steps % units_per_block != 0) {
     throw_invalid_argument("block_steps", "must divide evenly over the " +
                                               std::to_string(units_per_block) + " sub-blocks");
   }
   switch (p.cache) {
     case CacheMode::kBlock:
       if (!block_causal) {
-        throw_invalid_argument("cache", "'block' needs a block-causal model (SDAR, Fast-dLLM v2); " +
-                                            c.family_name() + " attends bidirectionally: use "
-                                            "none, prefix or dual");
+        throw_invalid_argument(
+            "cache", "'block' needs a block-causal model (SDAR, Fast-dLLM v2); " + c.family_name() +
+                         " attends bidirectionally: use "
+                         "none, prefix or dual");
       }
       break;
     case CacheMode::kPrefix:
       if (block_causal) {
-        throw_invalid_argument("cache", "'prefix' is for bidirectional models; " +
-                                            c.family_name() + " has an exact 'block' cache");
+        throw_invalid_argument("cache", "'prefix' is for bidirectional models; " + c.family_name() +
+                                            " has an exact 'block' cache");
       }
       break;
     default:
@@ -201,8 +234,9 @@ void validate(const DecodeParams& p, const ModelConfig& c, int prompt_len) {
   }
   if (p.cfg_scale > 0) {
     if (block_causal) {
-      throw_invalid_argument("cfg_scale", "classifier-free guidance is supported for "
-                                          "bidirectional models (LLaDA, Dream) only");
+      throw_invalid_argument("cfg_scale",
+                             "classifier-free guidance is supported for "
+                             "bidirectional models (LLaDA, Dream) only");
     }
     if (p.cache != CacheMode::kNone) {
       throw_invalid_argument("cfg_scale", "classifier-free guidance needs cache 'none'");

@@ -18,6 +18,9 @@ enum class Schedule { kUniform, kTimestep };
 enum class ConfidenceKind { kProb, kMargin, kNegEntropy, kRandom };
 enum class CommitRule { kSchedule, kThreshold, kThresholdOrSchedule };
 enum class CacheMode { kNone, kPrefix, kDual, kBlock };
+// official: the family's reference algorithm; fast: the measured bundle of the keys below
+// (README, "Fewer forwards").
+enum class Preset { kOfficial, kFast };
 
 struct DecodeParams {
   int gen_length = 128;
@@ -38,7 +41,18 @@ struct DecodeParams {
   double cfg_scale = 0.0;
   uint64_t seed = 0;
   bool stop_at_eos = true;
+  // Fewer forwards (off in the official algorithms; `preset` sets them together).
+  Preset preset = Preset::kOfficial;
+  bool eos_fill = false;               // end-of-text tail fill
+  double eos_fill_prob = 0;            // eos_fill: only end tokens more likely than this
+  std::optional<double> early_commit;  // commit the whole unit when every top1-top2 gap is >= this
+  std::optional<int> early_commit_steps;  // ... or when every candidate held for this many steps
+  double threshold_relax = 0;             // threshold x (1 - relax x decoded fraction of the unit)
+  std::optional<int> suffix_window;  // bidirectional: masked positions after the block computed
 };
+
+// The keys `preset` sets, to the bundle it names (other keys are left alone).
+void apply_preset(DecodeParams& p, Preset preset);
 
 // block_length with 0 resolved to gen_length.
 inline int effective_block_length(const DecodeParams& p) {
@@ -70,5 +84,6 @@ const char* to_string(Schedule v);
 const char* to_string(ConfidenceKind v);
 const char* to_string(CommitRule v);
 const char* to_string(CacheMode v);
+const char* to_string(Preset v);
 
 }  // namespace dlx

@@ -96,8 +96,13 @@ class Denoiser {
         uniform_ = uniform_schedule(sub_, budget_);
       }
     }
+    end_ = L_;
     canvas_.assign(L_, c_.mask_id);
     std::copy(prompt.begin(), prompt.end(), canvas_.begin());
+    if (p.early_commit_steps) {
+      last_candidate_.assign(L_, -1);
+      held_.assign(L_, 0);
+    }
     const int rows = layout_.logit_rows;
     st_ = session_for(opt.session, rows);
     interrupt_.cancel = opt.cancel;
@@ -117,13 +122,14 @@ class Denoiser {
     prefill();
     for (int bi = 0; bi < n_blocks_ && !stopped_; ++bi) {
       const int b0 = first_ + bi * B_, b1 = std::min(b0 + B_, L_);
+      if (b0 >= end_) break;  // eos_fill: the rest of the canvas is end tokens
       block_ = bi;
       block_started_ = false;
       block_kv_ = false;
       for (int u0 = b0; u0 < b1 && !stopped_; u0 += sub_) {
         denoise_unit(b0, b1, u0, std::min(u0 + sub_, b1));
       }
-      if (!stopped_ && bi + 1 < n_blocks_) finish_block(b0, b1);
+      if (!stopped_ && bi + 1 < n_blocks_ && b1 < end_) finish_block(b0, b1);
     }
     GenerateResult r;
     r.forward_calls = forward_calls_;
@@ -131,6 +137,7 @@ class Denoiser {
     r.step_ms = std::move(step_ms_);
     r.canvas_length = L_;
     r.mask_id = c_.mask_id;
+    r.end_from = end_ < L_ ? end_ - P_ : -1;
     int end = L_;
     if (stopped_) {
       end = stop_pos_ + 1;
@@ -139,6 +146,7 @@ class Denoiser {
       r.finish_reason = FinishReason::kLength;
     }
     r.output_ids.assign(canvas_.begin() + P_, canvas_.begin() + end);
+    r.answer_tokens = answer_token_count(r.output_ids, c_);
     r.total_ms = ms_since(t0);
     return r;
   }
@@ -205,6 +213,8 @@ class Denoiser {
     rows0_ = r0;
     rows1_ = r1;
     last_span_ = s1 - s0;
+    last_span_end_ = s1;
+    last_keys_end_ = n_keys;
     const int keep = cur_block0_ - 1;
     if (shift_ && keep >= r0 && keep < r1) {
       std::memcpy(saved_row_.data(), row(keep), sizeof(float) * c_.vocab);
@@ -293,15 +303,25 @@ class Denoiser {
     commit(chosen);
   }
 
+  // The canvas end the forwards of block [.., b1) see: the whole canvas, less the tail eos_fill
+  // settled, less what lies beyond the suffix window (bidirectional families).
+  int live_end(int b1) const {
+    if (causal_ || !p_.suffix_window) return end_;
+    return std::min(end_, b1 + *p_.suffix_window);
+  }
+
   // Plans and runs the forward for one denoising step of unit [u0, u1) in block [b0, b1).
   void step_forward(int b0, int b1, int u0, int u1) {
+    const int E = live_end(b1);  // E > u0: the unit has a mask before it
+    b1 = std::min(b1, E);
+    u1 = std::min(u1, E);
     const int r0 = score_row(u0), r1 = score_row(u1 - 1) + 1;
     switch (p_.cache) {
       case CacheMode::kNone:
         if (causal_)
           forward(0, b1, b1, B_, r0, r1);
         else
-          forward(0, L_, L_, 0, r0, r1);
+          forward(0, E, E, 0, r0, r1);
         break;
       case CacheMode::kBlock:
         if (cache_len_ != b0) throw Error(ErrorCode::kInternal, "decoder: block cache out of step");
@@ -309,9 +329,9 @@ class Denoiser {
         break;
       case CacheMode::kPrefix:
         if (!block_started_)
-          forward(0, L_, L_, 0, r0, r1);
+          forward(0, E, E, 0, r0, r1);
         else
-          forward(b0, L_, L_, 0, r0, r1);
+          forward(b0, E, E, 0, r0, r1);
         break;
       case CacheMode::kDual:
         if (causal_) {
@@ -324,9 +344,9 @@ class Denoiser {
             forward(u0, u1, b1, 0, r0, r1);
           }
         } else if (!block_started_) {
-          forward(0, L_, L_, 0, r0, r1);
+          forward(0, E, E, 0, r0, r1);
         } else {
-          forward(b0, b1, L_, 0, r0, r1);
+          forward(b0, b1, E, 0, r0, r1);
         }
         break;
     }
@@ -360,7 +380,9 @@ class Denoiser {
         return a.cand.confidence > b.cand.confidence;
       });
       size_t n = 0;
-      const double thr = p_.threshold;
+      // Adaptive threshold: relaxed by the fraction of the unit decoded before this step.
+      const double decoded = 1.0 - static_cast<double>(masks) / (u1 - u0);
+      const double thr = p_.threshold * (1.0 - p_.threshold_relax * decoded);
       auto above = [&] {
         size_t m = 0;
         while (m < scored_.size() && scored_[m].cand.confidence > thr) ++m;
@@ -379,11 +401,71 @@ class Denoiser {
           break;
         }
       }
+      if (p_.early_commit && all_gaps_at_least(*p_.early_commit)) n = scored_.size();
+      if (p_.early_commit_steps && all_held_for(*p_.early_commit_steps)) n = scored_.size();
       n = std::min(n, scored_.size());
+      if (p_.eos_fill) n = take_end_run(n, u0);
       scored_.resize(n);
       commit(scored_);
       ++step;
     }
+  }
+
+  bool fills_end(const Candidate& c) const {
+    return c.token >= 0 && c.token != c_.mask_id && c_.is_end_token(c.token) &&
+           (p_.eos_fill_prob <= 0 || c.prob > p_.eos_fill_prob);
+  }
+
+  // eos_fill, the left edge: with an end token committed (or chosen now) at p, the masked
+  // positions right before p whose candidate is an end token too join this commit, so a tail
+  // of padding the model already sees is not committed one position per forward from the right.
+  // scored_[0, n) is the commit; the run's positions are moved into it. Returns the new n.
+  size_t take_end_run(size_t n, int u0) {
+    int p = end_;
+    for (int q = P_; q < end_; ++q) {
+      if (!is_mask(q) && c_.is_end_token(canvas_[q])) {
+        p = q;
+        break;
+      }
+    }
+    for (size_t i = 0; i < n; ++i) {
+      if (fills_end(scored_[i].cand)) p = std::min(p, scored_[i].pos);
+    }
+    if (p >= end_) return n;
+    run_index_.assign(static_cast<size_t>(std::max(0, p - u0)), -1);  // pos - u0 -> scored_
+    for (size_t i = 0; i < scored_.size(); ++i) {
+      if (scored_[i].pos < p) run_index_[scored_[i].pos - u0] = static_cast<int>(i);
+    }
+    for (int q = p - 1; q >= u0; --q) {
+      const int i = run_index_[q - u0];
+      if (i < 0 || !fills_end(scored_[i].cand)) break;  // a decoded token or another candidate
+      if (static_cast<size_t>(i) < n) continue;         // already in the commit
+      std::swap(scored_[i], scored_[n]);  // into the commit; keep the index of the one moved out
+      if (scored_[i].pos < p) run_index_[scored_[i].pos - u0] = i;
+      ++n;
+    }
+    return n;
+  }
+
+  // Early commit: every remaining masked position of the unit is sure of its token.
+  bool all_gaps_at_least(double bound) const {
+    for (const Scored& s : scored_) {
+      if (s.cand.gap < bound) return false;
+    }
+    return true;
+  }
+
+  // Early commit, stability rule: counts how many forwards in a row each scored position kept its
+  // candidate token; true when every one has kept it for `steps`.
+  bool all_held_for(int steps) {
+    bool all = true;
+    for (const Scored& s : scored_) {
+      const size_t q = static_cast<size_t>(s.pos);
+      held_[q] = last_candidate_[q] == s.cand.token ? held_[q] + 1 : 1;
+      last_candidate_[q] = s.cand.token;
+      all = all && held_[q] >= steps;
+    }
+    return all;
   }
 
   // The uniform schedule of a unit of n positions (a partial last block's units are shorter).
@@ -398,6 +480,7 @@ class Denoiser {
 
   void commit(const std::vector<Scored>& chosen) {
     for (const auto& s : chosen) canvas_[s.pos] = s.cand.token;
+    if (p_.eos_fill) fill_tail(chosen);
     int masks = 0;
     for (int q = P_; q < L_; ++q) masks += is_mask(q);
     if (opt_.on_step) {
@@ -413,6 +496,9 @@ class Denoiser {
       ev.span_tokens = last_span_;
       ev.forward_ms = last_forward_ms_;
       ev.canvas = std::span<const int32_t>(canvas_).subspan(P_);
+      ev.end_from = end_ < L_ ? end_ - P_ : -1;
+      ev.span_end = last_span_end_;
+      ev.keys_end = last_keys_end_;
       opt_.on_step(ev);
     }
     if (p_.stop_at_eos) {
@@ -426,6 +512,23 @@ class Denoiser {
         }
       }
     }
+  }
+
+  // eos_fill: once this step commits an end token (more likely than eos_fill_prob, when set),
+  // the canvas ends at the first committed end token p: masks after p become that token and
+  // nothing after p is computed again (end_ = p + 1).
+  void fill_tail(const std::vector<Scored>& chosen) {
+    const bool trigger = std::any_of(chosen.begin(), chosen.end(), [&](const Scored& s) {
+      return s.pos < end_ && fills_end(s.cand);
+    });
+    if (!trigger) return;
+    int p = P_;
+    while (p < end_ && !(canvas_[p] != c_.mask_id && c_.is_end_token(canvas_[p]))) ++p;
+    if (p >= end_) return;
+    for (int q = p + 1; q < L_; ++q) {
+      if (is_mask(q)) canvas_[q] = canvas_[p];
+    }
+    end_ = p + 1;
   }
 
   const Model& model_;
@@ -453,8 +556,13 @@ class Denoiser {
   std::vector<const float*> score_rows_;
   Rng rng_;
   std::vector<Scored> scored_;
+  std::vector<int> run_index_;           // take_end_run's scratch
+  std::vector<int32_t> last_candidate_;  // early_commit_steps: per position, the last candidate
+  std::vector<int> held_;                // and for how many forwards in a row it was the same
   const float* logits_ = nullptr;
   int rows0_ = 0, rows1_ = 0, saved_row_index_ = -1, cur_block0_ = 0, last_span_ = 0;
+  int last_span_end_ = 0, last_keys_end_ = 0;
+  int end_ = 0;  // canvas end the forwards see (eos_fill moves it to the first end token + 1)
   int64_t forward_tokens_ = 0;
   int forward_calls_ = 0, cache_len_ = 0, block_ = 0, stop_pos_ = -1;
   bool block_started_ = false, block_kv_ = false, stopped_ = false;
@@ -463,6 +571,13 @@ class Denoiser {
 };
 
 }  // namespace
+
+int answer_token_count(std::span<const int32_t> output_ids, const ModelConfig& c) {
+  for (size_t i = 0; i < output_ids.size(); ++i) {
+    if (c.is_end_token(output_ids[i])) return static_cast<int>(i) + 1;
+  }
+  return static_cast<int>(output_ids.size());
+}
 
 uint64_t generation_bytes(const ModelConfig& c, int prompt_len, const DecodeParams& p) {
   const CanvasLayout l = layout_for(c, prompt_len, p);

@@ -47,7 +47,14 @@ struct GenerateResult {
   std::vector<double> step_ms;  // per forward
   int canvas_length = 0;        // prompt + generated region
   int32_t mask_id = -1;
+  // The answer: output_ids up to and including the first end token (never padding). What
+  // token counts and tokens/s count.
+  int answer_tokens = 0;
+  int end_from = -1;  // eos_fill: output position from which the tail was filled (-1: none)
 };
+
+// Tokens of `output_ids` up to and including the first end token (all when there is none).
+int answer_token_count(std::span<const int32_t> output_ids, const ModelConfig& c);
 
 // Runs the loop. Throws Error kInvalidArgument / kOutOfRange for invalid parameters (validated
 // first) and kCancelled when options.cancel becomes true.

@@ -13,6 +13,7 @@ Sampler::Sampler(const DecodeParams& p, int vocab, int32_t mask_id)
       mask_id_(mask_id),
       fast_greedy_(p.temperature == 0 && p.top_p >= 1.0 && (p.top_k <= 0 || p.top_k >= vocab) &&
                    p.min_p <= 0 && p.confidence == ConfidenceKind::kProb),
+      want_gap_(p.early_commit.has_value()),
       probs_(vocab),
       order_(vocab) {}
 
@@ -22,14 +23,18 @@ Sampler::Sampler(const DecodeParams& p, int vocab, int32_t mask_id)
 // False when the winner's probability underflows, where the general path's tie rules apply.
 bool Sampler::pick_greedy_prob(const float* logits, Candidate& c) const {
   const int V = vocab_;
-  float mx = -std::numeric_limits<float>::infinity(), best = mx;
+  float mx = -std::numeric_limits<float>::infinity(), best = mx, second = mx;
   int32_t arg = -1;
   for (int v = 0; v < V; ++v) {
     const float l = logits[v];
     mx = std::max(mx, l);
-    if (l > best && v != mask_id_) {
+    if (v == mask_id_) continue;
+    if (l > best) {
+      second = best;
       best = l;
       arg = v;
+    } else if (l > second) {
+      second = l;
     }
   }
   if (arg < 0) return false;
@@ -40,6 +45,8 @@ bool Sampler::pick_greedy_prob(const float* logits, Candidate& c) const {
   if (!(top > 0) || !std::isfinite(sum)) return false;
   c.token = arg;
   c.confidence = top * (1.0 / sum);
+  c.prob = c.confidence;
+  if (want_gap_) c.gap = c.confidence - std::exp(static_cast<double>(second) - dmx) * (1.0 / sum);
   return true;
 }
 
@@ -116,6 +123,20 @@ Candidate Sampler::pick(const float* logits, Rng& rng) {
     }
   }
   if (c.token < 0) c.token = mask_id_ == 0 ? 1 : 0;  // every probability underflowed
+  c.prob = probs_[c.token];
+  if (want_gap_) {
+    double top1 = 0, top2 = 0;  // over the candidates (the mask token is never one)
+    for (int v = 0; v < V; ++v) {
+      if (v == mask_id_) continue;
+      if (probs_[v] > top1) {
+        top2 = top1;
+        top1 = probs_[v];
+      } else if (probs_[v] > top2) {
+        top2 = probs_[v];
+      }
+    }
+    c.gap = top1 - top2;
+  }
   switch (p_.confidence) {
     case ConfidenceKind::kProb:
       c.confidence = probs_[c.token];

@@ -29,6 +29,8 @@ class Rng {
 struct Candidate {
   int32_t token = -1;
   double confidence = 0;  // ordering uses full precision; events report it as float
+  double prob = 0;        // the token's probability (whatever the confidence kind)
+  double gap = 0;  // top-1 minus top-2 probability of the candidates (only with early_commit)
 };
 
 class Sampler {
@@ -44,6 +46,7 @@ class Sampler {
   int vocab_;
   int32_t mask_id_;
   bool fast_greedy_;
+  bool want_gap_;               // early_commit reads Candidate::gap
   std::vector<double> probs_;   // [V] scratch
   std::vector<int32_t> order_;  // [V] scratch for top-k / top-p
 };

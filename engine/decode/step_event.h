@@ -22,14 +22,18 @@ struct StepEvent {
   int masks_remaining = 0;          // masks left in the whole generated region
   int span_tokens = 0;              // tokens the forward computed
   double forward_ms = 0;            // time of the forward
+  int end_from = -1;                // eos_fill: from here on the region is end tokens that
+                                    // are never computed (one collapsed "end" region); -1 none
+  int span_end = 0;                 // the forward's last computed position + 1 and its
+  int keys_end = 0;                 // attention length, on the canvas (prompt included)
   std::span<const int32_t> canvas;  // the generated region now (mask id where masked);
                                     // valid only during the callback: a copy kept for later
                                     // must clear it
 };
 
 // {"step", "block", "positions", "tokens", "confidences", "masks_remaining", "span_tokens",
-// "forward_ms"} and, given a tokenizer, "pieces" (each committed token's text). The canvas is
-// not part of it.
+// "forward_ms", "end_from"} and, given a tokenizer, "pieces" (each committed token's text). The
+// canvas, span_end and keys_end are not part of it.
 nlohmann::json to_json(const StepEvent& e, const Tokenizer* tokenizer = nullptr);
 
 }  // namespace dlx

@@ -43,8 +43,8 @@ int width_of(const std::string& s) {
 
 }  // namespace
 
-CanvasView::CanvasView(const Tokenizer& tok, int32_t mask_id, FILE* out)
-    : tok_(tok), mask_id_(mask_id), out_(out) {}
+CanvasView::CanvasView(const Tokenizer& tok, const ModelConfig& config, FILE* out)
+    : tok_(tok), config_(config), mask_id_(config.mask_id), out_(out) {}
 
 std::string CanvasView::piece(int32_t id) const {
   const int32_t one[1] = {id};
@@ -68,7 +68,10 @@ std::string CanvasView::piece(int32_t id) const {
 void CanvasView::update(const StepEvent& e) {
   int cols, rows;
   terminal_size(out_, &cols, &rows);
-  const size_t n = e.canvas.size();
+  // Cells up to and including the first committed end token; what follows is one region.
+  const size_t n = static_cast<size_t>(answer_token_count(e.canvas, config_));
+  const size_t tail = e.canvas.size() - n;
+  const std::string end_region = tail ? " [end x" + std::to_string(tail) + "]" : "";
   fresh_.assign(n, false);
   for (int p : e.positions) {
     if (p >= 0 && static_cast<size_t>(p) < n) fresh_[static_cast<size_t>(p)] = true;
@@ -83,6 +86,7 @@ void CanvasView::update(const StepEvent& e) {
     width[i] = id == mask_id_ ? 1 : width_of(text[i]);
     total += width[i];
   }
+  total += static_cast<long>(end_region.size());  // ASCII: one column a byte
   const long budget = static_cast<long>(std::max(1, rows - 3)) * cols - 1;
   size_t first = 0;
   while (total > budget && first < n) total -= width[first++];
@@ -100,6 +104,7 @@ void CanvasView::update(const StepEvent& e) {
       s += text[i];
     }
   }
+  s += kDim + end_region + kReset;
   const std::string status = "step " + std::to_string(e.step + 1) + ", block " +
                              std::to_string(e.block + 1) + ", " +
                              std::to_string(e.masks_remaining) + " masked";

@@ -1,6 +1,7 @@
 // CanvasView: the live terminal view of `diffulex chat` while a reply is generated — the
 // generated region redrawn after every forward, masked positions as dim placeholders and the
-// tokens committed by that forward highlighted. Only used when stdout is a terminal.
+// tokens committed by that forward highlighted; positions after the first committed end token
+// are one collapsed "end" region. Only used when stdout is a terminal.
 #pragma once
 
 #include <cstdint>
@@ -15,7 +16,7 @@ namespace dlx::cli {
 
 class CanvasView {
  public:
-  CanvasView(const Tokenizer& tok, int32_t mask_id, FILE* out);
+  CanvasView(const Tokenizer& tok, const ModelConfig& config, FILE* out);
 
   void update(const StepEvent& e);  // redraws the canvas in place
   void clear();                     // erases it (before the final answer is printed)
@@ -24,6 +25,7 @@ class CanvasView {
   std::string piece(int32_t id) const;  // printable text of one token
 
   const Tokenizer& tok_;
+  const ModelConfig& config_;
   int32_t mask_id_;
   FILE* out_;
   int lines_shown_ = 0;  // terminal lines the last drawing occupies

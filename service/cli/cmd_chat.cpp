@@ -209,7 +209,7 @@ class ChatSession {
 
     std::unique_ptr<CanvasView> view;
     TextStreamer streamer(tok, model.config());
-    if (interactive_) view = std::make_unique<CanvasView>(tok, model.config().mask_id, stdout);
+    if (interactive_) view = std::make_unique<CanvasView>(tok, model.config(), stdout);
     GenerateOptions go;
     go.cancel = &g_interrupted;
     go.on_step = [&](const StepEvent& e) {
@@ -249,7 +249,7 @@ class ChatSession {
     messages_.push_back({{"role", "assistant"}, {"content", answer}});
 
     const double secs = r.total_ms / 1000.0;
-    const size_t n = r.output_ids.size();
+    const size_t n = static_cast<size_t>(r.answer_tokens);  // the answer, never padding
     char stats[256];
     std::snprintf(stats, sizeof(stats),
                   "[%zu tokens, %.1f tokens/s, %d forward calls, %.2f tokens/forward, prompt %zu "

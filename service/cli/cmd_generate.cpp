@@ -70,6 +70,7 @@ int cmd_generate(int argc, char** argv, int first) {
   if (json) {
     nlohmann::json j = {
         {"output_ids", r.output_ids},
+        {"answer_tokens", r.answer_tokens},
         {"forward_calls", r.forward_calls},
         {"forward_tokens", r.forward_tokens},
         {"finish_reason", finish_reason_name(r.finish_reason)},
@@ -92,10 +93,11 @@ int cmd_generate(int argc, char** argv, int first) {
     const double secs = r.total_ms / 1000.0;
     std::fprintf(stderr,
                  "%zu tokens, %d forward calls (%.2f tokens/forward), %.1f ms, %.1f tokens/s, "
-                 "finish: %s\n",
-                 r.output_ids.size(), r.forward_calls,
-                 r.forward_calls ? double(r.output_ids.size()) / r.forward_calls : 0.0, r.total_ms,
-                 secs > 0 ? r.output_ids.size() / secs : 0.0, finish_reason_name(r.finish_reason));
+                 "finish: %s, preset %s\n",
+                 static_cast<size_t>(r.answer_tokens), r.forward_calls,
+                 r.forward_calls ? double(r.answer_tokens) / r.forward_calls : 0.0, r.total_ms,
+                 secs > 0 ? r.answer_tokens / secs : 0.0, finish_reason_name(r.finish_reason),
+                 to_string(params.preset));
   }
   return 0;
 }

@@ -37,7 +37,7 @@ json final_object(const JobRequest& r, const JobOutcome& o, const std::string& t
   j["load_duration"] = 0;
   j["prompt_eval_count"] = r.prompt_ids.size();
   j["prompt_eval_duration"] = 0;
-  j["eval_count"] = o.output_ids.size();
+  j["eval_count"] = o.answer_tokens;
   j["eval_duration"] = ns(o.run_ms);
   return j;
 }

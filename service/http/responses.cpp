@@ -20,7 +20,7 @@ int64_t created_s(const JobRequest& r) {
 
 json usage_json(const JobRequest& r, const JobOutcome& o) {
   const int64_t prompt = static_cast<int64_t>(r.prompt_ids.size());
-  const int64_t completion = static_cast<int64_t>(o.output_ids.size());
+  const int64_t completion = o.answer_tokens;  // never padding after the end token
   return {{"prompt_tokens", prompt},
           {"completion_tokens", completion},
           {"total_tokens", prompt + completion},
@@ -28,8 +28,7 @@ json usage_json(const JobRequest& r, const JobOutcome& o) {
 }
 
 json timings_json(const JobOutcome& o) {
-  const double tps =
-      o.run_ms > 0 ? 1000.0 * static_cast<double>(o.output_ids.size()) / o.run_ms : 0;
+  const double tps = o.run_ms > 0 ? 1000.0 * static_cast<double>(o.answer_tokens) / o.run_ms : 0;
   return {{"queue_ms", o.queue_ms},
           {"run_ms", o.run_ms},
           {"forward_ms", o.forward_ms},

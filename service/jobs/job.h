@@ -67,6 +67,7 @@ struct JobOutcome {
   db::GenerationStatus status = db::GenerationStatus::kError;  // ok | error | cancelled
   bool ok() const { return status == db::GenerationStatus::kOk; }
   std::vector<int32_t> output_ids;
+  int64_t answer_tokens = 0;  // output_ids up to and incl. the first end token: what is counted
   std::optional<std::string> text;                     // null without a tokenizer
   FinishReason finish_reason = FinishReason::kLength;  // ok only
   int forward_calls = 0;

@@ -131,6 +131,7 @@ void JobRunner::run(Job& job) {
     o.error = to_error(std::current_exception());
   }
   if (o.ok() && lm.tokenizer) o.text = ts->text();
+  if (o.ok()) o.answer_tokens = answer_token_count(o.output_ids, lm.model->config());
   o.run_ms = ms_between(t_start, SteadyClock::now());
 
   db::GenerationFinish fin;
@@ -144,13 +145,13 @@ void JobRunner::run(Job& job) {
     fin.output_ids = nlohmann::json(o.output_ids).dump();
     fin.output_text = o.text;
     fin.finish_reason = o.finish_reason;
-    fin.completion_tokens = static_cast<int64_t>(o.output_ids.size());
+    fin.completion_tokens = o.answer_tokens;
   } else {
     fin.error = o.error->what();
   }
   fin.finished_at = unix_ms();
   log_.finished(std::move(fin));
-  metrics_.generation_finished(lm.name, o.status, static_cast<int64_t>(o.output_ids.size()));
+  metrics_.generation_finished(lm.name, o.status, o.answer_tokens);
   job.finish(std::move(o));
 }
 

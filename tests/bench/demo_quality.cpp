@@ -1,8 +1,10 @@
 // demo_quality: the speed-vs-quality table of the bundled demo model. Exact-answer accuracy on
 // the held-out synthetic prompts (tests/bench/demo_heldout.jsonl, never seen in training) and
-// forward calls per output token, for the fixed schedule and threshold decoding at 0.9 / 0.7 /
-// 0.5, each without a cache and with the prefix and dual caches. Prints a markdown table.
-// Numbers are reported, never asserted.
+// forward calls per answer token (up to and including the end token), for the fixed schedule
+// and threshold decoding at 0.9 / 0.7 / 0.5, each without a cache and with the prefix and dual
+// caches; then, at schedule and threshold 0.9, the official algorithm against each
+// fewer-forwards key alone and the `fast` preset. Prints markdown tables. Numbers are
+// reported, never asserted. Every setting starts from `preset official`.
 //
 // With several --model options, one table of accuracy per model (a folder or any file the
 // engine loads, e.g. a GGUF per weight type, each at its own --precision) for the fixed schedule
@@ -11,6 +13,7 @@
 //   demo_quality [--model PATH [--precision auto|exact|bf16|int8]]... [--prompts FILE]
 //                [--threads N] [--limit N]
 //                [--gen-length N] [--block-length B]     (default: the model's own defaults)
+//                [--only keys]                           (only the fewer-forwards table)
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -29,7 +32,29 @@ struct Setting {
   dlx::CommitRule commit;
   double threshold;
   dlx::CacheMode cache;
+  std::string variant = "official";  // a fewer-forwards key alone, or the fast preset
 };
+
+// The fewer-forwards variants: `preset official` plus one key (the fast preset's value of it;
+// eos_fill with its eos_fill_prob), or the whole fast preset.
+void apply_variant(dlx::DecodeParams& p, const std::string& variant) {
+  dlx::DecodeParams fast = p;
+  dlx::apply_preset(fast, dlx::Preset::kFast);
+  if (variant == "eos_fill") {
+    p.eos_fill = true;
+    p.eos_fill_prob = fast.eos_fill_prob;
+  } else if (variant == "early_commit") {
+    p.early_commit = fast.early_commit;
+  } else if (variant == "early_commit_steps 2") {
+    p.early_commit_steps = 2;
+  } else if (variant == "threshold_relax") {
+    p.threshold_relax = fast.threshold_relax;
+  } else if (variant == "suffix_window 8") {
+    p.suffix_window = 8;
+  } else if (variant == "fast") {
+    p = fast;
+  }
+}
 
 // The task a held-out prompt belongs to: "copy: 123" -> copy, "12+35=" -> add.
 int task_index(const std::string& prompt) {
@@ -42,7 +67,7 @@ int task_index(const std::string& prompt) {
 struct Row {
   int correct = 0, n = 0;
   int task_correct[4] = {}, task_n[4] = {};
-  long forwards = 0, tokens = 0;
+  long forwards = 0, tokens = 0, answer_tokens = 0;
   double ms = 0;
 
   // "8% / 100% / 100% / 100%": accuracy per task (add / copy / reverse / sort).
@@ -77,13 +102,10 @@ Row evaluate(const dlx::LoadedModel& lm, const Tasks& tasks, const dlx::DecodePa
     r.task_n[task_index(prompt)] += 1;
     r.forwards += o.result.forward_calls;
     r.tokens += static_cast<long>(o.result.output_ids.size());
+    r.answer_tokens += o.result.answer_tokens;
     r.ms += o.result.total_ms;
   }
   return r;
-}
-
-const char* cache_name(dlx::CacheMode c) {
-  return c == dlx::CacheMode::kNone ? "none" : c == dlx::CacheMode::kPrefix ? "prefix" : "dual";
 }
 
 dlx::DecodeParams setting_params(dlx::DecodeParams p, const Setting& s) {
@@ -93,6 +115,7 @@ dlx::DecodeParams setting_params(dlx::DecodeParams p, const Setting& s) {
   p.cache = s.cache;
   p.temperature = 0;
   p.seed = 0;
+  apply_variant(p, s.variant);
   return p;
 }
 
@@ -100,6 +123,7 @@ int run(int argc, char** argv) {
   std::vector<ModelSpec> models;
   std::string prompts = DLX_SOURCE_DIR "/tests/bench/demo_heldout.jsonl";
   int threads = 0, limit = 0, gen_length = 0, block_length = -1;
+  bool only_keys = false;
   for (int i = 1; i < argc; i += 2) {
     const std::string k = argv[i];
     if (i + 1 >= argc) {
@@ -123,6 +147,8 @@ int run(int argc, char** argv) {
       gen_length = std::atoi(v.c_str());
     } else if (k == "--block-length") {
       block_length = std::atoi(v.c_str());
+    } else if (k == "--only" && v == "keys") {
+      only_keys = true;
     } else {
       std::fprintf(stderr, "demo_quality: unknown option %s\n", k.c_str());
       return 2;
@@ -156,7 +182,7 @@ int run(int argc, char** argv) {
 
   using dlx::CacheMode;
   using dlx::CommitRule;
-  std::vector<Setting> settings;
+  std::vector<Setting> settings, keys;
   for (const CacheMode cache : {CacheMode::kNone, CacheMode::kPrefix, CacheMode::kDual}) {
     settings.push_back({"schedule (1 token/step)", CommitRule::kSchedule, 0.9, cache});
     for (double t : {0.9, 0.7, 0.5}) {
@@ -165,27 +191,40 @@ int run(int argc, char** argv) {
       settings.push_back({name, CommitRule::kThreshold, t, cache});
     }
   }
-  // Several models: the most careful decoding and a fast one, without a cache, per model.
-  if (loaded.size() > 1) settings = {settings[0], settings[1]};
+  for (const Setting& base :
+       {Setting{"schedule", CommitRule::kSchedule, 0.9, CacheMode::kNone},
+        Setting{"threshold 0.9", CommitRule::kThreshold, 0.9, CacheMode::kNone}}) {
+    for (const CacheMode cache : {CacheMode::kNone, CacheMode::kPrefix, CacheMode::kDual}) {
+      for (const char* v : {"official", "eos_fill", "early_commit", "early_commit_steps 2",
+                            "threshold_relax", "suffix_window 8", "fast"}) {
+        Setting s = base;
+        s.cache = cache;
+        s.variant = v;
+        keys.push_back(s);
+      }
+    }
+  }
 
   dlx::DecodeParams defaults = dlx::default_decode_params(loaded[0]->model->config());
+  dlx::apply_preset(defaults, dlx::Preset::kOfficial);
   if (gen_length > 0) defaults.gen_length = gen_length;
   if (block_length >= 0) defaults.block_length = block_length;
   std::printf("%zu held-out prompts, gen_length %d, block_length %d, greedy\n\n", tasks.size(),
               defaults.gen_length, defaults.block_length);
 
+  // Several models: the most careful decoding and a fast one, without a cache, per model.
   if (loaded.size() > 1) {
     std::printf(
         "| model | format | weights | precision | decoding | accuracy | add / copy / reverse / "
         "sort | tokens/forward | ms/prompt |\n|---|---|---|---|---|---|---|---|---|\n");
     for (const auto& lm : loaded) {
-      for (const Setting& s : settings) {
+      for (const Setting& s : {settings[0], settings[1]}) {
         const Row r = evaluate(*lm, tasks, setting_params(defaults, s));
         std::printf("| %s | %s | %s | %s | %s | %.1f%% (%d/%d) | %s | %.2f | %.1f |\n",
                     lm->info.path.c_str(), lm->info.format.c_str(), lm->info.dtype.c_str(),
                     dlx::precision_name(lm->model->precision()), s.name.c_str(),
                     100.0 * r.correct / r.n, r.correct, r.n, r.per_task().c_str(),
-                    static_cast<double>(r.tokens) / r.forwards, r.ms / r.n);
+                    static_cast<double>(r.answer_tokens) / r.forwards, r.ms / r.n);
         std::fflush(stdout);
       }
     }
@@ -195,16 +234,39 @@ int run(int argc, char** argv) {
   const dlx::LoadedModel& lm = *loaded[0];
   std::printf("demo model %s, precision %s\n\n", lm.info.path.c_str(),
               dlx::precision_name(lm.model->precision()));
+  if (!only_keys) {
+    std::printf(
+        "| decoding | cache | accuracy | add / copy / reverse / sort | forward calls | answer "
+        "tokens | forwards/token | tokens/forward | ms/prompt |\n"
+        "|---|---|---|---|---|---|---|---|---|\n");
+    for (const Setting& s : settings) {
+      const Row r = evaluate(lm, tasks, setting_params(defaults, s));
+      std::printf("| %s | %s | %.1f%% (%d/%d) | %s | %ld | %ld | %.2f | %.2f | %.1f |\n",
+                  s.name.c_str(), dlx::to_string(s.cache), 100.0 * r.correct / r.n, r.correct, r.n,
+                  r.per_task().c_str(), r.forwards, r.answer_tokens,
+                  static_cast<double>(r.forwards) / r.answer_tokens,
+                  static_cast<double>(r.answer_tokens) / r.forwards, r.ms / r.n);
+      std::fflush(stdout);
+    }
+    std::printf("\n");
+  }
+
+  // Fewer forwards: each key alone and the fast preset against the official algorithm of the
+  // same commit rule and cache (the anchor: x official = its forwards/token over this row's).
   std::printf(
-      "| decoding | cache | accuracy | add / copy / reverse / sort | forward calls | output tokens "
-      "| forwards/token | tokens/forward | ms/prompt |\n|---|---|---|---|---|---|---|---|---|\n");
-  for (const Setting& s : settings) {
+      "| decoding | cache | keys | accuracy | forwards/answer token | x official | ms/prompt | "
+      "x official |\n|---|---|---|---|---|---|---|---|\n");
+  double anchor_fpt = 0, anchor_ms = 0;
+  for (const Setting& s : keys) {
     const Row r = evaluate(lm, tasks, setting_params(defaults, s));
-    std::printf("| %s | %s | %.1f%% (%d/%d) | %s | %ld | %ld | %.2f | %.2f | %.1f |\n",
-                s.name.c_str(), cache_name(s.cache), 100.0 * r.correct / r.n, r.correct, r.n,
-                r.per_task().c_str(), r.forwards, r.tokens,
-                static_cast<double>(r.forwards) / r.tokens,
-                static_cast<double>(r.tokens) / r.forwards, r.ms / r.n);
+    const double fpt = static_cast<double>(r.forwards) / r.answer_tokens, ms = r.ms / r.n;
+    if (s.variant == "official") {
+      anchor_fpt = fpt;
+      anchor_ms = ms;
+    }
+    std::printf("| %s | %s | %s | %.1f%% (%d/%d) | %.2f | %.2fx fewer | %.1f | %.2fx faster |\n",
+                s.name.c_str(), dlx::to_string(s.cache), s.variant.c_str(), 100.0 * r.correct / r.n,
+                r.correct, r.n, fpt, anchor_fpt / fpt, ms, anchor_ms / ms);
     std::fflush(stdout);
   }
   return 0;

@@ -505,7 +505,7 @@ def demo_scenario(b, server, artifacts):
     b.click(".switch")
 
     # 2. Chat mode (the default, never clicked): the tasks' true answers, counted as answers.
-    for prompt, want in (("sort: 5391", "".join(sorted("5391"))), ("38+63=", str(38 + 63)),
+    for prompt, want in (("sort: 5391", "".join(sorted("5391"))), ("62+89=", str(62 + 89)),
                          ("reverse: 4588", "4588"[::-1])):
         b.click("#new-chat")  # one user turn each: the tasks are single-turn
         b.js("document.getElementById('prompt').value = ''")

@@ -1,7 +1,8 @@
 // The one JSON form of a step event (generate --trace and the SSE `step` event).
+#include "engine/decode/step_event.h"
+
 #include <gtest/gtest.h>
 
-#include "engine/decode/step_event.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "tests/support/test_util.h"
 
@@ -25,7 +26,7 @@ TEST(StepEventJson, HasExactlyTheDocumentedKeys) {
   const nlohmann::json j = to_json(sample_event());
   std::vector<std::string> keys;
   for (const auto& [k, v] : j.items()) keys.push_back(k);
-  EXPECT_EQ(keys, (std::vector<std::string>{"block", "confidences", "forward_ms",
+  EXPECT_EQ(keys, (std::vector<std::string>{"block", "confidences", "end_from", "forward_ms",
                                             "masks_remaining", "positions", "span_tokens", "step",
                                             "tokens"}));
   EXPECT_EQ(j["step"], 3);
@@ -33,6 +34,7 @@ TEST(StepEventJson, HasExactlyTheDocumentedKeys) {
   EXPECT_EQ(j["tokens"], nlohmann::json({9707, 1879}));
   EXPECT_FLOAT_EQ(j["confidences"][1].get<float>(), 0.25f);
   EXPECT_EQ(j["span_tokens"], 32);
+  EXPECT_EQ(j["end_from"], -1);
 }
 
 TEST(StepEventJson, AddsEachTokensTextGivenATokenizer) {
