@@ -53,10 +53,9 @@ namespace {
 
 constexpr int kMT = 4;  // activation rows per tile
 constexpr int kNT = 4;  // weight rows per tile of the 512-bit pair kernel
-// The 512-bit panel kernel (16 weight rows per panel, cpu_matmul_quant_vnni.inc): activation
-// rows per tile, and the fewest activation rows for which repacking the weights pays.
+// Activation rows per tile of the 512-bit panel kernel (16 weight rows per panel,
+// cpu_matmul_quant_vnni.inc; 6 rows spill registers).
 constexpr int kPanelRows = 4;
-constexpr int64_t kPanelMinRows = 8;
 
 struct alignas(64) Line {
   uint8_t b[64];
@@ -242,9 +241,10 @@ void matmul_quant(const MatmulCall& c, ThreadPool& pool, QuantKernel kernel) {
   int8_t* q = xq.data();
   float* d = xd.data();
   int32_t* s = xs.data();
+  // AVX-512 VNNI: weight rows in panels of 16 (repacking them pays even for one activation
+  // row), the last N % 16 rows by block pairs.
   const bool wide = kernel == QuantKernel::kAvx512Vnni;
-  const bool panels = wide && c.T >= kPanelMinRows;
-  const bool pairs = wide && (!panels || c.N % 16 != 0);  // PairScales used
+  const bool pairs = wide && c.N % 16 != 0;
   auto* quantize_act = &quantize_row_q8;
 #if defined(__x86_64__) && defined(__GNUC__)
   if (wide) quantize_act = &quantize_row_q8_avx512;
@@ -253,7 +253,7 @@ void matmul_quant(const MatmulCall& c, ThreadPool& pool, QuantKernel kernel) {
   thread_local std::vector<PairScale> xp;
   thread_local std::vector<int32_t> xcorr;
   if (pairs) xp.resize(std::max(xp.size(), static_cast<size_t>(c.T * np)));
-  if (panels) xcorr.resize(std::max(xcorr.size(), static_cast<size_t>(c.T * nb)));
+  if (wide) xcorr.resize(std::max(xcorr.size(), static_cast<size_t>(c.T * nb)));
   // (a thread_local named inside the lambdas is the worker's own: pointers are taken here)
   PairScale* ps = xp.data();
   int32_t* xc = xcorr.data();
@@ -262,16 +262,16 @@ void matmul_quant(const MatmulCall& c, ThreadPool& pool, QuantKernel kernel) {
     for (int64_t t = t0; t < t1; ++t) {
       quantize_act(c.x + t * K, K, q + t * K, d + t * nb, s + t * nb);
       if (pairs) pair_scales(d + t * nb, s + t * nb, nb, off / 8, ps + t * np);
-      if (panels) {
+      if (wide) {
         for (int64_t b = 0; b < nb; ++b) xc[t * nb + b] = -off * s[t * nb + b];
       }
     }
   });
-  const ActRows a{q, d, s, K, nb, ps, wide ? np : 0};
+  const ActRows a{q, d, s, K, nb, ps, np};
 #if defined(__x86_64__) && defined(__GNUC__)
-  if (panels) {
+  if (wide) {
     parallel_columns(c.N, 16, pool, [&](int64_t n0, int64_t n1) {
-      thread_local std::vector<Line> pu, pws, wde;  // two panels and their scales
+      thread_local std::vector<Line> pu, pws, wde;  // two panels, their scales; pair scales
       pu.resize(static_cast<size_t>(2 * nb * 8));
       pws.resize(static_cast<size_t>(2 * nb));
       int64_t n = n0;
@@ -282,10 +282,10 @@ void matmul_quant(const MatmulCall& c, ThreadPool& pool, QuantKernel kernel) {
       }
       // The last N % 16 rows.
       wde.resize(static_cast<size_t>(kNT * np));
+      auto* wf = reinterpret_cast<float*>(wde.data());
       const size_t rb = dtype_row_bytes(c.wtype, K);
       for (; n < n1; n += kNT) {
         const int w = static_cast<int>(std::min<int64_t>(kNT, n1 - n));
-        auto* wf = reinterpret_cast<float*>(wde.data());
         for (int j = 0; j < w; ++j) {
           row_pair_scales(static_cast<const uint8_t*>(c.w) + (n + j) * rb, c.wtype, nb,
                           wf + j * np * 16);
@@ -296,40 +296,26 @@ void matmul_quant(const MatmulCall& c, ThreadPool& pool, QuantKernel kernel) {
     return;
   }
 #endif
-  // Activation rows kept in cache while weight rows stream past them (a PairScale adds 128
-  // bytes per 64 values).
-  const int64_t row_bytes = wide ? 3 * K : K;
-  const int64_t chunk = std::max<int64_t>(kMT, kXChunkBytes / row_bytes / kMT * kMT);
-  const int64_t nt = wide ? kNT : 2;  // weight rows per tile
+  // Activation rows kept in cache while weight rows stream past them.
+  const int64_t chunk = std::max<int64_t>(kMT, kXChunkBytes / K / kMT * kMT);
   parallel_columns(c.N, 4, pool, [&](int64_t n0, int64_t n1) {
-    // The tile's weight rows' block scales in f32, per worker thread.
-    thread_local std::vector<float> wd;
-    wd.resize(static_cast<size_t>(wide ? kNT * np * 16 : 2 * nb));
+    thread_local std::vector<float> wd;  // two weight rows' block scales, per worker thread
+    wd.resize(static_cast<size_t>(2 * nb));
     const auto* wbase = static_cast<const uint8_t*>(c.w);
     const size_t rb = dtype_row_bytes(c.wtype, K);
     for (int64_t t0 = 0; t0 < c.T; t0 += chunk) {
       const int64_t t1 = std::min(c.T, t0 + chunk);
-      for (int64_t n = n0; n < n1; n += nt) {
-        const int w = static_cast<int>(std::min(nt, n1 - n));
-        for (int j = 0; j < w; ++j) {
-          if (wide) {
-            row_pair_scales(wbase + (n + j) * rb, c.wtype, nb, wd.data() + j * np * 16);
-          } else {
-            row_scales(wbase + (n + j) * rb, c.wtype, nb, wd.data() + j * nb);
-          }
-        }
-        switch (kernel) {
+      for (int64_t n = n0; n < n1; n += 2) {
+        const int w = n + 1 < n1 ? 2 : 1;
+        for (int j = 0; j < w; ++j)
+          row_scales(wbase + (n + j) * rb, c.wtype, nb, wd.data() + j * nb);
 #if defined(__x86_64__) && defined(__GNUC__)
-          case QuantKernel::kAvx512Vnni:
-            vnni::rows512(c, a, t0, t1, n, w, wd.data());
-            break;
-          case QuantKernel::kAvx2:
-            avx2::rows_x86(c, a, t0, t1, n, w, wd.data());
-            break;
-#endif
-          default:
-            for (int j = 0; j < w; ++j) rows_generic(c, a, t0, t1, n + j, wd.data() + j * nb);
+        if (kernel == QuantKernel::kAvx2) {
+          avx2::rows_x86(c, a, t0, t1, n, w, wd.data());
+          continue;
         }
+#endif
+        for (int j = 0; j < w; ++j) rows_generic(c, a, t0, t1, n + j, wd.data() + j * nb);
       }
     }
   });
