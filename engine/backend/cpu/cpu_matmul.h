@@ -47,6 +47,10 @@ void parallel_columns(int64_t N, int64_t align, ThreadPool& pool, F&& fn) {
 // int8 blocks (cpu_matmul_quant.cpp). Every kernel gives the same integer block dots.
 enum class QuantKernel { kGeneric, kAvx2, kAvx512Vnni };
 void matmul_quant(const MatmulCall& c, ThreadPool& pool, QuantKernel kernel);
+#if defined(__x86_64__) && defined(__GNUC__)
+// quantize_row_q8, bit for bit, in AVX-512 (F, BW, VL; what the kAvx512Vnni kernel uses).
+void quantize_row_q8_avx512(const float* x, int64_t K, int8_t* q, float* d, int32_t* sum);
+#endif
 
 // Plain C++ (any CPU; auto-vectorized). Every plain weight dtype.
 void matmul_generic(const MatmulCall& c, ThreadPool& pool);

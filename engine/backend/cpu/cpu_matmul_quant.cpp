@@ -6,7 +6,9 @@
 // Integer products are made unsigned x signed (what vpdpbusd / vpmaddubsw multiply):
 //   Q8_0: w + 128 (w ^ 0x80) is unsigned, so sum w*x = sum (w+128)*x - 128 * sum x;
 //   Q4_0: the nibble n = w + 8 is unsigned, so sum w*x = sum n*x - 8 * sum x;
-// sum x per activation block is computed once when quantizing (ActRows::sum).
+// sum x per activation block is computed once when quantizing (ActRows::sum). The AVX-512 VNNI
+// kernel (cpu_matmul_quant_vnni.inc) multiplies two blocks per 512-bit vpdpbusd and starts the
+// integer lanes at the offset correction, so only the f32 scaling remains per block pair.
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -50,14 +52,46 @@ namespace detail {
 namespace {
 
 constexpr int kMT = 4;  // activation rows per tile
+constexpr int kNT = 4;  // weight rows per tile of the 512-bit pair kernel
+// Activation rows per tile of the 512-bit panel kernel (16 weight rows per panel,
+// cpu_matmul_quant_vnni.inc; 6 rows spill registers).
+constexpr int kPanelRows = 4;
 
-// The quantized activations: row t has K int8 values at q + t*K, and K/32 scales and block sums.
+struct alignas(64) Line {
+  uint8_t b[64];
+};
+
+// Block pair p (blocks 2p, 2p + 1) of one activation row spread over the 16 int32 lanes that a
+// 512-bit vpdpbusd of the pair fills (8 lanes per block): the block's scale d_x, and the offset
+// correction -off/8 * sum x that each of its 8 lanes starts from, so the lanes add up to the
+// exact signed dot (off = 128 for Q8_0, 8 for Q4_0). Lanes of a missing last block are zero.
+struct alignas(64) PairScale {
+  float d[16];
+  int32_t c[16];
+};
+
+// The quantized activations: row t has K int8 values at q + t*K, and K/32 scales and block sums;
+// for the 512-bit kernel also np = ceil(K/64) PairScales per row at ps + t*np.
 struct ActRows {
   const int8_t* q;
   const float* d;
   const int32_t* sum;
   int64_t K, nb;
+  const PairScale* ps = nullptr;
+  int64_t np = 0;
 };
+
+void pair_scales(const float* d, const int32_t* sum, int64_t nb, int32_t off8, PairScale* ps) {
+  for (int64_t p = 0; p < (nb + 1) / 2; ++p) {
+    for (int h = 0; h < 2; ++h) {
+      const int64_t b = 2 * p + h;
+      for (int l = 0; l < 8; ++l) {
+        ps[p].d[8 * h + l] = b < nb ? d[b] : 0.0f;
+        ps[p].c[8 * h + l] = b < nb ? -off8 * sum[b] : 0;
+      }
+    }
+  }
+}
 
 // One weight row decoded to what the dot products need: its block scales as f32.
 inline void row_scales(const uint8_t* row, DType wtype, int64_t nb, float* wd) {
@@ -66,6 +100,21 @@ inline void row_scales(const uint8_t* row, DType wtype, int64_t nb, float* wd) {
     uint16_t h;
     std::memcpy(&h, row + b * bb, 2);
     wd[b] = f16_to_f32(h);
+  }
+}
+
+// The same as row_scales, each block's scale repeated over its 8 lanes of a block pair
+// (wde[p * 16 + lane], zero for a missing last block).
+inline void row_pair_scales(const uint8_t* row, DType wtype, int64_t nb, float* wde) {
+  const size_t bb = dtype_block_bytes(wtype);
+  for (int64_t b = 0; b < (nb + 1) / 2 * 2; ++b) {
+    float v = 0;
+    if (b < nb) {
+      uint16_t h;
+      std::memcpy(&h, row + b * bb, 2);
+      v = f16_to_f32(h);
+    }
+    for (int l = 0; l < 8; ++l) wde[8 * b + l] = v;
   }
 }
 
@@ -103,7 +152,6 @@ void rows_generic(const MatmulCall& c, const ActRows& a, int64_t t0, int64_t t1,
 
 #define DLX_QAVX2 __attribute__((target("avx2,fma")))
 #define DLX_QAVX2_INLINE __attribute__((target("avx2,fma"), always_inline)) inline
-#define DLX_QVNNI __attribute__((target("avx2,fma,avx512f,avx512vl,avx512bw,avx512vnni")))
 #define DLX_QVNNI_INLINE \
   __attribute__((target("avx2,fma,avx512f,avx512vl,avx512bw,avx512vnni"), always_inline)) inline
 
@@ -130,11 +178,7 @@ DLX_QAVX2_INLINE __m256i load_unsigned(const uint8_t* wb, DType wtype) {
 // Eight int32 partial sums of u[j] * x[j] over one block. AVX2 has no vpdpbusd: vpmaddubsw
 // adds pairs into int16 with saturation, which (w+128) * x can exceed, so Q8_0 uses |w| and
 // x with w's sign there instead (|w| <= 128: pairs stay within 2 * 128 * 127 < 32767).
-template <bool kVnni>
-struct BlockDot;
-
-template <>
-struct BlockDot<false> {
+struct BlockDot {
   DLX_QAVX2_INLINE static __m256i q8(const uint8_t* wb, const int8_t* xq) {
     const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wb + 2));
     const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq));
@@ -147,16 +191,7 @@ struct BlockDot<false> {
   }
 };
 
-template <>
-struct BlockDot<true> {
-  DLX_QVNNI_INLINE static __m256i dot(__m256i u, const int8_t* xq) {
-    const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq));
-    return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, x);
-  }
-};
-
 namespace avx2 {
-constexpr bool kVnni = false;
 #if defined(__clang__)  // clang has no GCC target pragma: the same as an attribute
 #pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
 #include "engine/backend/cpu/cpu_matmul_quant_x86.inc"
@@ -170,16 +205,15 @@ constexpr bool kVnni = false;
 }  // namespace avx2
 
 namespace vnni {
-constexpr bool kVnni = true;
 #if defined(__clang__)
 #pragma clang attribute push( \
     __attribute__((target("avx2,fma,avx512f,avx512vl,avx512bw,avx512vnni"))), apply_to = function)
-#include "engine/backend/cpu/cpu_matmul_quant_x86.inc"
+#include "engine/backend/cpu/cpu_matmul_quant_vnni.inc"
 #pragma clang attribute pop
 #else
 #pragma GCC push_options
 #pragma GCC target("avx2,fma,avx512f,avx512vl,avx512bw,avx512vnni")
-#include "engine/backend/cpu/cpu_matmul_quant_x86.inc"
+#include "engine/backend/cpu/cpu_matmul_quant_vnni.inc"
 #pragma GCC pop_options
 #endif
 }  // namespace vnni
@@ -187,6 +221,12 @@ constexpr bool kVnni = true;
 #endif
 
 }  // namespace
+
+#if defined(__x86_64__) && defined(__GNUC__)
+void quantize_row_q8_avx512(const float* x, int64_t K, int8_t* q, float* d, int32_t* sum) {
+  vnni::quantize_row_q8_512(x, K, q, d, sum);
+}
+#endif
 
 void matmul_quant(const MatmulCall& c, ThreadPool& pool, QuantKernel kernel) {
   const int64_t K = c.K, nb = K / 32;
@@ -201,11 +241,61 @@ void matmul_quant(const MatmulCall& c, ThreadPool& pool, QuantKernel kernel) {
   int8_t* q = xq.data();
   float* d = xd.data();
   int32_t* s = xs.data();
+  // AVX-512 VNNI: weight rows in panels of 16 (repacking them pays even for one activation
+  // row), the last N % 16 rows by block pairs.
+  const bool wide = kernel == QuantKernel::kAvx512Vnni;
+  const bool pairs = wide && c.N % 16 != 0;
+  auto* quantize_act = &quantize_row_q8;
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (wide) quantize_act = &quantize_row_q8_avx512;
+#endif
+  const int64_t np = (nb + 1) / 2;
+  thread_local std::vector<PairScale> xp;
+  thread_local std::vector<int32_t> xcorr;
+  if (pairs) xp.resize(std::max(xp.size(), static_cast<size_t>(c.T * np)));
+  if (wide) xcorr.resize(std::max(xcorr.size(), static_cast<size_t>(c.T * nb)));
+  // (a thread_local named inside the lambdas is the worker's own: pointers are taken here)
+  PairScale* ps = xp.data();
+  int32_t* xc = xcorr.data();
+  const int32_t off = c.wtype == DType::kQ8_0 ? 128 : 8;
   pool.parallel_for(c.T, 4, [&](int64_t t0, int64_t t1) {
-    for (int64_t t = t0; t < t1; ++t)
-      quantize_row_q8(c.x + t * K, K, q + t * K, d + t * nb, s + t * nb);
+    for (int64_t t = t0; t < t1; ++t) {
+      quantize_act(c.x + t * K, K, q + t * K, d + t * nb, s + t * nb);
+      if (pairs) pair_scales(d + t * nb, s + t * nb, nb, off / 8, ps + t * np);
+      if (wide) {
+        for (int64_t b = 0; b < nb; ++b) xc[t * nb + b] = -off * s[t * nb + b];
+      }
+    }
   });
-  const ActRows a{q, d, s, K, nb};
+  const ActRows a{q, d, s, K, nb, ps, np};
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (wide) {
+    parallel_columns(c.N, 16, pool, [&](int64_t n0, int64_t n1) {
+      thread_local std::vector<Line> pu, pws, wde;  // two panels, their scales; pair scales
+      pu.resize(static_cast<size_t>(2 * nb * 8));
+      pws.resize(static_cast<size_t>(2 * nb));
+      int64_t n = n0;
+      while (n + 16 <= n1) {
+        const int g = n + 32 <= n1 ? 2 : 1;
+        vnni::panel_rows(c, a, xc, n, g, pu.data(), reinterpret_cast<float*>(pws.data()));
+        n += 16 * g;
+      }
+      // The last N % 16 rows.
+      wde.resize(static_cast<size_t>(kNT * np));
+      auto* wf = reinterpret_cast<float*>(wde.data());
+      const size_t rb = dtype_row_bytes(c.wtype, K);
+      for (; n < n1; n += kNT) {
+        const int w = static_cast<int>(std::min<int64_t>(kNT, n1 - n));
+        for (int j = 0; j < w; ++j) {
+          row_pair_scales(static_cast<const uint8_t*>(c.w) + (n + j) * rb, c.wtype, nb,
+                          wf + j * np * 16);
+        }
+        vnni::rows512(c, a, 0, c.T, n, w, wf);
+      }
+    });
+    return;
+  }
+#endif
   // Activation rows kept in cache while weight rows stream past them.
   const int64_t chunk = std::max<int64_t>(kMT, kXChunkBytes / K / kMT * kMT);
   parallel_columns(c.N, 4, pool, [&](int64_t n0, int64_t n1) {
@@ -219,18 +309,13 @@ void matmul_quant(const MatmulCall& c, ThreadPool& pool, QuantKernel kernel) {
         const int w = n + 1 < n1 ? 2 : 1;
         for (int j = 0; j < w; ++j)
           row_scales(wbase + (n + j) * rb, c.wtype, nb, wd.data() + j * nb);
-        switch (kernel) {
 #if defined(__x86_64__) && defined(__GNUC__)
-          case QuantKernel::kAvx512Vnni:
-            vnni::rows_x86(c, a, t0, t1, n, w, wd.data());
-            break;
-          case QuantKernel::kAvx2:
-            avx2::rows_x86(c, a, t0, t1, n, w, wd.data());
-            break;
-#endif
-          default:
-            for (int j = 0; j < w; ++j) rows_generic(c, a, t0, t1, n + j, wd.data() + j * nb);
+        if (kernel == QuantKernel::kAvx2) {
+          avx2::rows_x86(c, a, t0, t1, n, w, wd.data());
+          continue;
         }
+#endif
+        for (int j = 0; j < w; ++j) rows_generic(c, a, t0, t1, n + j, wd.data() + j * nb);
       }
     }
   });

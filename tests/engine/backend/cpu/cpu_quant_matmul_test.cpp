@@ -4,12 +4,14 @@
 // original f32 activations, within the worst-case bound of the activation rounding.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <vector>
 
 #include "engine/backend/backend.h"
 #include "engine/backend/cpu/cpu_kernels.h"
+#include "engine/backend/cpu/cpu_matmul.h"
 #include "engine/formats/quant.h"
 #include "engine/util/error.h"
 
@@ -43,8 +45,8 @@ constexpr double kActStep = 0.563;  // most an activation moves, in units of its
 TEST_P(QuantMatmul, MatchesDequantizedReferenceAtEveryIsa) {
   for (DType wt : {DType::kQ8_0, DType::kQ4_0}) {
     for (int64_t K : {32, 96, 896}) {
-      for (int64_t T : {1, 3, 4, 9}) {
-        for (int64_t N : {1, 5, 19}) {
+      for (int64_t T : {1, 3, 4, 9, 14}) {
+        for (int64_t N : {1, 5, 19, 50}) {
           const std::vector<float> wf = random(N * K, 0.05f);
           std::vector<float> x = random(T * K, 1.0f);
           if (T > 2) {  // an all-zero block and an outlier exercise the scale edge cases
@@ -161,6 +163,36 @@ TEST_P(QuantMatmul, Int8PrecisionQuantizesPlainWeightsAtUpload) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Threads, QuantMatmul, ::testing::Values(1, 2));
+
+#if defined(__x86_64__) && defined(__GNUC__)
+// The AVX-512 kernel quantizes activations with its own loop: it must give exactly the bytes,
+// scales and sums of quantize_row_q8 (which matches ggml, see gguf_interop_test).
+TEST(QuantizeRowQ8, Avx512IsBitForBitThePortableOne) {
+  if (!cpu_features().avx512_vnni) GTEST_SKIP() << "no AVX-512 VNNI on this CPU";
+  const int64_t K = 32 * 64;
+  std::mt19937 rng(5);
+  std::vector<float> x(K);
+  for (int64_t b = 0; b < K / 32; ++b) {
+    // Blocks at scales from 1e-30 to 1e30, an all-zero block, and ties: amax 127 makes
+    // x * 127 / amax = x, so x = k + 0.5 must round to even both ways.
+    std::normal_distribution<float> d(0.0f, std::pow(10.0f, static_cast<float>(b % 61 - 30)));
+    for (int j = 0; j < 32; ++j) x[32 * b + j] = d(rng);
+    if (b == 7) std::fill(x.begin() + 32 * b, x.begin() + 32 * b + 32, 0.0f);
+    if (b == 8) {
+      for (int j = 0; j < 32; ++j) x[32 * b + j] = static_cast<float>(j % 2 ? j : -j) + 0.5f;
+      x[32 * b + 31] = 127.0f;
+    }
+  }
+  std::vector<int8_t> q1(K), q2(K);
+  std::vector<float> d1(K / 32), d2(K / 32);
+  std::vector<int32_t> s1(K / 32), s2(K / 32);
+  quantize_row_q8(x.data(), K, q1.data(), d1.data(), s1.data());
+  detail::quantize_row_q8_avx512(x.data(), K, q2.data(), d2.data(), s2.data());
+  EXPECT_EQ(q1, q2);
+  EXPECT_EQ(s1, s2);
+  for (int64_t b = 0; b < K / 32; ++b) EXPECT_EQ(d1[b], d2[b]) << b;
+}
+#endif
 
 }  // namespace
 }  // namespace dlx::cpu
