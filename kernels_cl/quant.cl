@@ -16,7 +16,6 @@
 #define TL 8     // tiled product: work-group TL x TL items ...
 #define TR 4     // ... each computing TR x TR outputs
 #define TS 32    // tile edge (TL * TR) = values per block: one block per step along K
-#define TP 33    // padded row of a local tile
 
 // Bytes per block.
 inline int block_bytes(const int q4) {
@@ -103,7 +102,9 @@ __kernel __attribute__((reqd_work_group_size(QMV_WG, 1, 1))) void matmul_q4_0_sk
 // A work-group computes a TS x TS tile of y (TS activation rows x TS weight rows). Each step
 // along K stages one 32-value block: the TS weight blocks dequantized into local memory (each
 // weight block is read and dequantized once per tile and reused by TS activation rows) and the
-// matching x[TS, 32] slice; each item then accumulates its TR x TR outputs.
+// matching x[TS, 32] slice; each item then accumulates its TR x TR outputs. The local tiles
+// are stored k-major ([32][TS]) so that neighbouring items read neighbouring words (no bank
+// conflicts on GPUs; vectorizable work-item loops on CPU devices).
 // Global size (ceil(N / TS) * TL, ceil(T / TS) * TL).
 inline void qmm(__global const uchar* w, long w_row0, __global const float* x, long x_off,
                 __global float* y, long y_off, __global const float* bias, long b_off,
@@ -129,16 +130,20 @@ inline void qmm(__global const uchar* w, long w_row0, __global const float* x, l
       const float8 xv = t < T ? vload8(0, x + x_off + (long)t * K + kb * 32 + part * 8) : (float8)(0.0f);
       const float8 wv =
           n < N ? deq8(weight_row(w, w_row0 + n, K, q4) + kb * bb, part, q4) : (float8)(0.0f);
-      vstore8(xv, 0, xs + row * TP + part * 8);
-      vstore8(wv, 0, ws + row * TP + part * 8);
+      __local float* xd = xs + part * 8 * TS + row;
+      __local float* wd = ws + part * 8 * TS + row;
+      xd[0] = xv.s0, xd[TS] = xv.s1, xd[2 * TS] = xv.s2, xd[3 * TS] = xv.s3;
+      xd[4 * TS] = xv.s4, xd[5 * TS] = xv.s5, xd[6 * TS] = xv.s6, xd[7 * TS] = xv.s7;
+      wd[0] = wv.s0, wd[TS] = wv.s1, wd[2 * TS] = wv.s2, wd[3 * TS] = wv.s3;
+      wd[4 * TS] = wv.s4, wd[5 * TS] = wv.s5, wd[6 * TS] = wv.s6, wd[7 * TS] = wv.s7;
     }
     barrier(CLK_LOCAL_MEM_FENCE);
     for (int k = 0; k < 32; ++k) {
       float xv[TR], wv[TR];
 #pragma unroll
-      for (int i = 0; i < TR; ++i) xv[i] = xs[(lt + i * TL) * TP + k];
+      for (int i = 0; i < TR; ++i) xv[i] = xs[k * TS + lt + i * TL];
 #pragma unroll
-      for (int j = 0; j < TR; ++j) wv[j] = ws[(ln + j * TL) * TP + k];
+      for (int j = 0; j < TR; ++j) wv[j] = ws[k * TS + ln + j * TL];
 #pragma unroll
       for (int i = 0; i < TR; ++i) {
 #pragma unroll
@@ -163,14 +168,14 @@ inline void qmm(__global const uchar* w, long w_row0, __global const float* x, l
 __kernel __attribute__((reqd_work_group_size(TL, TL, 1))) void matmul_q8_0_tiled(
     __global const uchar* w, long w_row0, __global const float* x, long x_off, __global float* y,
     long y_off, __global const float* bias, long b_off, int has_bias, int T, int K, int N) {
-  __local float xs[TS * TP], ws[TS * TP];
+  __local float xs[32 * TS], ws[32 * TS];
   qmm(w, w_row0, x, x_off, y, y_off, bias, b_off, has_bias, T, K, N, xs, ws, 0);
 }
 
 __kernel __attribute__((reqd_work_group_size(TL, TL, 1))) void matmul_q4_0_tiled(
     __global const uchar* w, long w_row0, __global const float* x, long x_off, __global float* y,
     long y_off, __global const float* bias, long b_off, int has_bias, int T, int K, int N) {
-  __local float xs[TS * TP], ws[TS * TP];
+  __local float xs[32 * TS], ws[32 * TS];
   qmm(w, w_row0, x, x_off, y, y_off, bias, b_off, has_bias, T, K, N, xs, ws, 1);
 }
 

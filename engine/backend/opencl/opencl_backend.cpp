@@ -12,6 +12,7 @@
 #include "engine/backend/opencl/cl_error.h"
 #include "engine/backend/opencl/kernel_sources.h"
 #include "engine/backend/opencl/program_cache.h"
+#include "engine/formats/quant.h"
 
 namespace dlx::ocl {
 namespace {
@@ -221,7 +222,7 @@ Tensor OpenClBackend::make_tensor(DType dtype, int64_t rows, int64_t cols, const
 }
 
 Tensor OpenClBackend::upload_weight(const HostTensor& src, int64_t rows, int64_t cols,
-                                    Precision /*precision: f32 products; see OpenClOptions*/) {
+                                    Precision precision) {
   std::lock_guard<std::mutex> lock(mu_);
   check_shape(src.numel() == rows * cols, "upload_weight");
   if (src.dtype == DType::kI32) throw Error(ErrorCode::kInvalidModel, src.name + ": int weights");
@@ -235,11 +236,15 @@ Tensor OpenClBackend::upload_weight(const HostTensor& src, int64_t rows, int64_t
   check_shape(src.nbytes >= static_cast<size_t>(rows) * dtype_row_bytes(src.dtype, cols),
               "upload_weight");
   // Vectors (norms, biases) are always f32: the kernels read them as floats. Quantized
-  // matrices keep their blocks (the kernels dequantize them) unless f32 was asked for by name.
+  // matrices keep their blocks (the kernels dequantize them) unless f32 was asked for by name;
+  // int8 products of plain matrices mean Q8_0 weights, as on the CPU backend (the products
+  // themselves are f32: there is no int8-activation kernel here).
   DType target = DType::kF32;
   if (rows > 1) {
     if (quantized) {
       if (!widen_quantized_) target = src.dtype;
+    } else if (precision == Precision::kInt8 && cols % 32 == 0) {
+      return upload_as_q8_0(src, rows, cols);
     } else if (weights_ == WeightFormat::kCompact) {
       target = src.dtype;
     } else if (weights_ == WeightFormat::kF16 && fits_f16(src)) {
@@ -263,6 +268,23 @@ Tensor OpenClBackend::upload_weight(const HostTensor& src, int64_t rows, int64_t
     } else {
       write_bytes(m, i * 4, n * 4, f.data());
     }
+  }
+  return t;
+}
+
+Tensor OpenClBackend::upload_as_q8_0(const HostTensor& src, int64_t rows, int64_t cols) {
+  Tensor t = make_tensor(DType::kQ8_0, rows, cols, nullptr);
+  const size_t in_rb = dtype_row_bytes(src.dtype, cols), rb = dtype_row_bytes(DType::kQ8_0, cols);
+  const int64_t chunk_rows = std::max<int64_t>(1, kUploadChunk / cols);
+  std::vector<float> f(static_cast<size_t>(cols));
+  std::vector<uint8_t> q(static_cast<size_t>(std::min(rows, chunk_rows)) * rb);
+  for (int64_t r0 = 0; r0 < rows; r0 += chunk_rows) {
+    const int64_t n = std::min(chunk_rows, rows - r0);
+    for (int64_t r = 0; r < n; ++r) {
+      cpu::to_f32(src.data + (r0 + r) * in_rb, src.dtype, cols, f.data());
+      quantize_row(DType::kQ8_0, f.data(), cols, q.data() + r * rb);
+    }
+    write_bytes(mem_of(t), r0 * rb, n * rb, q.data());
   }
   return t;
 }

@@ -33,8 +33,9 @@ namespace dlx::ocl {
 // Block-quantized weights (Q8_0, Q4_0) stay quantized on the device in every format: their
 // blocks are dequantized inside the product and gather kernels (kernels_cl/quant.cl), so a
 // Q4_0 file takes about 1/7 of the memory f32 would. Only `f32` named explicitly
-// (DIFFULEX_OPENCL_WEIGHTS=f32) widens them to f32 at upload, for CLBlast SGEMM.
-// Vectors (norm weights, biases) are always f32.
+// (DIFFULEX_OPENCL_WEIGHTS=f32) widens them to f32 at upload, for CLBlast SGEMM. Plain
+// matrices uploaded with Precision::kInt8 are quantized to Q8_0 at upload (in any format), as
+// the CPU backend does. Vectors (norm weights, biases) are always f32.
 enum class WeightFormat { kF32, kF16, kCompact };
 const char* weight_format_name(WeightFormat f);
 
@@ -133,6 +134,9 @@ class OpenClBackend final : public Backend {
   cl_mem scratch(Scratch& s, size_t bytes);
 
   Tensor make_tensor(DType dtype, int64_t rows, int64_t cols, const void* host);
+  // A plain [rows, cols] matrix (cols a multiple of 32) quantized to Q8_0 on the host, in
+  // chunks of rows, and uploaded as blocks (Precision::kInt8 of f32 / f16 / bf16 weights).
+  Tensor upload_as_q8_0(const HostTensor& src, int64_t rows, int64_t cols);
   void write_bytes(cl_mem mem, size_t offset, size_t bytes, const void* host);
   cl_kernel kernel(KernelId id) const { return kernels_[id].get(); }
   // Sets kernel arguments in order: cl_mem, cl_long, cl_int, cl_float ... by value.

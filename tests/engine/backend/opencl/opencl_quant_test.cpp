@@ -49,11 +49,8 @@ struct QuantizedMatrix {
   HostTensor host;
 };
 
-QuantizedMatrix quantized_matrix(DType type, int64_t rows, int64_t cols) {
-  std::mt19937 g(5);
-  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-  std::vector<float> v(static_cast<size_t>(rows * cols));
-  for (float& x : v) x = u(g);
+// Row-major values [rows, cols] quantized by the reference quantizer, as a reader hands them over.
+QuantizedMatrix quantize(DType type, const std::vector<float>& v, int64_t rows, int64_t cols) {
   QuantizedMatrix m;
   const size_t rb = dtype_row_bytes(type, cols);
   m.blocks.resize(static_cast<size_t>(rows) * rb);
@@ -65,6 +62,18 @@ QuantizedMatrix quantized_matrix(DType type, int64_t rows, int64_t cols) {
   m.host.data = m.blocks.data();
   m.host.nbytes = m.blocks.size();
   return m;
+}
+
+std::vector<float> uniform(int64_t n, unsigned seed) {
+  std::mt19937 g(seed);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  std::vector<float> v(static_cast<size_t>(n));
+  for (float& x : v) x = u(g);
+  return v;
+}
+
+QuantizedMatrix quantized_matrix(DType type, int64_t rows, int64_t cols) {
+  return quantize(type, uniform(rows * cols, 5), rows, cols);
 }
 
 TEST(OpenClQuant, WeightsStayQuantizedInDeviceMemory) {
@@ -107,6 +116,35 @@ TEST(OpenClQuant, RowsOfPartialBlocksAreRejected) {
     EXPECT_EQ(e.code(), ErrorCode::kInvalidModel) << e.what();
     EXPECT_NE(std::string(e.what()).find("32-value blocks"), std::string::npos) << e.what();
   }
+}
+
+// int8 products of an f32 matrix: as on the CPU backend the weight is quantized to Q8_0 at
+// upload and only the blocks are kept; the product is the exact one of those blocks.
+TEST(OpenClQuant, Int8PrecisionQuantizesPlainWeightsToQ8_0) {
+  DLX_REQUIRE_OPENCL();
+  const int64_t T = 3, K = 96, N = 21;
+  const std::vector<float> w = uniform(N * K, 9), x = uniform(T * K, 10);
+  HostTensor h;
+  h.name = "w";
+  h.dtype = DType::kF32;
+  h.shape = {N, K};
+  h.data = reinterpret_cast<const uint8_t*>(w.data());
+  h.nbytes = w.size() * 4;
+  auto cl = quant_backend(false);
+  const Tensor wq = cl->upload_weight(h, N, K, Precision::kInt8);
+  EXPECT_EQ(wq.dtype, DType::kQ8_0);
+  EXPECT_EQ(device_bytes(wq), static_cast<size_t>(N) * dtype_row_bytes(DType::kQ8_0, K));
+  // The reference: the CPU's exact product of the same Q8_0 blocks.
+  const QuantizedMatrix ref_w = quantize(DType::kQ8_0, w, N, K);
+  auto cpu = make_cpu_backend(1);
+  std::vector<float> want(T * N), got(T * N);
+  for (Backend* b : {static_cast<Backend*>(cpu.get()), static_cast<Backend*>(cl.get())}) {
+    const Tensor wt = b == cl.get() ? wq : b->upload_weight(ref_w.host, N, K, Precision::kExact);
+    Tensor xt = b->upload_f32(x.data(), T, K), yt = b->alloc(T, N);
+    b->matmul(xt, wt, nullptr, yt);
+    b->read(yt, b == cl.get() ? got.data() : want.data());
+  }
+  for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-4) << i;
 }
 
 // Logits of two forwards of one session (21 tokens, then 5 more against the cache): the
