@@ -27,9 +27,10 @@ inline int block_bytes(const int q4) {
 inline float8 deq8(__global const uchar* blk, int part, const int q4) {
   const float d = vload_half(0, (__global const half*)blk);
   if (q4) {
-    // Values j < 16 are the low nibbles of qs[j], values 16 + j the high ones.
+    // Values j < 16 are the low nibbles of qs[j], values 16 + j the high ones (a shift by 0 or
+    // 4, not a branch).
     const uchar8 qs = vload8(0, blk + 2 + 8 * (part & 1));
-    const uchar8 nib = part < 2 ? (qs & (uchar8)15) : (qs >> (uchar8)4);
+    const uchar8 nib = (qs >> (uchar8)(4 * (part >> 1))) & (uchar8)15;
     return d * (convert_float8(nib) - 8.0f);
   }
   const char8 q = vload8(0, (__global const char*)(blk + 2 + 8 * part));
