@@ -27,11 +27,12 @@ inline int block_bytes(const int q4) {
 inline float8 deq8(__global const uchar* blk, int part, const int q4) {
   const float d = vload_half(0, (__global const half*)blk);
   if (q4) {
-    // Values j < 16 are the low nibbles of qs[j], values 16 + j the high ones (a shift by 0 or
-    // 4, not a branch).
+    // Values j < 16 are the low nibbles of qs[j], values 16 + j the high ones. Both are
+    // formed with constant shifts and blended by hi = 0 or 1 (exact on small integers): no
+    // branch or variable shift, which keeps CPU runtimes' work-item loops vectorized.
     const uchar8 qs = vload8(0, blk + 2 + 8 * (part & 1));
-    const uchar8 nib = (qs >> (uchar8)(4 * (part >> 1))) & (uchar8)15;
-    return d * (convert_float8(nib) - 8.0f);
+    const float8 lo = convert_float8(qs & (uchar8)15), hi = convert_float8(qs >> (uchar8)4);
+    return d * (lo + (hi - lo) * (float)(part >> 1) - 8.0f);
   }
   const char8 q = vload8(0, (__global const char*)(blk + 2 + 8 * part));
   return d * convert_float8(q);
@@ -100,6 +101,18 @@ __kernel __attribute__((reqd_work_group_size(QMV_WG, 1, 1))) void matmul_q4_0_sk
 }
 
 // ---- tiled product ----
+// v[0..7] to d[0], d[TS], ..., d[7 * TS]: 8 consecutive k of one row into a k-major tile.
+inline void store_column(__local float* d, float8 v) {
+  d[0] = v.s0;
+  d[TS] = v.s1;
+  d[2 * TS] = v.s2;
+  d[3 * TS] = v.s3;
+  d[4 * TS] = v.s4;
+  d[5 * TS] = v.s5;
+  d[6 * TS] = v.s6;
+  d[7 * TS] = v.s7;
+}
+
 // A work-group computes a TS x TS tile of y (TS activation rows x TS weight rows). Each step
 // along K stages one 32-value block: the TS weight blocks dequantized into local memory (each
 // weight block is read and dequantized once per tile and reused by TS activation rows) and the
@@ -128,15 +141,12 @@ inline void qmm(__global const uchar* w, long w_row0, __global const float* x, l
       const int u = li + r * TL * TL;
       const int row = u >> 2, part = u & 3;
       const int t = t0 + row, n = n0 + row;
-      const float8 xv = t < T ? vload8(0, x + x_off + (long)t * K + kb * 32 + part * 8) : (float8)(0.0f);
+      const float8 xv =
+          t < T ? vload8(0, x + x_off + (long)t * K + kb * 32 + part * 8) : (float8)(0.0f);
       const float8 wv =
           n < N ? deq8(weight_row(w, w_row0 + n, K, q4) + kb * bb, part, q4) : (float8)(0.0f);
-      __local float* xd = xs + part * 8 * TS + row;
-      __local float* wd = ws + part * 8 * TS + row;
-      xd[0] = xv.s0, xd[TS] = xv.s1, xd[2 * TS] = xv.s2, xd[3 * TS] = xv.s3;
-      xd[4 * TS] = xv.s4, xd[5 * TS] = xv.s5, xd[6 * TS] = xv.s6, xd[7 * TS] = xv.s7;
-      wd[0] = wv.s0, wd[TS] = wv.s1, wd[2 * TS] = wv.s2, wd[3 * TS] = wv.s3;
-      wd[4 * TS] = wv.s4, wd[5 * TS] = wv.s5, wd[6 * TS] = wv.s6, wd[7 * TS] = wv.s7;
+      store_column(xs + part * 8 * TS + row, xv);
+      store_column(ws + part * 8 * TS + row, wv);
     }
     barrier(CLK_LOCAL_MEM_FENCE);
     for (int k = 0; k < 32; ++k) {
