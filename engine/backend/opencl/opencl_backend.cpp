@@ -12,6 +12,7 @@
 #include "engine/backend/opencl/cl_error.h"
 #include "engine/backend/opencl/kernel_sources.h"
 #include "engine/backend/opencl/program_cache.h"
+#include "engine/formats/quant.h"
 
 namespace dlx::ocl {
 namespace {
@@ -36,6 +37,12 @@ const KernelEntry kKernelTable[] = {
     {kBf16ToF32, "convert", "bf16_to_f32"},
     {kF16ToF32, "convert", "f16_to_f32"},
     {kF32ToF16, "convert", "f32_to_f16"},
+    {kEmbedQ8_0, "quant", "embed_q8_0"},
+    {kEmbedQ4_0, "quant", "embed_q4_0"},
+    {kMatmulQ8_0Skinny, "quant", "matmul_q8_0_skinny"},
+    {kMatmulQ4_0Skinny, "quant", "matmul_q4_0_skinny"},
+    {kMatmulQ8_0Tiled, "quant", "matmul_q8_0_tiled"},
+    {kMatmulQ4_0Tiled, "quant", "matmul_q4_0_tiled"},
 };
 static_assert(sizeof kKernelTable / sizeof kKernelTable[0] == kKernelCount);
 
@@ -56,10 +63,9 @@ void check_shape(bool ok, const char* op) {
 bool fits_f16(const HostTensor& src) {
   if (src.dtype == DType::kF16) return true;
   std::vector<float> buf(static_cast<size_t>(std::min(src.numel(), kUploadChunk)));
-  const size_t es = dtype_size(src.dtype);
   for (int64_t i = 0; i < src.numel(); i += kUploadChunk) {
     const int64_t n = std::min(kUploadChunk, src.numel() - i);
-    cpu::to_f32(src.data + i * es, src.dtype, n, buf.data());
+    cpu::to_f32(src.data + dtype_row_bytes(src.dtype, i), src.dtype, n, buf.data());
     for (int64_t j = 0; j < n; ++j) {
       if (!(std::fabs(buf[j]) <= 65504.0f)) return false;
     }
@@ -88,6 +94,7 @@ OpenClOptions opencl_options(const OpenClSettings& settings) {
   const std::string& s = settings.weights;
   if (s.empty() || s == "f32") {
     o.weights = WeightFormat::kF32;
+    o.widen_quantized = s == "f32";  // asked for by name: Q8_0 / Q4_0 widened too
   } else if (s == "f16") {
     o.weights = WeightFormat::kF16;
   } else if (s == "compact") {
@@ -107,7 +114,10 @@ cl_mem mem_of(const Tensor& t) {
 }
 
 OpenClBackend::OpenClBackend(const DeviceInfo& dev, const OpenClOptions& opts)
-    : dev_(dev), tun_(tunables_for(dev)), weights_(opts.weights) {
+    : dev_(dev),
+      tun_(tunables_for(dev)),
+      weights_(opts.weights),
+      widen_quantized_(opts.widen_quantized) {
   const auto t0 = std::chrono::steady_clock::now();
   // HGEMM needs half arithmetic on the device; without it f16 storage would have no use.
   if (weights_ == WeightFormat::kF16) {
@@ -156,6 +166,7 @@ std::string OpenClBackend::description() const {
   std::string s = name() + " " + dev_.name + " (" + dev_.platform_name + ", " + dev_.type +
                   "), weights " + weight_format_name(weights_);
   if (hgemm_) s += " (HGEMM)";
+  s += widen_quantized_ ? ", q8_0/q4_0 widened" : ", q8_0/q4_0 kept";
   return s + ", " + tun_.defines();
 }
 
@@ -197,7 +208,7 @@ void OpenClBackend::write_bytes(cl_mem mem, size_t offset, size_t bytes, const v
 }
 
 Tensor OpenClBackend::make_tensor(DType dtype, int64_t rows, int64_t cols, const void* host) {
-  const size_t bytes = static_cast<size_t>(rows * cols) * dtype_size(dtype);
+  const size_t bytes = static_cast<size_t>(rows) * dtype_row_bytes(dtype, cols);
   cl_int err = CL_SUCCESS;
   Mem m(clCreateBuffer(ctx_.get(), CL_MEM_READ_WRITE, std::max<size_t>(bytes, 4), nullptr, &err));
   cl_check(err, "clCreateBuffer");
@@ -211,30 +222,69 @@ Tensor OpenClBackend::make_tensor(DType dtype, int64_t rows, int64_t cols, const
 }
 
 Tensor OpenClBackend::upload_weight(const HostTensor& src, int64_t rows, int64_t cols,
-                                    Precision /*precision: f32 products; see OpenClOptions*/) {
+                                    Precision precision) {
   std::lock_guard<std::mutex> lock(mu_);
   check_shape(src.numel() == rows * cols, "upload_weight");
   if (src.dtype == DType::kI32) throw Error(ErrorCode::kInvalidModel, src.name + ": int weights");
-  // Vectors (norms, biases) are always f32: the kernels read them as floats.
+  const bool quantized = dtype_is_quantized(src.dtype);
+  if (quantized && dtype_row_bytes(src.dtype, cols) == 0) {
+    throw Error(ErrorCode::kInvalidModel,
+                src.name + ": " + dtype_name(src.dtype) + " rows need whole 32-value blocks, not " +
+                    std::to_string(cols) + " values",
+                "cols");
+  }
+  check_shape(src.nbytes >= static_cast<size_t>(rows) * dtype_row_bytes(src.dtype, cols),
+              "upload_weight");
+  // Vectors (norms, biases) are always f32: the kernels read them as floats. Quantized
+  // matrices keep their blocks (the kernels dequantize them) unless f32 was asked for by name;
+  // int8 products of plain matrices mean Q8_0 weights, as on the CPU backend (the products
+  // themselves are f32: there is no int8-activation kernel here).
   DType target = DType::kF32;
-  if (rows > 1 && weights_ == WeightFormat::kCompact) target = src.dtype;
-  if (rows > 1 && weights_ == WeightFormat::kF16 && fits_f16(src)) target = DType::kF16;
+  if (rows > 1) {
+    if (quantized) {
+      if (!widen_quantized_) target = src.dtype;
+    } else if (precision == Precision::kInt8 && cols % 32 == 0) {
+      return upload_as_q8_0(src, rows, cols);
+    } else if (weights_ == WeightFormat::kCompact) {
+      target = src.dtype;
+    } else if (weights_ == WeightFormat::kF16 && fits_f16(src)) {
+      target = DType::kF16;
+    }
+  }
   if (target == src.dtype) return make_tensor(target, rows, cols, src.data);
 
+  // Widened in chunks (whole 32-value blocks: the chunk is a multiple of 32, and so is a
+  // quantized tensor's size), so a large tensor never needs a full f32 copy on the host.
   Tensor t = make_tensor(target, rows, cols, nullptr);
   const cl_mem m = mem_of(t);
-  const size_t es = dtype_size(src.dtype);
   std::vector<float> f(static_cast<size_t>(std::min(src.numel(), kUploadChunk)));
   std::vector<uint16_t> h(target == DType::kF16 ? f.size() : 0);
   for (int64_t i = 0; i < src.numel(); i += kUploadChunk) {
     const int64_t n = std::min(kUploadChunk, src.numel() - i);
-    cpu::to_f32(src.data + i * es, src.dtype, n, f.data());
+    cpu::to_f32(src.data + dtype_row_bytes(src.dtype, i), src.dtype, n, f.data());
     if (target == DType::kF16) {
       for (int64_t j = 0; j < n; ++j) h[j] = f32_to_f16(f[j]);
       write_bytes(m, i * 2, n * 2, h.data());
     } else {
       write_bytes(m, i * 4, n * 4, f.data());
     }
+  }
+  return t;
+}
+
+Tensor OpenClBackend::upload_as_q8_0(const HostTensor& src, int64_t rows, int64_t cols) {
+  Tensor t = make_tensor(DType::kQ8_0, rows, cols, nullptr);
+  const size_t in_rb = dtype_row_bytes(src.dtype, cols), rb = dtype_row_bytes(DType::kQ8_0, cols);
+  const int64_t chunk_rows = std::max<int64_t>(1, kUploadChunk / cols);
+  std::vector<float> f(static_cast<size_t>(cols));
+  std::vector<uint8_t> q(static_cast<size_t>(std::min(rows, chunk_rows)) * rb);
+  for (int64_t r0 = 0; r0 < rows; r0 += chunk_rows) {
+    const int64_t n = std::min(chunk_rows, rows - r0);
+    for (int64_t r = 0; r < n; ++r) {
+      cpu::to_f32(src.data + (r0 + r) * in_rb, src.dtype, cols, f.data());
+      quantize_row(DType::kQ8_0, f.data(), cols, q.data() + r * rb);
+    }
+    write_bytes(mem_of(t), r0 * rb, n * rb, q.data());
   }
   return t;
 }

@@ -30,14 +30,20 @@ namespace dlx::ocl {
 //  compact  weights keep the file's dtype (bf16 / f16) on the device; each product widens
 //           the weight into an f32 scratch buffer and runs SGEMM. Half the memory, same
 //           results as f32, slower.
-// Vectors (norm weights, biases) are always f32.
+// Block-quantized weights (Q8_0, Q4_0) stay quantized on the device in every format: their
+// blocks are dequantized inside the product and gather kernels (kernels_cl/quant.cl), so a
+// Q4_0 file takes about 1/7 of the memory f32 would. Only `f32` named explicitly
+// (DIFFULEX_OPENCL_WEIGHTS=f32) widens them to f32 at upload, for CLBlast SGEMM. Plain
+// matrices uploaded with Precision::kInt8 are quantized to Q8_0 at upload (in any format), as
+// the CPU backend does. Vectors (norm weights, biases) are always f32.
 enum class WeightFormat { kF32, kF16, kCompact };
 const char* weight_format_name(WeightFormat f);
 
 struct OpenClOptions {
   WeightFormat weights = WeightFormat::kF32;
-  std::string kernels_dir;  // kernel sources from here; empty: the embedded copies
-  std::string cache_dir;    // compiled-program cache; empty: none
+  bool widen_quantized = false;  // Q8_0 / Q4_0 matrices widened to f32 (explicit `f32`)
+  std::string kernels_dir;       // kernel sources from here; empty: the embedded copies
+  std::string cache_dir;         // compiled-program cache; empty: none
 };
 // The backend's options from the engine's settings. Throws Error kInvalidArgument for a
 // weights format other than f32 | f16 | compact (empty = f32).
@@ -67,6 +73,12 @@ enum KernelId {
   kBf16ToF32,
   kF16ToF32,
   kF32ToF16,
+  kEmbedQ8_0,
+  kEmbedQ4_0,
+  kMatmulQ8_0Skinny,
+  kMatmulQ4_0Skinny,
+  kMatmulQ8_0Tiled,
+  kMatmulQ4_0Tiled,
   kKernelCount
 };
 
@@ -122,6 +134,9 @@ class OpenClBackend final : public Backend {
   cl_mem scratch(Scratch& s, size_t bytes);
 
   Tensor make_tensor(DType dtype, int64_t rows, int64_t cols, const void* host);
+  // A plain [rows, cols] matrix (cols a multiple of 32) quantized to Q8_0 on the host, in
+  // chunks of rows, and uploaded as blocks (Precision::kInt8 of f32 / f16 / bf16 weights).
+  Tensor upload_as_q8_0(const HostTensor& src, int64_t rows, int64_t cols);
   void write_bytes(cl_mem mem, size_t offset, size_t bytes, const void* host);
   cl_kernel kernel(KernelId id) const { return kernels_[id].get(); }
   // Sets kernel arguments in order: cl_mem, cl_long, cl_int, cl_float ... by value.
@@ -133,6 +148,8 @@ class OpenClBackend final : public Backend {
   void launch_1d(KernelId id, size_t n, const char* what);  // elementwise kernels
   void widen(const Tensor& src, cl_mem dst, int64_t n);     // bf16 / f16 -> f32
   void matmul_hgemm(const Tensor& x, const Tensor& w, Tensor& y);
+  // y = x @ w^T (+ bias) with w Q8_0 / Q4_0, dequantized in the kernel (kernels_cl/quant.cl).
+  void matmul_quant(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y);
   // Runs a small product through CLBlast so its kernels are built at start-up, where a
   // failure still falls back to the CPU, rather than in the middle of the first forward.
   void warm_up_gemm();
@@ -140,6 +157,7 @@ class OpenClBackend final : public Backend {
   DeviceInfo dev_;
   Tunables tun_;
   WeightFormat weights_;
+  bool widen_quantized_ = false;
   bool hgemm_ = false;
   Context ctx_;
   Queue queue_;
@@ -161,7 +179,8 @@ void OpenClBackend::set_args(cl_kernel k, const A&... args) {
 
 // The storage buffer of a tensor made by an OpenClBackend.
 cl_mem mem_of(const Tensor& t);
-// Element offset of the tensor's first row in its buffer.
+// Element offset of the tensor's first row in its buffer (plain dtypes; a quantized weight's
+// kernels take its first row, t.row0, instead).
 inline cl_long offset_of(const Tensor& t) {
   return t.row0 * t.cols;
 }

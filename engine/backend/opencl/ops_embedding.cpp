@@ -1,4 +1,5 @@
-// Embedding lookup (kernels_cl/embedding.cl): f32, f16 and bf16 tables.
+// Embedding lookup: f32, f16 and bf16 tables (kernels_cl/embedding.cl); Q8_0 and Q4_0 tables
+// kept quantized, rows dequantized as they are gathered (kernels_cl/quant.cl).
 #include "engine/backend/opencl/cl_error.h"
 #include "engine/backend/opencl/opencl_backend.h"
 
@@ -20,6 +21,15 @@ void OpenClBackend::embedding(const Tensor& table, std::span<const int32_t> ids,
   if (ids.empty()) return;
   const cl_mem idb = scratch(ids_, ids.size() * sizeof(int32_t));
   write_bytes(idb, 0, ids.size() * sizeof(int32_t), ids.data());
+  if (dtype_is_quantized(table.dtype)) {
+    // One item per 8 values of a row; the table's view is passed as its first row.
+    const cl_kernel k = kernel(table.dtype == DType::kQ4_0 ? kEmbedQ4_0 : kEmbedQ8_0);
+    set_args(k, mem_of(table), cl_long{table.row0}, idb, static_cast<cl_int>(table.cols),
+             mem_of(out), offset_of(out));
+    const size_t global[2] = {static_cast<size_t>(table.cols / 8), ids.size()};
+    launch(k, 2, global, nullptr, "embedding_quant");
+    return;
+  }
   KernelId id = kEmbedF32;
   if (table.dtype == DType::kF16) id = kEmbedF16;
   if (table.dtype == DType::kBF16) id = kEmbedBf16;

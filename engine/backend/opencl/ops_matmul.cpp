@@ -1,7 +1,8 @@
 // Matrix products y[T, N] = x[T, K] @ w[N, K]^T (+ bias) through CLBlast GEMM (row-major,
 // w transposed, element offsets for row views). f32 weights: SGEMM. f16 weights on a device
 // with cl_khr_fp16: HGEMM between f16 copies of x and y. Compact bf16/f16 weights: widened
-// into an f32 scratch buffer first (kernels_cl/convert.cl), then SGEMM.
+// into an f32 scratch buffer first (kernels_cl/convert.cl), then SGEMM. Q8_0 / Q4_0 weights:
+// our kernels (kernels_cl/quant.cl), which dequantize the blocks as they read them.
 #include <clblast.h>
 
 #include <chrono>
@@ -14,6 +15,11 @@ namespace dlx::ocl {
 namespace {
 
 constexpr cl_half kHalfOne = 0x3c00, kHalfZero = 0;
+
+// Activation rows up to which the skinny quantized kernel (one work-group per weight row, every
+// weight block read once per 8 rows) beats the 32 x 32 tiles, which waste most of a tile
+// when T is small.
+constexpr size_t kSkinnyMaxRows = 8;
 
 }  // namespace
 
@@ -37,6 +43,33 @@ void OpenClBackend::matmul_hgemm(const Tensor& x, const Tensor& w, Tensor& y) {
   // y may be a view with a row offset; widen [T, N] back into it.
   set_args(kernel(kF16ToF32), y16, cl_long{0}, mem_of(y), offset_of(y));
   launch_1d(kF16ToF32, T * N, "f16_to_f32");
+}
+
+void OpenClBackend::matmul_quant(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y) {
+  const size_t T = x.rows, K = x.cols, N = w.rows;
+  const bool q4 = w.dtype == DType::kQ4_0;
+  // The tiles need TL x TL = 64 items per work-group (every real device has them).
+  const bool skinny = T <= kSkinnyMaxRows || dev_.max_work_group < 64;
+  const KernelId id = skinny ? (q4 ? kMatmulQ4_0Skinny : kMatmulQ8_0Skinny)
+                             : (q4 ? kMatmulQ4_0Tiled : kMatmulQ8_0Tiled);
+  const cl_kernel k = kernel(id);
+  // Without a bias the kernel gets y as a placeholder buffer and never reads it.
+  set_args(k, mem_of(w), cl_long{w.row0}, mem_of(x), offset_of(x), mem_of(y), offset_of(y),
+           bias ? mem_of(*bias) : mem_of(y), bias ? offset_of(*bias) : cl_long{0},
+           cl_int{bias != nullptr}, static_cast<cl_int>(T), static_cast<cl_int>(K),
+           static_cast<cl_int>(N));
+  if (skinny) {
+    constexpr size_t kRowsPerGroup = 8;  // QMV_T
+    const size_t wg = static_cast<size_t>(tun_.wg_qmv);
+    const size_t global[2] = {N * wg, (T + kRowsPerGroup - 1) / kRowsPerGroup};
+    const size_t local[2] = {wg, 1};
+    launch(k, 2, global, local, "matmul_quant_skinny");
+  } else {
+    constexpr size_t kTile = 32, kItems = 8;  // TS, TL
+    const size_t global[2] = {(N + kTile - 1) / kTile * kItems, (T + kTile - 1) / kTile * kItems};
+    const size_t local[2] = {kItems, kItems};
+    launch(k, 2, global, local, "matmul_quant_tiled");
+  }
 }
 
 void OpenClBackend::warm_up_gemm() {
@@ -76,6 +109,7 @@ void OpenClBackend::matmul(const Tensor& x, const Tensor& w, const Tensor* bias,
   }
   const size_t T = x.rows, K = x.cols, N = w.rows;
   if (T == 0 || N == 0) return;
+  if (dtype_is_quantized(w.dtype)) return matmul_quant(x, w, bias, y);
   cl_command_queue q = queue_.get();
   if (w.dtype == DType::kF16 && hgemm_) {
     matmul_hgemm(x, w, y);

@@ -13,7 +13,8 @@ struct Tunables {
   int wg_reduce = 256;  // items per row reduction (rmsnorm); a power of two
   int wg_attn = 64;     // items per (query row, head) in attention; a power of two
   int attn_acc = 4;     // head dims each attention item owns: head_dim <= wg_attn * attn_acc
-  std::string defines() const;  // "-DWG_REDUCE=256 -DATTN_WG=64 -DATTN_ACC=4"
+  int wg_qmv = 64;      // items per weight row in the skinny quantized product; a power of two
+  std::string defines() const;  // "-DWG_REDUCE=256 -DATTN_WG=64 -DATTN_ACC=4 -DQMV_WG=64"
 };
 
 // The table row for `dev`, clamped to its maximum work-group size.

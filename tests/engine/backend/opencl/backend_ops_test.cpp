@@ -12,6 +12,7 @@
 #include <random>
 #include <vector>
 
+#include "engine/formats/quant.h"
 #include "tests/support/opencl_test_util.h"
 
 namespace dlx::test {
@@ -64,11 +65,16 @@ std::vector<float> get(Backend& b, const Tensor& t) {
   return v;
 }
 
-// A weight in `dtype` as a safetensors reader would hand it over (bytes kept in `store`).
+// A weight in `dtype` as a safetensors or GGUF reader would hand it over (bytes kept in
+// `store`); Q8_0 / Q4_0 rows quantized with the reference quantizer.
 Tensor weight(Backend& b, std::vector<uint8_t>& store, DType dtype, const std::vector<float>& v,
               int64_t rows, int64_t cols) {
-  store.resize(v.size() * dtype_size(dtype));
-  for (size_t i = 0; i < v.size(); ++i) {
+  store.resize(static_cast<size_t>(rows) * dtype_row_bytes(dtype, cols));
+  for (int64_t r = 0; dtype_is_quantized(dtype) && r < rows; ++r) {
+    const size_t rb = dtype_row_bytes(dtype, cols);
+    quantize_row(dtype, v.data() + r * cols, cols, store.data() + r * rb);
+  }
+  for (size_t i = 0; !dtype_is_quantized(dtype) && i < v.size(); ++i) {
     if (dtype == DType::kF32) {
       std::memcpy(store.data() + 4 * i, &v[i], 4);
     } else {
@@ -89,19 +95,21 @@ using OpFn = Result (*)(Backend&, const Shape&, DType, Inputs&);
 
 // --- one runner per op; Shape fields are named in each ---
 
-Result op_matmul(Backend& b, const Shape& s, DType dt, Inputs& in) {  // a=T b=K c=N d=bias
+// a=T b=K c=N d=bias e=weight row offset (the weight is a view of rows [e, e + N))
+Result op_matmul(Backend& b, const Shape& s, DType dt, Inputs& in) {
   std::vector<uint8_t> ws;
   Tensor x = put(b, in.uniform(s.a * s.b), s.a, s.b);
-  Tensor w = weight(b, ws, dt, in.uniform(s.c * s.b), s.c, s.b);
+  Tensor w = weight(b, ws, dt, in.uniform((s.c + s.e) * s.b), s.c + s.e, s.b).view(s.e, s.c);
   Tensor bias = b.upload_f32(in.uniform(s.c).data(), 1, s.c);
   Tensor y = put(b, std::vector<float>(s.a * s.c), s.a, s.c, 1);
   b.matmul(x, w, s.d ? &bias : nullptr, y);
   return {get(b, y), {}};
 }
 
-Result op_embedding(Backend& b, const Shape& s, DType dt, Inputs& in) {  // a=T b=V c=D
+// a=T b=V c=D d=table row offset (the table is a view of rows [d, d + V))
+Result op_embedding(Backend& b, const Shape& s, DType dt, Inputs& in) {
   std::vector<uint8_t> ws;
-  Tensor table = weight(b, ws, dt, in.uniform(s.b * s.c), s.b, s.c);
+  Tensor table = weight(b, ws, dt, in.uniform((s.b + s.d) * s.c), s.b + s.d, s.c).view(s.d, s.b);
   const auto ids = in.ids(s.a, static_cast<int32_t>(s.b));
   Tensor out = put(b, std::vector<float>(s.a * s.c), s.a, s.c, 3);
   b.embedding(table, ids, out);
@@ -176,7 +184,8 @@ Result op_copy(Backend& b, const Shape& s, DType, Inputs& in) {
   return {get(b, big), {}};
 }
 
-enum class Variant { kDefault, kCompact, kF16 };
+// kF32Named: DIFFULEX_OPENCL_WEIGHTS=f32 asked for by name, which widens Q8_0 / Q4_0 too.
+enum class Variant { kDefault, kCompact, kF16, kF32Named };
 
 struct OpCase {
   const char* name;
@@ -202,6 +211,22 @@ const OpCase kCases[] = {
     {"matmul bf16 compact", op_matmul, {12, 128, 72, 1}, DType::kBF16, 1e-5, Variant::kCompact},
     {"matmul f16 compact", op_matmul, {9, 96, 33, 0}, DType::kF16, 1e-5, Variant::kCompact},
     {"matmul bf16 HGEMM", op_matmul, {16, 128, 64, 1}, DType::kBF16, 5e-3, Variant::kF16},
+    // Q8_0 / Q4_0 weights stay quantized (every variant but f32 named) and are dequantized
+    // in the kernels: T = 1 and 7 take the skinny kernel, 33 the tiles (with a 1-row tail).
+    {"matmul q8_0 T=1", op_matmul, {1, 256, 301, 1}, DType::kQ8_0, 1e-5},
+    {"matmul q8_0 T=7 view", op_matmul, {7, 96, 50, 0, 3}, DType::kQ8_0, 1e-5},
+    {"matmul q8_0 T=33", op_matmul, {33, 160, 67, 1}, DType::kQ8_0, 1e-5},
+    {"matmul q8_0 T=33 N=64", op_matmul, {33, 64, 64, 0}, DType::kQ8_0, 1e-5},
+    {"matmul q4_0 T=1", op_matmul, {1, 128, 64, 0}, DType::kQ4_0, 1e-5},
+    {"matmul q4_0 T=7", op_matmul, {7, 224, 33, 1}, DType::kQ4_0, 1e-5},
+    {"matmul q4_0 T=33 view", op_matmul, {33, 96, 71, 1, 2}, DType::kQ4_0, 1e-5},
+    {"matmul q4_0 T=40 K=32", op_matmul, {40, 32, 96, 0}, DType::kQ4_0, 1e-5},
+    {"matmul q8_0 compact", op_matmul, {9, 128, 40, 1}, DType::kQ8_0, 1e-5, Variant::kCompact},
+    {"matmul q4_0 f16 format", op_matmul, {5, 64, 24, 1}, DType::kQ4_0, 1e-5, Variant::kF16},
+    {"matmul q4_0 widened", op_matmul, {12, 96, 40, 1}, DType::kQ4_0, 1e-5, Variant::kF32Named},
+    {"embedding q8_0", op_embedding, {9, 50, 64, 2}, DType::kQ8_0, 0},
+    {"embedding q4_0", op_embedding, {7, 31, 96}, DType::kQ4_0, 0},
+    {"embedding q4_0 widened", op_embedding, {4, 20, 32}, DType::kQ4_0, 0, Variant::kF32Named},
     {"embedding f32", op_embedding, {9, 50, 64}, DType::kF32, 0},
     {"embedding bf16 compact", op_embedding, {9, 50, 70}, DType::kBF16, 0, Variant::kCompact},
     {"embedding f16 compact", op_embedding, {4, 31, 64}, DType::kF16, 0, Variant::kCompact},
@@ -232,6 +257,7 @@ Backend& opencl_backend(Variant v) {
     o.weights = v == Variant::kCompact ? ocl::WeightFormat::kCompact
                 : v == Variant::kF16   ? ocl::WeightFormat::kF16
                                        : ocl::WeightFormat::kF32;
+    o.widen_quantized = v == Variant::kF32Named;
     slot = std::make_unique<ocl::OpenClBackend>(devs[ocl::default_opencl_device(devs)], o);
   }
   return *slot;
@@ -242,7 +268,7 @@ class OpenClOps : public ::testing::TestWithParam<OpCase> {};
 TEST_P(OpenClOps, MatchesCpu) {
   DLX_REQUIRE_OPENCL();
   const OpCase& c = GetParam();
-  if (c.variant == Variant::kF16) {
+  if (c.variant == Variant::kF16 && !dtype_is_quantized(c.dtype)) {
     const auto devs = ocl::list_devices();
     if (!devs[ocl::default_opencl_device(devs)].fp16) {
       GTEST_SKIP() << "the OpenCL device has no cl_khr_fp16, so HGEMM does not exist there";

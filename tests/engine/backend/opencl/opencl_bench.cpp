@@ -2,7 +2,9 @@
 // an OpenCL device (not a test; numbers for the record). Per-op times come from a decorator
 // that waits for the device after every op, so their sum exceeds a plain forward's time.
 // usage: opencl_bench MODEL_DIR [--device opencl:0] [--tokens T] [--iters N] [--threads N]
-//                     [--weights FILE]
+//                     [--weights FILE] [--quantize q8_0|q4_0]
+// --quantize quantizes the folder's matrices on the host first (QuantizedSource), for the
+// Q8_0 / Q4_0 kernels without a GGUF file.
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -12,6 +14,8 @@
 
 #include "engine/backend/backend_factory.h"
 #include "engine/model/model.h"
+#include "engine/model/model_config.h"
+#include "tests/engine/backend/opencl/quantized_source.h"
 
 #ifdef DIFFULEX_HAVE_OPENCL
 #include "engine/backend/opencl/opencl_backend.h"
@@ -31,12 +35,18 @@ class TimingBackend final : public Backend {
   explicit TimingBackend(std::shared_ptr<Backend> inner) : in_(std::move(inner)) {}
   std::string name() const override { return in_->name(); }
   Tensor upload_weight(const HostTensor& s, int64_t r, int64_t c, Precision p) override {
-    return in_->upload_weight(s, r, c, p);
+    Tensor t = in_->upload_weight(s, r, c, p);
+#ifdef DIFFULEX_HAVE_OPENCL
+    if (auto* cs = dynamic_cast<ocl::ClStorage*>(t.storage.get())) device_weight_bytes += cs->bytes;
+#endif
+    return t;
   }
   Tensor upload_f32(const float* d, int64_t r, int64_t c) override {
     return in_->upload_f32(d, r, c);
   }
-  Tensor alloc(int64_t r, int64_t c) override { return in_->alloc(r, c); }
+  Tensor alloc(int64_t r, int64_t c) override {
+    return in_->alloc(r, c);
+  }
   void write(Tensor& d, const float* s) override {
     time("write", [&] { in_->write(d, s); });
   }
@@ -68,9 +78,12 @@ class TimingBackend final : public Backend {
   void add(Tensor& x, const Tensor& y) override {
     time("add", [&] { in_->add(x, y); });
   }
-  void sync() override { in_->sync(); }
+  void sync() override {
+    in_->sync();
+  }
 
   std::map<std::string, std::pair<double, int>> ops;  // name -> (total ms, calls)
+  uint64_t device_weight_bytes = 0;                   // OpenCL buffers of uploaded weights
 
  private:
   template <typename F>
@@ -89,10 +102,10 @@ int run(int argc, char** argv) {
   if (argc < 2) {
     std::fprintf(stderr,
                  "usage: opencl_bench MODEL_DIR [--device D] [--tokens T] [--iters N] "
-                 "[--threads N] [--weights FILE]\n");
+                 "[--threads N] [--weights FILE] [--quantize q8_0|q4_0]\n");
     return 2;
   }
-  std::string dir = argv[1], device = "opencl:0", weights;
+  std::string dir = argv[1], device = "opencl:0", weights, quantize;
   int tokens = 32, iters = 5, threads = 0;
   for (int i = 2; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
@@ -106,6 +119,14 @@ int run(int argc, char** argv) {
       threads = std::atoi(v.c_str());
     else if (k == "--weights")
       weights = v;
+    else if (k == "--quantize")
+      quantize = v;
+  }
+  DType qtype = DType::kF32;
+  if (!quantize.empty() && (!parse_dtype(quantize, &qtype) || !dtype_is_quantized(qtype))) {
+    std::fprintf(stderr, "opencl_bench: --quantize takes q8_0 or q4_0, not '%s'\n",
+                 quantize.c_str());
+    return 2;
   }
   auto t0 = Clock::now();
   std::string note;
@@ -124,9 +145,15 @@ int run(int argc, char** argv) {
   std::printf("\n");
   LoadOptions lo;
   lo.weights = weights;
+  auto load = [&](std::shared_ptr<Backend> b) {
+    if (quantize.empty()) return Model::load(dir, b, lo);
+    return Model::create(load_model_config(dir),
+                         std::make_unique<test::QuantizedSource>(dir, qtype, weights), b, lo);
+  };
   t0 = Clock::now();
-  auto model = Model::load(dir, backend, lo);
-  std::printf("load %.1f ms\n", ms_since(t0));
+  auto model = load(backend);
+  std::printf("load %.1f ms (%s weights, precision %s)\n", ms_since(t0),
+              dtype_name(model->weight_dtype()), precision_name(model->precision()));
   const ModelConfig& c = model->config();
   std::vector<int32_t> ids(tokens);
   for (int i = 0; i < tokens; ++i) ids[i] = (i * 7919) % c.vocab;
@@ -141,7 +168,10 @@ int run(int argc, char** argv) {
   std::printf("forward (T=%d) mean of %d: %.2f ms\n", tokens, iters, ms_since(t0) / iters);
 
   auto timing = std::make_shared<TimingBackend>(backend);
-  auto tmodel = Model::load(dir, timing, lo);
+  auto tmodel = load(timing);
+  if (timing->device_weight_bytes) {
+    std::printf("weights in device memory: %.1f MB\n", timing->device_weight_bytes / 1e6);
+  }
   Session ts = tmodel->new_session(tokens, tokens);
   tmodel->forward(ts, span);
   timing->ops.clear();
