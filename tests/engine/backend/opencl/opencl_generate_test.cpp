@@ -10,6 +10,7 @@
 #include "engine/backend/backend_factory.h"
 #include "engine/decode/generate.h"
 #include "engine/model/model.h"
+#include "tests/support/golden_cases.h"
 #include "tests/support/opencl_test_util.h"
 #include "tests/support/test_util.h"
 
@@ -28,15 +29,7 @@ TEST(OpenClGenerate, RequiredGoldenCasesGiveExpectedIds) {
     for (const auto& c : j["cases"]) {
       if (!c["required"].get<bool>()) continue;
       SCOPED_TRACE(std::string(fam) + ": " + c["id"].get<std::string>());
-      DecodeParams p = default_decode_params(model->config());
-      for (auto it = c["diffulex"].begin(); it != c["diffulex"].end(); ++it) {
-        const auto& v = it.value();
-        if (v.is_null()) continue;
-        set_param(p, it.key(),
-                  v.is_string()    ? v.get<std::string>()
-                  : v.is_boolean() ? (v.get<bool>() ? "true" : "false")
-                                   : v.dump());
-      }
+      const DecodeParams p = golden_case_params(model->config(), c);
       const auto prompt = c["prompt_ids"].get<std::vector<int32_t>>();
       const GenerateResult r = generate(*model, prompt, p);
       EXPECT_EQ(r.output_ids, c["expected_ids"].get<std::vector<int32_t>>());
