@@ -40,6 +40,7 @@ void matmul(const float* x, int64_t T, int64_t K, const void* w, DType wtype, in
   const CpuFeatures& f = cpu_features();
   if (isa == Isa::kAvx512) {
     if (mode == MatmulMode::kBF16Dot && wtype == DType::kBF16 && f.avx512_bf16) {
+      if (K % 32 == 0 && detail::amx_bf16_usable()) return detail::matmul_amx_bf16(c, pool);
       return detail::matmul_avx512_bf16dot(c, pool);
     }
     return detail::matmul_avx512(c, pool);

@@ -62,6 +62,10 @@ void matmul_avx2(const MatmulCall& c, ThreadPool& pool);
 void matmul_avx512(const MatmulCall& c, ThreadPool& pool);
 // AVX512_BF16: bf16 weights times bf16-rounded activations (MatmulMode::kBF16Dot).
 void matmul_avx512_bf16dot(const MatmulCall& c, ThreadPool& pool);
+// The same products with AMX tiles (cpu_matmul_amx.cpp); K % 32 == 0. Usable when the CPU has
+// AMX-TILE + AMX-BF16, Linux granted the tile state and DLX_CPU_AMX is not 0 (checked once).
+bool amx_bf16_usable();
+void matmul_amx_bf16(const MatmulCall& c, ThreadPool& pool);
 #endif
 
 }  // namespace dlx::cpu::detail
