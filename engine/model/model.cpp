@@ -12,9 +12,12 @@ namespace dlx {
 
 Precision default_precision(DType weights) {
   // Block-quantized weights: integer products (what they are for; "exact" dequantizes them
-  // tile by tile, slowly). Plain weights: f32 products until the bf16 kernels' accuracy is
-  // measured against the goldens (README "Precision").
+  // tile by tile, slowly). bf16 weights: bf16 products with f32 sums, what PyTorch computes
+  // for a bf16 model (accuracy against the f32 goldens: tests/engine/model/
+  // bf16_precision_test.cpp, README "CPU kernels and precision"); the backend falls back to
+  // f32 products where it has no bf16 dot. f32 / f16 weights: f32 products.
   if (dtype_is_quantized(weights)) return Precision::kInt8;
+  if (weights == DType::kBF16) return Precision::kBF16;
   return Precision::kExact;
 }
 

@@ -80,7 +80,10 @@ class CpuBackend final : public Backend {
       t.storage = std::move(owned);
     }
     t.dtype = src.dtype;
-    t.precision = precision;
+    // What is computed: bf16 products only for bf16 weights on a CPU with a bf16 dot
+    // instruction; anything else asked for bf16 gets (and reports) f32 products.
+    const bool bf16_dot = src.dtype == DType::kBF16 && cpu::has_bf16_dot();
+    t.precision = precision == Precision::kBF16 && !bf16_dot ? Precision::kExact : precision;
     t.rows = rows;
     t.cols = cols;
     return t;

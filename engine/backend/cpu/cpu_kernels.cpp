@@ -53,6 +53,15 @@ void matmul(const float* x, int64_t T, int64_t K, const void* w, DType wtype, in
   detail::matmul_generic(c, pool);
 }
 
+bool has_bf16_dot(Isa isa) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  return isa == Isa::kAvx512 && cpu_features().avx512_bf16;
+#else
+  (void)isa;
+  return false;
+#endif
+}
+
 void to_f32(const void* src, DType dtype, int64_t n, float* dst) {
   dequantize_row(dtype, src, n, dst);
 }

@@ -22,6 +22,9 @@ namespace dlx::cpu {
 //     in the other modes are dequantized tile by tile and multiplied in f32 (exact, slow).
 enum class MatmulMode { kF32, kBF16Dot, kInt8 };
 
+// Whether kBF16Dot multiplies bf16 weights in bf16 at `isa` (elsewhere it is the f32 path).
+bool has_bf16_dot(Isa isa = best_isa());
+
 // y[t, n] = sum_k x[t, k] * w[n, k] (+ bias[n]) for x [T, K] (row stride K), w [N, K] of
 // `wtype`, y rows `ldy` apart. Q8_0 / Q4_0 weights in kInt8 mode: each activation moves by at
 // most half its block's step (max|x| / 254) before the integer products, on top of the
