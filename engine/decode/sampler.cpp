@@ -5,6 +5,8 @@
 #include <limits>
 #include <numeric>
 
+#include "engine/backend/cpu/cpu_kernels.h"
+
 namespace dlx {
 
 Sampler::Sampler(const DecodeParams& p, int vocab, int32_t mask_id)
@@ -19,34 +21,39 @@ Sampler::Sampler(const DecodeParams& p, int vocab, int32_t mask_id)
 
 // Greedy with probability confidence (the default of three families): the same numbers as
 // the general path (argmax of the logits is argmax of the softmax, exp is monotonic; the sum
-// is taken in the same order), in two passes with one exp per entry instead of five passes.
-// False when the winner's probability underflows, where the general path's tie rules apply.
+// of exp in double), in vectorized passes over the row (cpu::row_max / row_sum_exp) instead of
+// five scalar ones. False when the winner's probability underflows or a logit is NaN, where
+// the general path's rules apply.
 bool Sampler::pick_greedy_prob(const float* logits, Candidate& c) const {
-  const int V = vocab_;
-  float mx = -std::numeric_limits<float>::infinity(), best = mx, second = mx;
-  int32_t arg = -1;
-  for (int v = 0; v < V; ++v) {
-    const float l = logits[v];
-    mx = std::max(mx, l);
-    if (v == mask_id_) continue;
-    if (l > best) {
-      second = best;
-      best = l;
-      arg = v;
-    } else if (l > second) {
-      second = l;
-    }
+  const int64_t V = vocab_;
+  const int64_t m = mask_id_ >= 0 && mask_id_ < V ? mask_id_ : V;  // never chosen
+  // The largest logit but the mask's, its first index, and the largest of the rest.
+  auto max_without = [&](int64_t a, int64_t b) {  // over [0, V) minus indices a <= b
+    float r = cpu::row_max(logits, std::min(a, V));
+    if (a < V) r = std::max(r, cpu::row_max(logits + a + 1, std::min(b, V) - a - 1));
+    if (b < V) r = std::max(r, cpu::row_max(logits + b + 1, V - b - 1));
+    return r;
+  };
+  const float best = max_without(m, V);
+  if (!(best > -std::numeric_limits<float>::infinity())) return false;
+  int64_t arg = cpu::row_find(logits, std::min(m, V), best);
+  if (arg < 0 && m < V) {
+    const int64_t i = cpu::row_find(logits + m + 1, V - m - 1, best);
+    arg = i < 0 ? -1 : m + 1 + i;
   }
   if (arg < 0) return false;
+  const float mx = m < V ? std::max(best, cpu::row_max(logits + m, 1)) : best;
   const double dmx = mx;
-  double sum = 0;
-  for (int v = 0; v < V; ++v) sum += std::exp(static_cast<double>(logits[v]) - dmx);
+  const double sum = cpu::row_sum_exp(logits, V, dmx);
   const double top = std::exp(static_cast<double>(best) - dmx);
   if (!(top > 0) || !std::isfinite(sum)) return false;
-  c.token = arg;
+  c.token = static_cast<int32_t>(arg);
   c.confidence = top * (1.0 / sum);
   c.prob = c.confidence;
-  if (want_gap_) c.gap = c.confidence - std::exp(static_cast<double>(second) - dmx) * (1.0 / sum);
+  if (want_gap_) {
+    const float second = max_without(std::min(arg, m), std::max(arg, m));
+    c.gap = c.confidence - std::exp(static_cast<double>(second) - dmx) * (1.0 / sum);
+  }
   return true;
 }
 

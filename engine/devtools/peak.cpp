@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "engine/backend/cpu/cpu_features.h"
+#include "engine/backend/cpu/cpu_kernels.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 // GCC 12 warns inside its own AVX-512 headers (the "undefined" vectors of casts and
@@ -112,6 +113,43 @@ __attribute__((target("avx512f,avx512bf16"))) float bf16_avx512(int64_t iters, c
   return lanes_sum(s);
 }
 
+// --- bf16 dot on AMX: TDPBF16PS does 16 x 16 outputs x 32 products x (mul + add) = 16384
+// flops; four independent C tiles (tmm0..3) from two A and two B tiles, as the matmul does ---
+struct alignas(64) AmxConfig {
+  uint8_t palette = 1, start_row = 0, reserved[14] = {};
+  uint16_t colsb[16] = {};
+  uint8_t rows[16] = {};
+};
+
+__attribute__((target("amx-tile,amx-bf16"))) float bf16_amx(int64_t iters, const float*, int64_t) {
+  AmxConfig cfg;
+  for (int i = 0; i < 8; ++i) cfg.colsb[i] = 64, cfg.rows[i] = 16;
+  _tile_loadconfig(&cfg);
+  alignas(64) uint16_t ab[16 * 32];
+  for (int i = 0; i < 16 * 32; ++i) ab[i] = 0x3a83;  // bf16 ~1e-3
+  _tile_loadd(4, ab, 64);
+  _tile_loadd(5, ab, 64);
+  _tile_loadd(6, ab, 64);
+  _tile_loadd(7, ab, 64);
+  _tile_zero(0);
+  _tile_zero(1);
+  _tile_zero(2);
+  _tile_zero(3);
+  for (int64_t it = 0; it < iters; ++it) {
+    _tile_dpbf16ps(0, 4, 6);
+    _tile_dpbf16ps(1, 4, 7);
+    _tile_dpbf16ps(2, 5, 6);
+    _tile_dpbf16ps(3, 5, 7);
+  }
+  alignas(64) float c[4][256];
+  _tile_stored(0, c[0], 64);
+  _tile_stored(1, c[1], 64);
+  _tile_stored(2, c[2], 64);
+  _tile_stored(3, c[3], 64);
+  _tile_release();
+  return c[0][0] + c[1][17] + c[2][100] + c[3][255];
+}
+
 // --- int8 dot: vpdpbusd does 16 lanes x 4 products x (mul + add) = 128 ops ---
 __attribute__((target("avx512f,avx512vnni"))) float int8_avx512(int64_t iters, const float*,
                                                                 int64_t) {
@@ -183,6 +221,9 @@ Kernel pick_kernel(PeakKind kind) {
       return {"generic", kChains * 8 * 2.0, fma_generic};
     case PeakKind::kBf16Dot:
 #ifdef DLX_PEAK_X86
+      // The kernel kBF16Dot matmuls use: AMX tiles where usable, else AVX512_BF16.
+      if (avx512 && f.avx512_bf16 && cpu::has_amx_bf16())
+        return {"amx_bf16", 4 * 16384.0, bf16_amx};
       if (avx512 && f.avx512_bf16) return {"avx512_bf16", kChains * 64.0, bf16_avx512};
 #endif
       return {nullptr, 0, nullptr};

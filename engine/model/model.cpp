@@ -260,7 +260,21 @@ const float* Model::forward(Session& st, const ForwardSpan& s) const {
          v = st.v.view(0, T), att = st.att.view(0, T), proj = st.proj.view(0, T),
          gate = st.gate.view(0, T), up = st.up.view(0, T);
 
-  b.embedding(embed_, s.ids, x);  // (T, D)
+  OpProfile* prof = s.profile;
+  if (prof) ++prof->forwards;
+  // 2 x rows x weights of a matmul; attention: 4 x visible (query, key) pairs x H x hd.
+  auto mm = [&](const Tensor& w, int64_t rows) { return 2.0 * rows * w.rows * w.cols; };
+  double attn_flops = 0;
+  for (int64_t t = 0; prof && t < T; ++t) {
+    const int64_t qpos = s.pos0 + t;
+    const int64_t keys =
+        s.block_size > 0 ? std::min(n_keys, (qpos / s.block_size + 1) * s.block_size) : n_keys;
+    attn_flops += 4.0 * static_cast<double>(keys) * c.heads * hd;
+  }
+  {
+    OpTimer ot(prof, b, "embedding");
+    b.embedding(embed_, s.ids, x);  // (T, D)
+  }
   AttentionParams ap;
   ap.heads = c.heads;
   ap.kv_heads = c.kv_heads;
@@ -272,29 +286,65 @@ const float* Model::forward(Session& st, const ForwardSpan& s) const {
 
   for (const LayerWeights& L : layers_) {
     const size_t li = &L - layers_.data();
-    b.rmsnorm(x, L.attn_norm, c.norm_eps, c.hidden, h);
-    b.matmul(h, L.q, L.q_bias.empty() ? nullptr : &L.q_bias, q);  // (T, H*hd)
-    b.matmul(h, L.k, L.k_bias.empty() ? nullptr : &L.k_bias, k);  // (T, KV*hd)
-    b.matmul(h, L.v, L.v_bias.empty() ? nullptr : &L.v_bias, v);
-    if (!L.q_norm.empty()) {
-      b.rmsnorm(q, L.q_norm, c.norm_eps, hd, q);
-      b.rmsnorm(k, L.k_norm, c.norm_eps, hd, k);
+    {
+      OpTimer ot(prof, b, "rmsnorm");
+      b.rmsnorm(x, L.attn_norm, c.norm_eps, c.hidden, h);
     }
-    b.rope(q, st.rope_cos, st.rope_sin, c.heads, hd, s.pos0);
-    b.rope(k, st.rope_cos, st.rope_sin, c.kv_heads, hd, s.pos0);
+    {
+      OpTimer ot(prof, b, "matmul q+k+v", mm(L.q, T) + mm(L.k, T) + mm(L.v, T));
+      b.matmul(h, L.q, L.q_bias.empty() ? nullptr : &L.q_bias, q);  // (T, H*hd)
+      b.matmul(h, L.k, L.k_bias.empty() ? nullptr : &L.k_bias, k);  // (T, KV*hd)
+      b.matmul(h, L.v, L.v_bias.empty() ? nullptr : &L.v_bias, v);
+    }
+    {
+      OpTimer ot(prof, b, "q/k norm + rope");
+      if (!L.q_norm.empty()) {
+        b.rmsnorm(q, L.q_norm, c.norm_eps, hd, q);
+        b.rmsnorm(k, L.k_norm, c.norm_eps, hd, k);
+      }
+      b.rope(q, st.rope_cos, st.rope_sin, c.heads, hd, s.pos0);
+      b.rope(k, st.rope_cos, st.rope_sin, c.kv_heads, hd, s.pos0);
+    }
     // K/V of the span go to their absolute rows; attention reads rows [0, n_keys).
     Tensor kc = st.k_cache[li].view(s.pos0, T), vc = st.v_cache[li].view(s.pos0, T);
-    b.copy(k, kc);
-    b.copy(v, vc);
-    b.attention(q, st.k_cache[li], st.v_cache[li], ap, att);  // (T, H*hd)
-    b.matmul(att, L.o, nullptr, proj);                        // (T, D)
-    b.add(x, proj);
-    b.rmsnorm(x, L.ffn_norm, c.norm_eps, c.hidden, h);
-    b.matmul(h, L.gate, nullptr, gate);  // (T, F)
-    b.matmul(h, L.up, nullptr, up);
-    b.swiglu(gate, up, gate);
-    b.matmul(gate, L.down, nullptr, proj);  // (T, D)
-    b.add(x, proj);
+    {
+      OpTimer ot(prof, b, "kv cache write");
+      b.copy(k, kc);
+      b.copy(v, vc);
+    }
+    {
+      OpTimer ot(prof, b, "attention", attn_flops);
+      b.attention(q, st.k_cache[li], st.v_cache[li], ap, att);  // (T, H*hd)
+    }
+    {
+      OpTimer ot(prof, b, "matmul o", mm(L.o, T));
+      b.matmul(att, L.o, nullptr, proj);  // (T, D)
+    }
+    {
+      OpTimer ot(prof, b, "residual add");
+      b.add(x, proj);
+    }
+    {
+      OpTimer ot(prof, b, "rmsnorm");
+      b.rmsnorm(x, L.ffn_norm, c.norm_eps, c.hidden, h);
+    }
+    {
+      OpTimer ot(prof, b, "matmul gate+up", mm(L.gate, T) + mm(L.up, T));
+      b.matmul(h, L.gate, nullptr, gate);  // (T, F)
+      b.matmul(h, L.up, nullptr, up);
+    }
+    {
+      OpTimer ot(prof, b, "swiglu");
+      b.swiglu(gate, up, gate);
+    }
+    {
+      OpTimer ot(prof, b, "matmul down", mm(L.down, T));
+      b.matmul(gate, L.down, nullptr, proj);  // (T, D)
+    }
+    {
+      OpTimer ot(prof, b, "residual add");
+      b.add(x, proj);
+    }
     if (s.interrupt) s.interrupt->check();
   }
   if (le == lb) {
@@ -302,8 +352,15 @@ const float* Model::forward(Session& st, const ForwardSpan& s) const {
     return st.logits_host.data();
   }
   Tensor xs = x.view(lb, le - lb), hs = h.view(lb, le - lb), logits = st.logits.view(0, le - lb);
-  b.rmsnorm(xs, final_norm_, c.norm_eps, c.hidden, hs);
-  b.matmul(hs, lm_head_, nullptr, logits);  // (rows, V)
+  {
+    OpTimer ot(prof, b, "rmsnorm");
+    b.rmsnorm(xs, final_norm_, c.norm_eps, c.hidden, hs);
+  }
+  {
+    OpTimer ot(prof, b, "lm head", mm(lm_head_, le - lb));
+    b.matmul(hs, lm_head_, nullptr, logits);  // (rows, V)
+  }
+  OpTimer ot(prof, b, "logits to host");
   b.read(logits, st.logits_host.data());
   check_weights();  // a SIGBUS during this forward replaced the weights with zeros
   return st.logits_host.data();

@@ -16,6 +16,7 @@
 #include "engine/backend/backend.h"
 #include "engine/formats/safetensors.h"
 #include "engine/model/model_config.h"
+#include "engine/model/op_profile.h"
 #include "engine/util/interrupt.h"
 
 namespace dlx {
@@ -62,6 +63,7 @@ struct ForwardSpan {
   int block_size = 0;  // 0: full attention; B: block-causal over absolute positions
   int64_t logits_begin = 0, logits_end = -1;  // span rows to compute logits for; -1: all
   const Interrupt* interrupt = nullptr;       // checked between layers when given
+  OpProfile* profile = nullptr;               // per-op times are added here when given
 };
 
 struct LoadOptions {

@@ -1,6 +1,7 @@
 // `diffulex bench`: forward-pass timings per canvas length (ms, GFLOP/s, fraction of this
 // machine's measured peak, RSS, load time), optional end-to-end generation, and --peak, the
 // machine's own fp32 / bf16 / int8 / memory limits.
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -50,6 +51,59 @@ json peak_json(const bench::PeakResult& p) {
           {"unit", bench::peak_unit(p.kind)}};
 }
 
+// The CPU's instruction sets as the kernels see them, with AMX when the bf16 matmuls use it.
+std::string cpu_description() {
+  return cpu::cpu_features().describe() + (cpu::has_amx_bf16() ? "+amx_bf16" : "");
+}
+
+// Ops by time per forward, largest first.
+std::vector<std::pair<std::string, OpStats>> ops_by_time(const OpProfile& p) {
+  std::vector<std::pair<std::string, OpStats>> v(p.ops.begin(), p.ops.end());
+  std::sort(v.begin(), v.end(),
+            [](const auto& a, const auto& b) { return a.second.ms > b.second.ms; });
+  return v;
+}
+
+json profile_json(const OpProfile& p, double peak) {
+  json arr = json::array();
+  double total = 0;
+  for (const auto& [name, s] : p.ops) total += s.ms;
+  const double n = std::max(1, p.forwards);
+  for (const auto& [name, s] : ops_by_time(p)) {
+    const double gflops = s.flops > 0 && s.ms > 0 ? s.flops / (s.ms * 1e-3) / 1e9 : 0;
+    arr.push_back(
+        {{"op", name},
+         {"ms_per_forward", s.ms / n},
+         {"share", total > 0 ? s.ms / total : 0},
+         {"calls_per_forward", s.calls / n},
+         {"gflops", s.flops > 0 ? json(gflops) : json(nullptr)},
+         {"peak_fraction", s.flops > 0 && peak > 0 ? json(gflops / peak) : json(nullptr)}});
+  }
+  return arr;
+}
+
+void print_profile(const OpProfile& p, double peak, int canvas) {
+  std::printf(
+      "  profile of the %d-token forwards (each op synced; sampler: greedy, probability\n"
+      "  confidence, every row):\n",
+      canvas);
+  std::printf("  %-20s %12s %7s %7s %10s %8s\n", "op", "ms/forward", "share", "calls", "GFLOP/s",
+              "of_peak");
+  for (const auto& o : profile_json(p, peak)) {
+    std::printf("  %-20s %12.2f %6.1f%% %7.0f", o["op"].get<std::string>().c_str(),
+                o["ms_per_forward"].get<double>(), 100 * o["share"].get<double>(),
+                o["calls_per_forward"].get<double>());
+    if (o["gflops"].is_null()) {
+      std::printf("\n");
+    } else if (o["peak_fraction"].is_null()) {
+      std::printf(" %10.1f\n", o["gflops"].get<double>());
+    } else {
+      std::printf(" %10.1f %7.1f%%\n", o["gflops"].get<double>(),
+                  100 * o["peak_fraction"].get<double>());
+    }
+  }
+}
+
 void print_peaks(const std::vector<bench::PeakResult>& peaks) {
   std::printf("%-10s %-12s %8s %12s\n", "kind", "isa", "threads", "peak");
   for (const auto& p : peaks) {
@@ -62,14 +116,15 @@ void print_peaks(const std::vector<bench::PeakResult>& peaks) {
 
 int cmd_bench(int argc, char** argv, int first) {
   std::set<std::string> options = model_options();
-  options.insert({"canvas", "reps", "warmup", "attn-block", "prompt-ids", "prompt-len"});
+  options.insert({"canvas", "reps", "warmup", "attn-block", "prompt-ids", "prompt-len", "context"});
   options.insert(decode_flag_options().begin(), decode_flag_options().end());
-  Args a(argc, argv, first, options, {"help", "json", "generate", "peak"});
+  Args a(argc, argv, first, options, {"help", "json", "generate", "peak", "profile"});
   if (a.flag("help")) {
     std::cout
         << "usage: diffulex bench --model DIR [--weights FILE] [--device auto|cpu|opencl[:N]]\n"
            "         [--threads N] [--canvas 32,81,256] [--reps 5] [--warmup 1]\n"
            "         [--attn-block B] [--precision auto|exact|bf16|int8] [--json] [--peak]\n"
+           "         [--context N] [--profile]\n"
            "         [--generate [--prompt-len 16 | --prompt-ids 1,2,3] [--KEY VALUE ...]]\n"
            "       diffulex bench --peak [--threads N] [--json]\n"
            "Times forward passes over canvases of each length (logits for every row), reports\n"
@@ -78,6 +133,10 @@ int cmd_bench(int argc, char** argv, int first) {
            "--attn-block: attention block of block-causal families (default: the config's\n"
            "training block; 0 = bidirectional).\n"
            "--precision: how products with the weights are computed (README \"Precision\").\n"
+           "--context: positions already in the KV cache before each canvas (prefilled once,\n"
+           "untimed): the canvas is a decode step attending to them.\n"
+           "--profile: time per op (matmuls by weight, attention, norms, LM head, sampler)\n"
+           "and GFLOP/s per op, per forward.\n"
            "--generate: also one generation with the decoding keys (stop_at_eos defaults to\n"
            "false so the whole canvas is decoded):";
     std::cout << decode_flags_help();
@@ -97,10 +156,10 @@ int cmd_bench(int argc, char** argv, int first) {
     peaks = bench::measure_all_peaks(threads);
     json arr = json::array();
     for (const auto& p : peaks) arr.push_back(peak_json(p));
-    out["cpu"] = cpu::cpu_features().describe();
+    out["cpu"] = cpu_description();
     out["peak"] = arr;
     if (!as_json) {
-      std::printf("peak of this machine (%s):\n", cpu::cpu_features().describe().c_str());
+      std::printf("peak of this machine (%s):\n", cpu_description().c_str());
       print_peaks(peaks);
     }
     if (!a.has("model")) {
@@ -112,6 +171,9 @@ int cmd_bench(int argc, char** argv, int first) {
   // --- forward benchmark ---
   const std::vector<int> canvases = parse_canvas(a.str("canvas", "32,81,256"));
   const int64_t reps = a.integer("reps", 5), warmup = a.integer("warmup", 1);
+  const int64_t context = a.integer("context", 0);
+  if (context < 0) throw UsageError("--context must be >= 0");
+  const bool profile = a.flag("profile");
   if (reps < 1 || reps > 100000) throw UsageError("--reps must be at least 1");
   if (warmup < 1 || warmup > 100000) throw UsageError("--warmup must be at least 1");
   Engine engine = engine_from_args(a);
@@ -148,9 +210,9 @@ int cmd_bench(int argc, char** argv, int first) {
     block = static_cast<int>(b);
   }
   for (int T : canvases) {
-    if (T > c.max_positions) {
-      throw UsageError("--canvas: " + std::to_string(T) + " exceeds the model's " +
-                       std::to_string(c.max_positions) + " positions");
+    if (T + context > c.max_positions) {
+      throw UsageError("--canvas + --context: " + std::to_string(T + context) +
+                       " exceeds the model's " + std::to_string(c.max_positions) + " positions");
     }
   }
 
@@ -159,7 +221,7 @@ int cmd_bench(int argc, char** argv, int first) {
   out["weights_dtype"] = dtype_name(model->weight_dtype());
   out["parameters"] = model->parameter_count();
   out["device"] = model->backend().name();
-  out["cpu"] = cpu::cpu_features().describe();
+  out["cpu"] = cpu_description();
   out["isa"] = cpu::isa_name(cpu::best_isa());
   out["precision"] = matmul;
   out["threads"] = threads;
@@ -169,12 +231,13 @@ int cmd_bench(int argc, char** argv, int first) {
     out["peak_gflops"] = peak;
   }
   out["block_size"] = block;
+  out["context"] = context;
   if (!as_json) {
     std::printf("model %s: %s, %.1fM parameters, %s weights; load %.1f ms\n",
                 a.required("model").c_str(), c.family_name().c_str(),
                 model->parameter_count() / 1e6, dtype_name(model->weight_dtype()), load_ms);
     std::printf("device %s (%s, kernels %s), %d threads, precision %s; peak %s %.1f GFLOP/s\n",
-                model->backend().name().c_str(), cpu::cpu_features().describe().c_str(),
+                model->backend().name().c_str(), cpu_description().c_str(),
                 cpu::isa_name(cpu::best_isa()), threads, matmul.c_str(),
                 bench::peak_kind_name(peak_kind), peak);
     std::printf("%7s %10s %10s %10s %10s %10s %9s %9s\n", "canvas", "median_ms", "min_ms", "max_ms",
@@ -182,8 +245,10 @@ int cmd_bench(int argc, char** argv, int first) {
   }
   json results = json::array();
   for (int T : canvases) {
-    const bench::ForwardTiming r = bench::time_forward(*model, T, block, static_cast<int>(reps),
-                                                       static_cast<int>(warmup), threads);
+    OpProfile prof;
+    const bench::ForwardTiming r =
+        bench::time_forward(*model, T, block, static_cast<int>(reps), static_cast<int>(warmup),
+                            threads, profile ? &prof : nullptr, static_cast<int>(context));
     const double frac = peak > 0 ? r.gflops / peak : 0;
     results.push_back({{"canvas", T},
                        {"median_ms", r.median_ms},
@@ -198,6 +263,10 @@ int cmd_bench(int argc, char** argv, int first) {
       std::printf("%7d %10.1f %10.1f %10.1f %10.1f %10.1f %9.1f %8.1f%%\n", T, r.median_ms,
                   r.min_ms, r.max_ms, r.first_ms, r.cpu_ms, r.gflops, 100 * frac);
       std::fflush(stdout);
+    }
+    if (profile) {
+      results.back()["profile"] = profile_json(prof, peak);
+      if (!as_json) print_profile(prof, peak, T);
     }
   }
   out["results"] = results;

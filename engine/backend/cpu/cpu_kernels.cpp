@@ -62,6 +62,14 @@ bool has_bf16_dot(Isa isa) {
 #endif
 }
 
+bool has_amx_bf16() {
+#if defined(__x86_64__) && defined(__GNUC__)
+  return has_bf16_dot() && detail::amx_bf16_usable();
+#else
+  return false;
+#endif
+}
+
 void to_f32(const void* src, DType dtype, int64_t n, float* dst) {
   dequantize_row(dtype, src, n, dst);
 }

@@ -24,6 +24,8 @@ enum class MatmulMode { kF32, kBF16Dot, kInt8 };
 
 // Whether kBF16Dot multiplies bf16 weights in bf16 at `isa` (elsewhere it is the f32 path).
 bool has_bf16_dot(Isa isa = best_isa());
+// Whether kBF16Dot runs on AMX tiles (AMX-BF16 present, granted by Linux, DLX_CPU_AMX != 0).
+bool has_amx_bf16();
 
 // y[t, n] = sum_k x[t, k] * w[n, k] (+ bias[n]) for x [T, K] (row stride K), w [N, K] of
 // `wtype`, y rows `ldy` apart. Q8_0 / Q4_0 weights in kInt8 mode: each activation moves by at
@@ -54,5 +56,13 @@ void swiglu(const float* gate, const float* up, float* out, int64_t n, ThreadPoo
 void to_f32(const void* src, DType dtype, int64_t n, float* dst);
 
 float dot_f32(const float* a, const float* b, int64_t n);
+
+// One row of logits, for the sampler (cpu_row_reduce.cpp). row_max: the largest of x[0, n)
+// (-inf when n == 0; NaNs are ignored). row_find: the first index of `value`, -1 if none.
+// row_sum_exp: sum of exp(double(x[i]) - shift) for a shift >= every x[i] (the row's max), in
+// double; NaN when an x[i] is NaN.
+float row_max(const float* x, int64_t n, Isa isa = best_isa());
+int64_t row_find(const float* x, int64_t n, float value);
+double row_sum_exp(const float* x, int64_t n, double shift, Isa isa = best_isa());
 
 }  // namespace dlx::cpu

@@ -36,43 +36,80 @@
 namespace dlx::cpu::detail {
 namespace {
 
-constexpr int64_t kTile = 16;     // rows of a tile (weights or tokens)
-constexpr int64_t kKStep = 32;    // bf16 values of K per tile row (64 bytes)
+constexpr int64_t kTile = 16;   // rows of a tile (weights or tokens)
+constexpr int64_t kKStep = 32;  // bf16 values of K per tile row (64 bytes)
 
-// The 64-byte tile configuration LDTILECFG reads (palette 1).
+// The 64-byte tile configuration LDTILECFG reads (palette 1): tmm0..7 all 16 rows x 64
+// bytes, the rest unused (reserved bytes and unused tiles must be zero, or it faults).
 struct alignas(64) TileConfig {
-  uint8_t palette = 1;
-  uint8_t start_row = 0;
-  uint8_t reserved[14] = {};
-  uint16_t colsb[16] = {};  // bytes per row of tmm0..15
-  uint8_t rows[16] = {};
+  uint8_t palette;
+  uint8_t start_row;
+  uint8_t reserved[14];
+  uint16_t colsb[16];  // bytes per row of tmm0..15
+  uint8_t rows[16];
 };
+constexpr TileConfig kTileConfig = {
+    1, 0, {}, {64, 64, 64, 64, 64, 64, 64, 64}, {16, 16, 16, 16, 16, 16, 16, 16}};
 
 DLX_AMX void configure_tiles() {
-  TileConfig cfg;
-  for (int i = 0; i < 8; ++i) {
-    cfg.colsb[i] = 64;
-    cfg.rows[i] = 16;
+  _tile_loadconfig(&kTileConfig);
+}
+
+// Transposes the 16 x 16 matrix of 32-bit values in r (r[i] = row i) in place: 16 each of
+// 32-bit and 64-bit unpacks and two rounds of 128-bit lane shuffles.
+DLX_AMX void transpose16(__m512 (&r)[16]) {
+  __m512 t[16];
+#pragma GCC unroll 8
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
   }
-  _tile_loadconfig(&cfg);
+  // Per 128-bit lane j, rows 4q..4q+3 of column 4j + c land in u[4q + c].
+  __m512 u[16];
+#pragma GCC unroll 4
+  for (int q = 0; q < 4; ++q) {
+    const __m512d a = _mm512_castps_pd(t[4 * q]), b = _mm512_castps_pd(t[4 * q + 1]);
+    const __m512d c = _mm512_castps_pd(t[4 * q + 2]), d = _mm512_castps_pd(t[4 * q + 3]);
+    u[4 * q + 0] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+    u[4 * q + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+    u[4 * q + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+    u[4 * q + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+  }
+  // Column c of every row: lane j of u[c], u[4 + c], u[8 + c], u[12 + c] is column 4j + c.
+#pragma GCC unroll 4
+  for (int c = 0; c < 4; ++c) {
+    const __m512 lo01 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0x44);  // lanes 0,1 of each
+    const __m512 hi01 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0xEE);  // lanes 2,3
+    const __m512 lo23 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0x44);
+    const __m512 hi23 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0xEE);
+    r[c] = _mm512_shuffle_f32x4(lo01, lo23, 0x88);       // column c
+    r[4 + c] = _mm512_shuffle_f32x4(lo01, lo23, 0xDD);   // column 4 + c
+    r[8 + c] = _mm512_shuffle_f32x4(hi01, hi23, 0x88);   // column 8 + c
+    r[12 + c] = _mm512_shuffle_f32x4(hi01, hi23, 0xDD);  // column 12 + c
+  }
 }
 
 // x [T, K] (K % 32 == 0) -> xb: per token tile g (16 tokens, zero past T) and K step s, a
 // 16 x 16 block of bf16 pairs: xb[((g * S + s) * 16 + r) * 16 + t] = pair r of token t.
 DLX_AMX void pack_activations(const float* x, int64_t T, int64_t K, uint32_t* xb) {
   const int64_t S = K / kKStep, G = (T + kTile - 1) / kTile;
-  std::memset(xb, 0, static_cast<size_t>(G * S * kTile * kTile) * sizeof(uint32_t));
-  alignas(64) uint32_t pairs[16];
-  for (int64_t t = 0; t < T; ++t) {
-    const float* xr = x + t * K;
-    uint32_t* dst = xb + (t / kTile) * S * kTile * kTile + t % kTile;
+  for (int64_t g = 0; g < G; ++g) {
+    const int nt = static_cast<int>(std::min<int64_t>(kTile, T - g * kTile));
     for (int64_t s = 0; s < S; ++s) {
-      const __m512bh v =
-          _mm512_cvtne2ps_pbh(_mm512_loadu_ps(xr + s * kKStep + 16), _mm512_loadu_ps(xr + s * kKStep));
-      _mm512_store_si512(pairs, (__m512i)v);
-      uint32_t* d = dst + s * kTile * kTile;
+      __m512 r[16];  // token t: its 16 pairs of K step s
 #pragma GCC unroll 16
-      for (int r = 0; r < 16; ++r) d[r * kTile] = pairs[r];
+      for (int t = 0; t < 16; ++t) {
+        if (t < nt) {
+          const float* xr = x + (g * kTile + t) * K + s * kKStep;
+          r[t] = (__m512)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(xr + 16), _mm512_loadu_ps(xr));
+        } else {
+          r[t] = _mm512_setzero_ps();
+        }
+      }
+      transpose16(r);  // r[pair]: that pair of the 16 tokens
+      float* dst = reinterpret_cast<float*>(xb + (g * S + s) * kTile * kTile);
+#pragma GCC unroll 16
+      for (int i = 0; i < 16; ++i) _mm512_storeu_ps(dst + i * kTile, r[i]);
     }
   }
 }
@@ -83,13 +120,11 @@ DLX_AMX void store_transposed(const float* c, float* y, int64_t ldy, const float
                               int nt) {
   const __mmask16 m = static_cast<__mmask16>((1u << nw) - 1);
   const __m512 b = bias ? _mm512_maskz_loadu_ps(m, bias) : _mm512_setzero_ps();
-  const __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
-                                                           12, 13, 14, 15),
-                                         _mm512_set1_epi32(kTile));
-  for (int t = 0; t < nt; ++t) {
-    const __m512 col = _mm512_i32gather_ps(idx, c + t, 4);  // c[0..15][t]
-    _mm512_mask_storeu_ps(y + t * ldy, m, _mm512_add_ps(col, b));
-  }
+  __m512 r[16];
+#pragma GCC unroll 16
+  for (int i = 0; i < 16; ++i) r[i] = _mm512_load_ps(c + i * kTile);
+  transpose16(r);  // r[t]: token t's outputs of the 16 weight rows
+  for (int t = 0; t < nt; ++t) _mm512_mask_storeu_ps(y + t * ldy, m, _mm512_add_ps(r[t], b));
 }
 
 // Weight rows [n, n + 16 * NA) x token tiles [g, g + NB): C tiles over the whole K.
@@ -137,19 +172,19 @@ DLX_AMX void block(const MatmulCall& c, const uint32_t* xb, int64_t n, int64_t g
 }
 
 template <int NA>
-DLX_AMX void weight_block(const MatmulCall& c, const uint32_t* xb, int64_t n, int nw_last) {
+DLX_AMX void weight_block(const MatmulCall& c, const uint32_t* xb, int64_t n) {
   const int64_t G = (c.T + kTile - 1) / kTile;
   int64_t g = 0;
-  for (; g + 2 <= G; g += 2) block<NA, 2>(c, xb, n, g, nw_last);
-  if (g < G) block<NA, 1>(c, xb, n, g, nw_last);
+  for (; g + 2 <= G; g += 2) block<NA, 2>(c, xb, n, g, kTile);
+  if (g < G) block<NA, 1>(c, xb, n, g, kTile);
 }
 
-// Output columns [n0, n1) (n1 - n0 a multiple of 16, or the end of N... see matmul_amx_bf16).
+// Output columns [n0, n1), a multiple of 16 (the N % 16 tail is not AMX's).
 DLX_AMX void columns(const MatmulCall& c, const uint32_t* xb, int64_t n0, int64_t n1) {
   configure_tiles();
   int64_t n = n0;
-  for (; n + 2 * kTile <= n1; n += 2 * kTile) weight_block<2>(c, xb, n, kTile);
-  if (n + kTile <= n1) weight_block<1>(c, xb, n, kTile);
+  for (; n + 2 * kTile <= n1; n += 2 * kTile) weight_block<2>(c, xb, n);
+  if (n + kTile <= n1) weight_block<1>(c, xb, n);
   _tile_release();
 }
 
@@ -168,8 +203,8 @@ bool amx_bf16_usable() {
     unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
     // CPUID leaf 7: EDX bit 22 AMX-BF16, bit 24 AMX-TILE.
     if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return false;
-    const bool cpu = (edx & (1u << 22)) && (edx & (1u << 24)) &&
-                     __builtin_cpu_supports("avx512bf16");
+    const bool cpu =
+        (edx & (1u << 22)) && (edx & (1u << 24)) && __builtin_cpu_supports("avx512bf16");
     // DLX_CPU_AMX=0 keeps the AVX512_BF16 kernel (to compare them).
     const char* env = std::getenv("DLX_CPU_AMX");
     if (env && std::string(env) == "0") return false;

@@ -35,8 +35,7 @@ class Bf16Precision : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(Bf16Precision, IsTheDefaultWhereTheCpuHasABf16Dot) {
   auto lm = bf16_model(GetParam(), nullptr);
-  EXPECT_EQ(lm->model->precision(),
-            cpu::has_bf16_dot() ? Precision::kBF16 : Precision::kExact);
+  EXPECT_EQ(lm->model->precision(), cpu::has_bf16_dot() ? Precision::kBF16 : Precision::kExact);
   // f32 weights keep f32 products; asking bf16 of them gives (and reports) f32 products.
   EXPECT_EQ(load_cpu(model_dir(GetParam()))->model->precision(), Precision::kExact);
   ModelLoadOptions o;
@@ -58,8 +57,7 @@ TEST_P(Bf16Precision, LogitsStayCloseToTheFloat32Goldens) {
     const double rel = rel_diff(got, golden);
     std::cout << "[bf16 precision] " << fam << " " << e["file"].get<std::string>() << " ("
               << e["weights_dtype"].get<std::string>() << " golden) rel " << rel << " (exact "
-              << rel_diff(ref, golden) << ") mean KL " << a.mean_kl << " top-1 " << a.top1
-              << "\n";
+              << rel_diff(ref, golden) << ") mean KL " << a.mean_kl << " top-1 " << a.top1 << "\n";
     // Against the golden of the same bf16 weights only the activations' rounding is left;
     // against the f32 weights' golden the weights' rounding is counted too.
     const bool same_weights = e["weights_dtype"] == "bf16";

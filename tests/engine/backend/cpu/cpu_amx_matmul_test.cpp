@@ -32,9 +32,8 @@ class AmxMatmul : public ::testing::TestWithParam<int> {
 };
 
 TEST_P(AmxMatmul, EqualsBf16ProductsInEveryTileShape) {
-  const Case cases[] = {{1, 32, 16},  {16, 64, 32},  {17, 96, 48},  {33, 896, 67},
-                        {81, 896, 40}, {5, 4864, 19}, {40, 128, 7},  {64, 256, 96},
-                        {3, 32, 1000}};
+  const Case cases[] = {{1, 32, 16},   {16, 64, 32}, {17, 96, 48},  {33, 896, 67}, {81, 896, 40},
+                        {5, 4864, 19}, {40, 128, 7}, {64, 256, 96}, {3, 32, 1000}};
   std::uniform_real_distribution<float> d(-1, 1);
   for (const Case& cs : cases) {
     SCOPED_TRACE(testing::Message() << "T=" << cs.T << " K=" << cs.K << " N=" << cs.N);
@@ -48,8 +47,8 @@ TEST_P(AmxMatmul, EqualsBf16ProductsInEveryTileShape) {
     }
     const int64_t ldy = cs.N + 5;
     std::vector<float> y(cs.T * ldy, 777.0f), y_ref(cs.T * ldy, 777.0f);
-    const MatmulCall c{x.data(), cs.T, cs.K, w.data(), DType::kBF16, cs.N, bias.data(), y.data(),
-                       ldy};
+    const MatmulCall c{x.data(), cs.T,        cs.K,     w.data(), DType::kBF16,
+                       cs.N,     bias.data(), y.data(), ldy};
     matmul_amx_bf16(c, pool_);
     MatmulCall r = c;
     r.y = y_ref.data();
