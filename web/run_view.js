@@ -114,6 +114,7 @@ export class RunView {
     this.q(".run-params").replaceChildren();
     this.q(".stats").replaceChildren();
     this.q(".output").hidden = true;
+    this.q(".legend-fixed").hidden = true;
     this.q(".run-error").hidden = true;
     this.q(".run-hint").hidden = true;
     this.slider.disabled = true;
@@ -146,6 +147,7 @@ export class RunView {
   // Fixed text of a template: known cells from the start; the holes stay masked.
   placeTemplate(canvas) {
     this.template = canvas;
+    this.q(".legend-fixed").hidden = false;
     if (this.cells.length < canvas.ids.length) this.resize(canvas.ids.length);
     canvas.ids.forEach((id, pos) => {
       if (id === canvas.mask_id) return;

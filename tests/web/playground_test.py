@@ -468,6 +468,8 @@ def scenario(b, server, artifacts):
     frames = b.js("return window.__frames")
     log(f"infill: {s['step']} steps, {len(fixed)} fixed cells {fixed}, output {s['output']!r}")
     check(len(fixed) > 0, "no fixed-text cells on the canvas")
+    check(b.js("return !document.querySelector('.run[data-run=\"a\"] .legend-fixed').hidden"),
+          "the legend does not explain the fixed cells")
     # The cells show a leading space as "·" and a lone space as "␣"; the prompt is not drawn.
     shown = "".join(fixed).replace("·", " ").replace("␣", " ")
     check(shown == " fox jumps the lazy dog", f"fixed cells {fixed} read {shown!r}")
