@@ -11,27 +11,39 @@
 #include "service/cli/commands.h"
 #include "service/cli/decode_flags.h"
 #include "service/cli/model_loader.h"
+#include "service/cli/template_run.h"
 
 namespace dlx::cli {
 
 int cmd_generate(int argc, char** argv, int first) {
   std::set<std::string> options = model_options();
   options.insert(decode_flag_options().begin(), decode_flag_options().end());
-  options.insert({"prompt-ids", "prompt"});
+  options.insert({"prompt-ids", "prompt", "template"});
   Args a(argc, argv, first, options, {"help", "json", "trace", "chat"});
   if (a.flag("help")) {
     std::cout << "usage: diffulex generate [--model DIR] [--weights FILE] (--prompt-ids 1,2,3 | "
-                 "--prompt TEXT [--chat])\n"
+                 "--prompt TEXT [--chat] | --template FILE)\n"
                  "       [--device auto|cpu|opencl[:N]] [--threads N] [--json] [--trace] "
                  "[--KEY VALUE ...]\n"
                  "Without --model: the bundled demo model ($DIFFULEX_MODEL overrides it).\n"
+                 "--template FILE: fixed text and holes, a JSON array ([{\"text\": ...}, "
+                 "{\"hole\": 12}]) or text with [___] / [___:N] / [___:A-B] holes (README: "
+                 "Infill); prints the text after the prompt.\n"
                  "decoding keys (README: Decoding):";
     std::cout << decode_flags_help();
     std::cout << "\n";
     return 0;
   }
+  if (a.has("template")) {
+    if (a.has("prompt-ids") || a.has("prompt") || a.flag("chat")) {
+      throw UsageError(
+          "--template: give either --template or a prompt, not both (the text "
+          "before its first hole is the prompt)");
+    }
+    return run_template(a, read_template_file(a.str("template")), /*text_from_middle=*/false);
+  }
   if (a.has("prompt-ids") == a.has("prompt")) {
-    throw UsageError("give exactly one of --prompt-ids or --prompt");
+    throw UsageError("give exactly one of --prompt-ids, --prompt or --template");
   }
   if (a.flag("chat") && !a.has("prompt")) throw UsageError("--chat needs --prompt TEXT");
   const bool text_mode = a.has("prompt");

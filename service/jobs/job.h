@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/decode/canvas_spec.h"
 #include "engine/decode/decode_params.h"
 #include "engine/decode/finish_reason.h"
 #include "engine/decode/step_event.h"
@@ -24,8 +25,9 @@
 
 namespace dlx {
 
-// OpenAI's two, our native one, and Ollama's two (/api/generate, /api/chat).
-enum class Endpoint { kCompletions, kChat, kGenerate, kOllamaGenerate, kOllamaChat };
+// OpenAI's two, our native two (/v1/generate, /v1/infill), and Ollama's two (/api/generate,
+// /api/chat).
+enum class Endpoint { kCompletions, kChat, kGenerate, kInfill, kOllamaGenerate, kOllamaChat };
 // none: one JSON response; openai: OpenAI SSE chunks; append / denoise: native SSE modes;
 // ndjson: Ollama's newline-delimited JSON objects.
 enum class StreamMode { kNone, kOpenAI, kAppend, kDenoise, kNdjson };
@@ -46,6 +48,11 @@ struct JobRequest {
   DecodeParams params;
   nlohmann::json log_params;      // what the log stores: effective decoding params + options
   std::vector<std::string> stop;  // OpenAI stop strings
+  // Templates and infill (README: Infill): the canvas (its prompt is prompt_ids; params'
+  // gen_length its region), and how many fixed tokens at the region's end the text leaves out
+  // (infill answers with the middle only: its suffix). Null: a plain generation.
+  std::shared_ptr<const CanvasSpec> canvas;
+  int text_trim = 0;
   StreamMode stream = StreamMode::kNone;
   bool include_usage = false;  // OpenAI streams: usage in a last chunk of its own
   SteadyClock::time_point accepted;
@@ -68,7 +75,9 @@ struct JobOutcome {
   bool ok() const { return status == db::GenerationStatus::kOk; }
   std::vector<int32_t> output_ids;
   int64_t answer_tokens = 0;  // output_ids up to and incl. the first end token: what is counted
-  std::optional<std::string> text;                     // null without a tokenizer
+  std::optional<std::string> text;          // null without a tokenizer
+  std::vector<std::vector<int32_t>> holes;  // templates: per hole, its ids (no end tokens)
+  std::vector<std::string> hole_texts;      // and its text (with a tokenizer)
   FinishReason finish_reason = FinishReason::kLength;  // ok only
   int forward_calls = 0;
   double queue_ms = 0, run_ms = 0, forward_ms = 0;
