@@ -15,11 +15,7 @@ constexpr size_t kMaxChoices = 256;
 class ChoiceConstraint final : public TokenConstraint {
  public:
   ChoiceConstraint(std::shared_ptr<const JsonTokenClasses> c, std::vector<std::vector<int32_t>> ch)
-      : c_(std::move(c)), choices_(std::move(ch)) {
-    for (const auto& s : choices_) {
-      n_ = std::max(n_, static_cast<int>(s.size()));
-    }
-  }
+      : c_(std::move(c)), choices_(std::move(ch)) {}
 
   void restrict(int i, std::span<const int32_t> hole, int32_t mask_id,
                 std::span<float> logits) const override {
@@ -62,7 +58,7 @@ class ChoiceConstraint final : public TokenConstraint {
   // Choice s agrees with every committed offset other than i.
   bool agrees(const std::vector<int32_t>& s, int i, std::span<const int32_t> hole,
               int32_t mask_id) const {
-    for (int j = 0; j < n_; ++j) {
+    for (int j = 0; j < static_cast<int>(hole.size()); ++j) {
       if (j != i && hole[j] != mask_id && !matches(s, j, hole[j])) {
         return false;
       }
@@ -72,7 +68,6 @@ class ChoiceConstraint final : public TokenConstraint {
 
   std::shared_ptr<const JsonTokenClasses> c_;
   std::vector<std::vector<int32_t>> choices_;
-  int n_ = 0;
 };
 
 }  // namespace

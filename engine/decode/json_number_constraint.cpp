@@ -38,6 +38,10 @@ class NumberConstraint final : public TokenConstraint {
 
   void restrict(int i, std::span<const int32_t> hole, int32_t mask_id,
                 std::span<float> logits) const override {
+    if (i >= spec_.max_chars) {  // padding after the longest value: end tokens only
+      keep_only_ends(logits);
+      return;
+    }
     Pattern p = pattern(hole, mask_id);
     // (id, logit) of every token kept; at most kMaxIdsPerChar per character plus the ends.
     std::array<std::pair<int32_t, float>,
@@ -66,6 +70,9 @@ class NumberConstraint final : public TokenConstraint {
 
   bool allowed(int i, std::span<const int32_t> hole, int32_t mask_id,
                int32_t token) const override {
+    if (i >= spec_.max_chars) {
+      return c_->is_end(token);
+    }
     Pattern p = pattern(hole, mask_id);
     p.code[i] = code_of(token);
     if (p.code[i] == kForeign) {
@@ -83,6 +90,17 @@ class NumberConstraint final : public TokenConstraint {
     int n = 0;
   };
 
+  void keep_only_ends(std::span<float> logits) const {
+    std::array<float, JsonTokenClasses::kMaxEndIds> v{};
+    for (size_t e = 0; e < c_->end_ids.size(); ++e) {
+      v[e] = logits[c_->end_ids[e]];
+    }
+    std::fill(logits.begin(), logits.end(), -std::numeric_limits<float>::infinity());
+    for (size_t e = 0; e < c_->end_ids.size(); ++e) {
+      logits[c_->end_ids[e]] = v[e];
+    }
+  }
+
   int8_t code_of(int32_t t) const {
     if (c_->is_end(t)) {
       return kEnd;
@@ -94,8 +112,10 @@ class NumberConstraint final : public TokenConstraint {
   }
 
   Pattern pattern(std::span<const int32_t> hole, int32_t mask_id) const {
+    // The hole may be longer than the longest value (block alignment pads it): the positions
+    // after max_chars hold end tokens and never constrain the value.
     Pattern p;
-    p.n = spec_.max_chars;
+    p.n = std::min(spec_.max_chars, static_cast<int>(hole.size()));
     for (int j = 0; j < p.n; ++j) {
       p.code[j] = hole[j] == mask_id ? kMasked : code_of(hole[j]);
     }

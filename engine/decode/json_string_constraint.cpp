@@ -11,9 +11,9 @@ namespace {
 
 class StringConstraint final : public TokenConstraint {
  public:
-  StringConstraint(std::shared_ptr<const JsonTokenClasses> c, int min_tokens, int max_tokens,
+  StringConstraint(std::shared_ptr<const JsonTokenClasses> c, int min_tokens,
                    std::optional<int> max_chars)
-      : c_(std::move(c)), min_(min_tokens), n_(max_tokens), max_chars_(max_chars) {}
+      : c_(std::move(c)), min_(min_tokens), max_chars_(max_chars) {}
 
   void restrict(int i, std::span<const int32_t> hole, int32_t mask_id,
                 std::span<float> logits) const override {
@@ -64,9 +64,12 @@ class StringConstraint final : public TokenConstraint {
   // With L the last committed value token and E the first committed end token, the value ends
   // at some k in [max(min, L+1), E]: masked offsets below max(min, L+1) must become value tokens
   // (each at least one code point), masked offsets above E end tokens.
+  // The hole may be longer than max_tokens (block alignment pads it): it is its length that
+  // counts; max_chars stays the limit.
   Rules rules(int i, std::span<const int32_t> hole, int32_t mask_id) const {
-    int last_value = -1, first_end = n_, committed_chars = 0;
-    for (int j = 0; j < n_; ++j) {
+    const int n = static_cast<int>(hole.size());
+    int last_value = -1, first_end = n, committed_chars = 0;
+    for (int j = 0; j < n; ++j) {
       const int32_t t = hole[j];
       if (t == mask_id || j == i) {
         continue;
@@ -85,7 +88,7 @@ class StringConstraint final : public TokenConstraint {
       // Masked offsets (other than i) that must hold a value once i does.
       const int forced_below = std::max({min_, last_value + 1, i + 1});
       int forced = 0;
-      for (int j = 0; j < forced_below && j < n_; ++j) {
+      for (int j = 0; j < forced_below && j < n; ++j) {
         forced += j != i && hole[j] == mask_id;
       }
       r.char_budget = max_chars_ ? *max_chars_ - committed_chars - forced : 255;
@@ -95,7 +98,7 @@ class StringConstraint final : public TokenConstraint {
   }
 
   std::shared_ptr<const JsonTokenClasses> c_;
-  int min_, n_;
+  int min_;
   std::optional<int> max_chars_;
 };
 
@@ -111,7 +114,7 @@ std::shared_ptr<const TokenConstraint> make_string_constraint(
   if (min_tokens < 0 || max_tokens < min_tokens || (max_chars && *max_chars < min_tokens)) {
     throw Error(ErrorCode::kInternal, "string hole with inconsistent lengths");
   }
-  return std::make_shared<StringConstraint>(std::move(classes), min_tokens, max_tokens, max_chars);
+  return std::make_shared<StringConstraint>(std::move(classes), min_tokens, max_chars);
 }
 
 }  // namespace dlx
