@@ -18,6 +18,7 @@
 #include "engine/backend/backend_factory.h"
 #include "engine/decode/decode_params.h"
 #include "engine/decode/generate.h"
+#include "engine/decode/template_generate.h"  // infill: generate_template()
 #include "engine/model/model.h"
 #include "engine/tokenizer/tokenizer.h"
 

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <numeric>
 
@@ -63,15 +64,17 @@ struct Scored {
 // One generation: canvas, caches, RNG and scratch. Lives for one generate() call.
 class Denoiser {
  public:
-  Denoiser(const Model& model, std::span<const int32_t> prompt, const DecodeParams& p,
+  // `p.gen_length` is the region's length.
+  Denoiser(const Model& model, const CanvasSpec& spec, const DecodeParams& p,
            const GenerateOptions& opt)
       : model_(model),
+        spec_(spec),
         c_(model.config()),
         p_(p),
         opt_(opt),
         shift_(c_.spec->shift_logits),
         causal_(c_.spec->attention == AttentionKind::kBlockCausal),
-        P_(static_cast<int>(prompt.size())),
+        P_(static_cast<int>(spec.prompt.size())),
         layout_(layout_for(c_, P_, p)),
         B_(layout_.block),
         sampler_(p_, c_.vocab, c_.mask_id),
@@ -98,7 +101,9 @@ class Denoiser {
     }
     end_ = L_;
     canvas_.assign(L_, c_.mask_id);
-    std::copy(prompt.begin(), prompt.end(), canvas_.begin());
+    std::copy(spec.prompt.begin(), spec.prompt.end(), canvas_.begin());
+    std::copy(spec.region.begin(), spec.region.end(), canvas_.begin() + P_);
+    place_holes();
     if (p.early_commit_steps) {
       last_candidate_.assign(L_, -1);
       held_.assign(L_, 0);
@@ -111,7 +116,7 @@ class Denoiser {
       st_uncond_own_ = model.new_session(L_, L_, rows);
       st_uncond_ = &st_uncond_own_;
       uncond_canvas_ = canvas_;
-      std::fill(uncond_canvas_.begin(), uncond_canvas_.begin() + P_, c_.mask_id);
+      std::fill(uncond_canvas_.begin(), uncond_canvas_.begin() + P_, c_.mask_id);  // the prompt
       mixed_.resize(static_cast<size_t>(rows) * c_.vocab);
     }
     saved_row_.resize(c_.vocab);
@@ -146,6 +151,9 @@ class Denoiser {
       r.finish_reason = FinishReason::kLength;
     }
     r.output_ids.assign(canvas_.begin() + P_, canvas_.begin() + end);
+    if (has_inner_variable_) {
+      r.text_ids = text_region(spec_, r.output_ids, c_);
+    }
     r.answer_tokens = answer_token_count(r.output_ids, c_);
     r.total_ms = ms_since(t0);
     return r;
@@ -163,6 +171,84 @@ class Denoiser {
   }
 
   bool is_mask(int pos) const { return canvas_[pos] == c_.mask_id; }
+
+  // Per position: which hole it belongs to, whether end tokens are forbidden there, and which
+  // region positions are fixed text. The aligned tail after the template is fixed end tokens,
+  // except after an unconstrained exact final hole, whose masks it extends (a plain
+  // generation's canvas).
+  void place_holes() {
+    const int G = static_cast<int>(spec_.region.size());
+    hole_of_.assign(L_, -1);
+    forbid_end_.assign(L_, 0);
+    fixed_.assign(L_, 0);
+    for (int q = P_; q < P_ + G; ++q) fixed_[q] = canvas_[q] != c_.mask_id;
+    tail0_ = L_;
+    bool tail_in_hole = false;
+    for (size_t i = 0; i < spec_.holes.size(); ++i) {
+      const CanvasHole& h = spec_.holes[i];
+      const bool final = h.begin + h.length == G;
+      const int b = P_ + h.begin;
+      for (int k = 0; k < h.length; ++k) {
+        hole_of_[b + k] = static_cast<int>(i);
+        forbid_end_[b + k] = h.variable() ? k < h.min_tokens : !final;
+      }
+      if (h.constraint) has_constraints_ = true;
+      if (h.variable() && !final) has_inner_variable_ = true;
+      if (h.variable()) has_variable_ = true;
+      if (final) {
+        tail0_ = b;
+        tail_in_hole = !h.variable() && !h.constraint;
+        if (tail_in_hole) {
+          for (int q = P_ + G; q < L_; ++q) hole_of_[q] = static_cast<int>(i);
+        }
+      }
+    }
+    if (!tail_in_hole && P_ + G < L_ && !c_.eos_ids.empty()) {
+      for (int q = P_ + G; q < L_; ++q) {
+        canvas_[q] = c_.eos_ids.front();
+        fixed_[q] = 1;
+      }
+    }
+    for (int q = P_ + G; q < L_; ++q) {
+      if (is_mask(q) && hole_of_[q] < 0) loose_tail_ = true;  // a model without end tokens
+    }
+    for (int q = P_; q < L_; ++q) adjusts_ = adjusts_ || forbid_end_[q];
+    adjusts_ = adjusts_ || has_constraints_;
+  }
+
+  // The hole at `pos`, or null (fixed text, the prompt, a loose tail).
+  const CanvasHole* hole_at(int pos) const {
+    const int i = hole_of_[pos];
+    return i < 0 ? nullptr : &spec_.holes[i];
+  }
+  bool in_final_hole(int pos) const { return pos >= tail0_ && hole_of_[pos] >= 0; }
+
+  // The hole's current content (mask id where masked), as its constraint sees it.
+  std::span<const int32_t> hole_view(const CanvasHole& h) const {
+    return std::span<const int32_t>(canvas_).subspan(P_ + h.begin, h.length);
+  }
+
+  // The logits row that scores `pos`, with the template's rules applied: end tokens -inf where
+  // forbidden, then the hole's constraint. Rules apply to a copy (the forward's buffer also
+  // serves other rows); `slot` picks the copy's place in adjusted_.
+  const float* rule_row(int pos, size_t slot) {
+    const float* raw = row(score_row(pos));
+    const CanvasHole* h = hole_at(pos);
+    const bool constrained = h && h->constraint && pos - P_ - h->begin < h->length;
+    if (!forbid_end_[pos] && !constrained) return raw;
+    float* out = adjusted_.data() + slot * c_.vocab;
+    std::memcpy(out, raw, sizeof(float) * c_.vocab);
+    if (forbid_end_[pos]) {
+      for (int32_t e : c_.eos_ids) {
+        if (e >= 0 && e < c_.vocab) out[e] = -std::numeric_limits<float>::infinity();
+      }
+    }
+    if (constrained) {
+      h->constraint->restrict(pos - P_ - h->begin, hole_view(*h), c_.mask_id,
+                              std::span<float>(out, c_.vocab));
+    }
+    return out;
+  }
 
   // The caller's session when it is large enough for this canvas, else a new one.
   Session* session_for(Session* given, int rows) {
@@ -247,7 +333,7 @@ class Denoiser {
     if (!need_kv && !need_ar) return;
     forward(0, first_, first_, B_, need_ar ? first_ - 1 : 0, need_ar ? first_ : 0);
     if (need_kv) cache_len_ = first_;
-    if (need_ar) commit_greedy(first_);
+    if (need_ar && is_mask(first_)) commit_greedy(first_);
   }
 
   // After a block is final: recompute it so the cache holds K/V of its final tokens, and for
@@ -255,16 +341,17 @@ class Denoiser {
   void finish_block(int b0, int b1) {
     if (!causal_) return;
     const bool exact = p_.cache == CacheMode::kBlock || p_.cache == CacheMode::kDual;
+    const bool next_masked = shift_ && is_mask(b1);  // fixed text is not committed
     cur_block0_ = b1;
     if (exact) {
       forward(b0, b1, b1, B_, shift_ ? b1 - 1 : b1, b1);
       cache_len_ = b1;
-    } else if (shift_) {
+    } else if (next_masked) {
       forward(0, b1, b1, B_, b1 - 1, b1);
     } else {
       return;
     }
-    if (shift_) commit_greedy(b1);
+    if (next_masked) commit_greedy(b1);
   }
 
   // scored_ = every masked position of [u0, u1) with its candidate. Rows are independent, so
@@ -278,15 +365,20 @@ class Denoiser {
     const int64_t n = static_cast<int64_t>(scored_.size());
     const bool uses_rng = p_.temperature > 0 || p_.confidence == ConfidenceKind::kRandom;
     const int threads = std::min<int64_t>(model_.backend().host_threads(), n);
+    // Looked up here: row() may throw, which a pool thread must not; template rules (end
+    // tokens, constraints) see the canvas before this step's commits.
+    if (adjusts_) adjusted_.resize(static_cast<size_t>(n) * c_.vocab);
+    score_rows_.clear();
+    for (size_t i = 0; i < scored_.size(); ++i) score_rows_.push_back(rule_row(scored_[i].pos, i));
     if (uses_rng || threads <= 1) {
-      for (Scored& s : scored_) s.cand = sampler_.pick(row(score_row(s.pos)), rng_);
+      for (size_t i = 0; i < scored_.size(); ++i) {
+        scored_[i].cand = sampler_.pick(score_rows_[i], rng_);
+      }
       return;
     }
     while (static_cast<int>(chunk_samplers_.size()) < threads - 1) {
       chunk_samplers_.push_back(std::make_unique<Sampler>(p_, c_.vocab, c_.mask_id));
     }
-    score_rows_.clear();  // looked up here: row() may throw, which a pool thread must not
-    for (const Scored& s : scored_) score_rows_.push_back(row(score_row(s.pos)));
     const int64_t grain = (n + threads - 1) / threads;  // chunk i = [i * grain, ...)
     model_.backend().host_parallel_for(n, grain, [&](int64_t begin, int64_t end) {
       const int64_t chunk = begin / grain;
@@ -298,7 +390,8 @@ class Denoiser {
   }
 
   void commit_greedy(int pos) {
-    Candidate cand = greedy_.pick(row(score_row(pos)), rng_);
+    if (adjusts_) adjusted_.resize(c_.vocab);
+    Candidate cand = greedy_.pick(rule_row(pos, 0), rng_);
     std::vector<Scored> chosen{{pos, cand}};
     commit(chosen);
   }
@@ -356,7 +449,11 @@ class Denoiser {
   void denoise_unit(int b0, int b1, int u0, int u1) {
     cur_block0_ = b0;
     int step = 0;
-    const int guard = sub_ + budget_ + 2;  // no decode can loop forever
+    const int guard = sub_ + budget_ + 2;  // no decode can loop forever: a step commits >= 1
+    // The unit's schedule and decoded fraction count its positions less the template's fixed
+    // text (the prompt's positions in an aligned first block count, as officially).
+    int open = u1 - u0;
+    for (int q = u0; q < u1; ++q) open -= fixed_[q];
     for (;;) {
       int masks = 0;
       for (int q = u0; q < u1; ++q) masks += is_mask(q);
@@ -364,7 +461,7 @@ class Denoiser {
       if (step > guard) throw Error(ErrorCode::kInternal, "decoder made no progress");
       int k = masks;  // commit threshold: no schedule
       if (p_.commit != CommitRule::kThreshold) {
-        const std::vector<int>& uniform = unit_schedule(u1 - u0);
+        const std::vector<int>& uniform = unit_schedule(open);
         k = p_.schedule == Schedule::kTimestep ? timestep_count(timesteps_, step, budget_, masks)
                                                : (step < budget_ ? uniform[step] : masks);
         k = std::min(k, masks);
@@ -381,7 +478,7 @@ class Denoiser {
       });
       size_t n = 0;
       // Adaptive threshold: relaxed by the fraction of the unit decoded before this step.
-      const double decoded = 1.0 - static_cast<double>(masks) / (u1 - u0);
+      const double decoded = 1.0 - static_cast<double>(masks) / open;
       const double thr = p_.threshold * (1.0 - p_.threshold_relax * decoded);
       auto above = [&] {
         size_t m = 0;
@@ -422,16 +519,17 @@ class Denoiser {
   // scored_[0, n) is the commit; the run's positions are moved into it. Returns the new n.
   size_t take_end_run(size_t n, int u0) {
     int p = end_;
-    for (int q = P_; q < end_; ++q) {
+    for (int q = tail0_; q < end_; ++q) {
       if (!is_mask(q) && c_.is_end_token(canvas_[q])) {
         p = q;
         break;
       }
     }
     for (size_t i = 0; i < n; ++i) {
-      if (fills_end(scored_[i].cand)) p = std::min(p, scored_[i].pos);
+      if (scored_[i].pos >= tail0_ && fills_end(scored_[i].cand)) p = std::min(p, scored_[i].pos);
     }
     if (p >= end_) return n;
+    u0 = std::max(u0, tail0_);  // the run stays in the final hole
     run_index_.assign(static_cast<size_t>(std::max(0, p - u0)), -1);  // pos - u0 -> scored_
     for (size_t i = 0; i < scored_.size(); ++i) {
       if (scored_[i].pos < p) run_index_[scored_[i].pos - u0] = static_cast<int>(i);
@@ -478,8 +576,11 @@ class Denoiser {
     return partial_uniform_;
   }
 
-  void commit(const std::vector<Scored>& chosen) {
+  void commit(std::vector<Scored>& chosen) {
+    if (has_constraints_) keep_allowed(chosen);
     for (const auto& s : chosen) canvas_[s.pos] = s.cand.token;
+    filled_.clear();
+    if (has_variable_) end_variable_holes(chosen);
     if (p_.eos_fill) fill_tail(chosen);
     int masks = 0;
     for (int q = P_; q < L_; ++q) masks += is_mask(q);
@@ -489,13 +590,24 @@ class Denoiser {
       ev.block = block_;
       for (const auto& s : chosen) {
         ev.positions.push_back(s.pos - P_);
-        ev.tokens.push_back(s.cand.token);
+        ev.tokens.push_back(canvas_[s.pos]);  // a variable hole's end may have replaced it
         ev.confidences.push_back(static_cast<float>(s.cand.confidence));
+      }
+      for (int q : filled_) {  // set by a variable hole's end: no confidence of their own
+        ev.positions.push_back(q - P_);
+        ev.tokens.push_back(canvas_[q]);
+        ev.confidences.push_back(0.0f);
       }
       ev.masks_remaining = masks;
       ev.span_tokens = last_span_;
       ev.forward_ms = last_forward_ms_;
       ev.canvas = std::span<const int32_t>(canvas_).subspan(P_);
+      if (has_inner_variable_) {
+        text_canvas_ = text_region(spec_, ev.canvas, c_);
+        ev.text_canvas = text_canvas_;
+      } else {
+        ev.text_canvas = ev.canvas;
+      }
       ev.end_from = end_ < L_ ? end_ - P_ : -1;
       ev.span_end = last_span_end_;
       ev.keys_end = last_keys_end_;
@@ -505,11 +617,54 @@ class Denoiser {
       // Stop once an end token is final: committed with no mask before it.
       for (int q = P_; q < L_; ++q) {
         if (is_mask(q)) break;
-        if (c_.is_end_token(canvas_[q])) {
+        if (c_.is_end_token(canvas_[q]) && (in_final_hole(q) || loose_tail_)) {
           stopped_ = true;
           stop_pos_ = q;
           break;
         }
+      }
+    }
+  }
+
+  // Constraints: the commit's candidates in commit order, each checked against the hole as the
+  // ones before it left it; one that became disallowed stays masked for a later step. The
+  // first was scored on a row its constraint restricted, so each step still commits.
+  void keep_allowed(std::vector<Scored>& chosen) {
+    size_t kept = 0;
+    std::vector<std::pair<int, int32_t>> undo;
+    for (size_t i = 0; i < chosen.size(); ++i) {
+      const Scored& s = chosen[i];
+      const CanvasHole* h = hole_at(s.pos);
+      const int k = h ? s.pos - P_ - h->begin : 0;
+      if (h && h->constraint && k < h->length &&
+          !h->constraint->allowed(k, hole_view(*h), c_.mask_id, s.cand.token)) {
+        if (i == 0) {
+          throw Error(ErrorCode::kInternal, "constraint of hole '" + h->name +
+                                                "' disallows the token its restrict() left");
+        }
+        continue;
+      }
+      canvas_[s.pos] = s.cand.token;  // the next candidates see it
+      chosen[kept++] = s;
+    }
+    chosen.resize(kept);
+  }
+
+  // Variable holes: once an end token is committed in one, every position after the hole's
+  // first end token becomes that token (recorded in filled_ for the step event).
+  void end_variable_holes(const std::vector<Scored>& chosen) {
+    for (const Scored& s : chosen) {
+      const CanvasHole* h = hole_at(s.pos);
+      if (!h || !h->variable() || !c_.is_end_token(canvas_[s.pos])) continue;
+      const int b = P_ + h->begin, e = b + h->length;
+      int first = b;
+      while (first < e && !(!is_mask(first) && c_.is_end_token(canvas_[first]))) ++first;
+      for (int q = first + 1; q < e; ++q) {
+        if (canvas_[q] == canvas_[first]) continue;
+        const bool was_committed =
+            std::any_of(chosen.begin(), chosen.end(), [&](const Scored& c) { return c.pos == q; });
+        canvas_[q] = canvas_[first];
+        if (!was_committed) filled_.push_back(q);
       }
     }
   }
@@ -519,10 +674,10 @@ class Denoiser {
   // nothing after p is computed again (end_ = p + 1).
   void fill_tail(const std::vector<Scored>& chosen) {
     const bool trigger = std::any_of(chosen.begin(), chosen.end(), [&](const Scored& s) {
-      return s.pos < end_ && fills_end(s.cand);
+      return s.pos >= tail0_ && s.pos < end_ && fills_end(s.cand);
     });
     if (!trigger) return;
-    int p = P_;
+    int p = tail0_;
     while (p < end_ && !(canvas_[p] != c_.mask_id && c_.is_end_token(canvas_[p]))) ++p;
     if (p >= end_) return;
     for (int q = p + 1; q < L_; ++q) {
@@ -532,6 +687,7 @@ class Denoiser {
   }
 
   const Model& model_;
+  const CanvasSpec& spec_;
   const ModelConfig& c_;
   const DecodeParams& p_;
   const GenerateOptions& opt_;
@@ -568,7 +724,27 @@ class Denoiser {
   bool block_started_ = false, block_kv_ = false, stopped_ = false;
   double last_forward_ms_ = 0;
   std::vector<double> step_ms_;
+  // Template state (place_holes): per position its hole (-1 none), forbidden end tokens, fixed
+  // region text; the final hole's start (eos_fill and stop_at_eos act from there; L_ if none).
+  std::vector<int> hole_of_;
+  std::vector<char> forbid_end_, fixed_;
+  int tail0_ = 0;
+  bool has_constraints_ = false, has_variable_ = false, has_inner_variable_ = false;
+  bool adjusts_ = false, loose_tail_ = false;
+  std::vector<float> adjusted_;  // [rows, V] rule-applied logits rows
+  std::vector<int> filled_;      // this step: positions a variable hole's end filled
+  std::vector<int32_t> text_canvas_;
 };
+
+void check_prompt_ids(std::span<const int32_t> prompt, const ModelConfig& c) {
+  for (int32_t id : prompt) {
+    if (id < 0 || id >= c.vocab) {
+      throw_invalid_argument("prompt", "token id " + std::to_string(id) +
+                                           " is outside the vocabulary of " +
+                                           std::to_string(c.vocab));
+    }
+  }
+}
 
 }  // namespace
 
@@ -604,14 +780,26 @@ GenerateResult generate(const Model& model, std::span<const int32_t> prompt,
                         const DecodeParams& params, const GenerateOptions& options) {
   const ModelConfig& c = model.config();
   validate(params, c, static_cast<int>(prompt.size()));
-  for (int32_t id : prompt) {
-    if (id < 0 || id >= c.vocab) {
-      throw_invalid_argument("prompt", "token id " + std::to_string(id) +
-                                           " is outside the vocabulary of " +
-                                           std::to_string(c.vocab));
-    }
-  }
-  Denoiser d(model, prompt, params, options);
+  check_prompt_ids(prompt, c);
+  const CanvasSpec spec = plain_canvas(prompt, params.gen_length, c.mask_id);
+  Denoiser d(model, spec, params, options);
+  return d.run();
+}
+
+DecodeParams canvas_params(const CanvasSpec& spec, const DecodeParams& params) {
+  DecodeParams p = params;
+  p.gen_length = static_cast<int>(spec.region.size());
+  return p;
+}
+
+GenerateResult generate(const Model& model, const CanvasSpec& spec, const DecodeParams& params,
+                        const GenerateOptions& options) {
+  const ModelConfig& c = model.config();
+  const DecodeParams p = canvas_params(spec, params);
+  validate(p, c, static_cast<int>(spec.prompt.size()));
+  check_prompt_ids(spec.prompt, c);
+  validate_canvas(spec, c, p);
+  Denoiser d(model, spec, p, options);
   return d.run();
 }
 

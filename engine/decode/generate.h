@@ -1,5 +1,6 @@
 // generate(): the one denoising loop. Fills a canvas of mask tokens after the prompt, block by
-// block, as configured by DecodeParams, reporting every forward through a StepEvent.
+// block, as configured by DecodeParams, reporting every forward through a StepEvent. A
+// CanvasSpec (templates: fixed text and holes) is filled the same way, its holes only.
 #pragma once
 
 #include <atomic>
@@ -10,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/decode/canvas_spec.h"
 #include "engine/decode/decode_params.h"
 #include "engine/decode/finish_reason.h"
 #include "engine/decode/step_event.h"
@@ -51,6 +53,9 @@ struct GenerateResult {
   // token counts and tokens/s count.
   int answer_tokens = 0;
   int end_from = -1;  // eos_fill: output position from which the tail was filled (-1: none)
+  // Templates with variable holes followed by text: output_ids less those holes' end tokens
+  // (what the text reads). Empty otherwise: the text reads output_ids.
+  std::vector<int32_t> text_ids;
 };
 
 // Tokens of `output_ids` up to and including the first end token (all when there is none).
@@ -60,5 +65,16 @@ int answer_token_count(std::span<const int32_t> output_ids, const ModelConfig& c
 // first) and kCancelled when options.cancel becomes true.
 GenerateResult generate(const Model& model, std::span<const int32_t> prompt,
                         const DecodeParams& params, const GenerateOptions& options = {});
+
+// The decoding a spec runs with: `params` with gen_length = the region's length (the template
+// decides it). For admission control (generation_bytes) and validation before queueing.
+DecodeParams canvas_params(const CanvasSpec& spec, const DecodeParams& params);
+
+// Fills the spec's holes (rules: canvas_spec.h). output_ids is the region as generated
+// (fixed text included); hole_contents() reads the holes from it. generate(prompt) is this
+// with plain_canvas(prompt, gen_length), the same ids. Throws as generate() does, and Error
+// kInvalidArgument naming "template[i]" for holes the family's attention cannot serve.
+GenerateResult generate(const Model& model, const CanvasSpec& spec, const DecodeParams& params,
+                        const GenerateOptions& options = {});
 
 }  // namespace dlx
