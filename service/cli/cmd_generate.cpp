@@ -11,13 +11,14 @@
 #include "service/cli/commands.h"
 #include "service/cli/decode_flags.h"
 #include "service/cli/model_loader.h"
+#include "service/cli/schema_run.h"
 
 namespace dlx::cli {
 
 int cmd_generate(int argc, char** argv, int first) {
   std::set<std::string> options = model_options();
   options.insert(decode_flag_options().begin(), decode_flag_options().end());
-  options.insert({"prompt-ids", "prompt"});
+  options.insert({"prompt-ids", "prompt", "schema"});
   Args a(argc, argv, first, options, {"help", "json", "trace", "chat"});
   if (a.flag("help")) {
     std::cout << "usage: diffulex generate [--model DIR] [--weights FILE] (--prompt-ids 1,2,3 | "
@@ -25,11 +26,14 @@ int cmd_generate(int argc, char** argv, int first) {
                  "       [--device auto|cpu|opencl[:N]] [--threads N] [--json] [--trace] "
                  "[--KEY VALUE ...]\n"
                  "Without --model: the bundled demo model ($DIFFULEX_MODEL overrides it).\n"
+                 "--schema FILE: structured output, a JSON document valid against the JSON "
+                 "Schema in FILE (README: Structured output).\n"
                  "decoding keys (README: Decoding):";
     std::cout << decode_flags_help();
     std::cout << "\n";
     return 0;
   }
+  if (a.has("schema")) return run_schema(a);
   if (a.has("prompt-ids") == a.has("prompt")) {
     throw UsageError("give exactly one of --prompt-ids or --prompt");
   }

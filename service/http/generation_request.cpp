@@ -109,13 +109,13 @@ GenerationInput parse_generation_input(Endpoint endpoint, const json& body) {
     case Endpoint::kOllamaChat:
       return parse_ollama_input(endpoint, body);
     case Endpoint::kGenerate: {
-      static const std::set<std::string> kKeys = {"model",  "prompt",    "prompt_ids",
-                                                  "stream", "diffusion", "add_special_tokens"};
+      static const std::set<std::string> kKeys = {
+          "model", "prompt", "prompt_ids", "stream", "diffusion", "add_special_tokens", "schema"};
       for (auto it = body.begin(); it != body.end(); ++it) {
         if (!kKeys.count(it.key())) {
           throw bad_request(it.key(),
                             "unknown key (expected model, prompt or prompt_ids, "
-                            "diffusion, stream, add_special_tokens)");
+                            "diffusion, stream, add_special_tokens, schema)");
         }
       }
       const bool has_text = body.contains("prompt") && !body["prompt"].is_null();

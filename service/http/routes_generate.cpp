@@ -10,6 +10,7 @@
 #include "service/http/generation_request.h"
 #include "service/http/responses.h"
 #include "service/http/service.h"
+#include "service/http/structured_request.h"
 
 namespace dlx::http {
 namespace {
@@ -64,6 +65,7 @@ class InFlight {
 std::shared_ptr<Job> make_job(Service& s, Endpoint ep, const httplib::Request& req) {
   const json body = parse_body(req.body);
   const GenerationInput in = parse_generation_input(ep, body);
+  const std::optional<StructuredOutput> structured = parse_structured_output(ep, req.body, body);
   std::shared_ptr<const LoadedModel> lm = s.models.acquire(in.model);
   const ModelConfig& cfg = lm->model->config();
   // The time limit starts now: rendering the chat counts against it.
@@ -77,7 +79,13 @@ std::shared_ptr<Job> make_job(Service& s, Endpoint ep, const httplib::Request& r
   limits.interrupt = &render_stop;
   ResolvedPrompt prompt = resolve_prompt(*lm, in, limits);
   DecodeParams params = resolve_decode_params(cfg, in);
+  std::shared_ptr<const CanvasSpec> canvas;
+  if (structured) {  // the prompt, then the schema's skeleton with its value holes
+    canvas = structured_canvas(*lm, in, *structured, prompt.ids, params);
+    params = canvas_params(*canvas, params);
+  }
   validate(params, cfg, static_cast<int>(prompt.ids.size()));
+  if (canvas) validate_canvas(*canvas, cfg, params);
   check_generation_budget(cfg, static_cast<int>(prompt.ids.size()), params, s.cfg.max_request_bytes,
                           "--max-request-memory");
 
@@ -90,6 +98,9 @@ std::shared_ptr<Job> make_job(Service& s, Endpoint ep, const httplib::Request& r
   r.params = params;
   r.log_params = {{"diffusion", to_json(params)}, {"stream", stream_name(in.stream)}};
   if (!in.stop.empty()) r.log_params["stop"] = in.stop;
+  if (structured) r.log_params["schema"] = structured->param;
+  r.canvas = std::move(canvas);
+  if (structured) r.schema = structured->schema;
   r.stop = in.stop;
   r.stream = in.stream;
   r.include_usage = in.include_usage;

@@ -14,8 +14,10 @@
 #include <string>
 #include <vector>
 
+#include "engine/decode/canvas_spec.h"
 #include "engine/decode/decode_params.h"
 #include "engine/decode/finish_reason.h"
+#include "engine/decode/json_schema.h"
 #include "engine/decode/step_event.h"
 #include "engine/util/error.h"
 #include "service/db/status.h"
@@ -46,6 +48,11 @@ struct JobRequest {
   DecodeParams params;
   nlohmann::json log_params;      // what the log stores: effective decoding params + options
   std::vector<std::string> stop;  // OpenAI stop strings
+  // Templates (infill, structured output): the canvas (its prompt is prompt_ids; params'
+  // gen_length its region). Null: a plain generation.
+  std::shared_ptr<const CanvasSpec> canvas;
+  // Structured output: the schema the text must validate against before it is returned.
+  std::shared_ptr<const SchemaNode> schema;
   StreamMode stream = StreamMode::kNone;
   bool include_usage = false;  // OpenAI streams: usage in a last chunk of its own
   SteadyClock::time_point accepted;

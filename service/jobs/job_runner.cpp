@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "engine/decode/generate.h"
+#include "engine/decode/json_schema_template.h"
 #include "engine/util/error.h"
 #include "service/jobs/completion_text.h"
 
@@ -87,7 +88,7 @@ void JobRunner::run(Job& job) {
       job.push(std::move(e));
     }
     if (ts) {
-      push_text(ts->update(ev.canvas, cfg.mask_id));
+      push_text(ts->update(r.canvas ? ev.text_canvas : ev.canvas, cfg.mask_id));
       // A stop string ends the output early: no need to fill the rest of the canvas.
       if (ts->stopped_by_string()) job.cancel(CancelReason::kStopString);
     }
@@ -97,13 +98,14 @@ void JobRunner::run(Job& job) {
     if (job.cancel_reason() != CancelReason::kNone) {
       throw Error(ErrorCode::kCancelled, "cancelled before it started");
     }
-    GenerateResult res = generate(*lm.model, r.prompt_ids, r.params, go);
+    GenerateResult res = r.canvas ? generate(*lm.model, *r.canvas, r.params, go)
+                                  : generate(*lm.model, r.prompt_ids, r.params, go);
     o.status = db::GenerationStatus::kOk;
     o.output_ids = std::move(res.output_ids);
     o.finish_reason = res.finish_reason;
     o.forward_calls = res.forward_calls;
     if (ts) {
-      push_text(ts->finish(o.output_ids));
+      push_text(ts->finish(res.text_ids.empty() ? o.output_ids : res.text_ids));
       if (ts->stopped_by_string()) {
         o.output_ids = ts->ids();
         o.finish_reason = FinishReason::kStop;
@@ -131,6 +133,17 @@ void JobRunner::run(Job& job) {
     o.error = to_error(std::current_exception());
   }
   if (o.ok() && lm.tokenizer) o.text = ts->text();
+  // Structured output: the document is complete (finish "stop") and is checked before it is
+  // returned; a failure is a bug in the constraints, never an invalid document sent.
+  if (o.ok() && r.schema) {
+    try {
+      check_structured_output(o.text.value_or(""), *r.schema);
+      o.finish_reason = FinishReason::kStop;
+    } catch (const Error& e) {
+      o.status = db::GenerationStatus::kError;
+      o.error = e;
+    }
+  }
   if (o.ok()) o.answer_tokens = answer_token_count(o.output_ids, lm.model->config());
   o.run_ms = ms_between(t_start, SteadyClock::now());
 
