@@ -27,6 +27,7 @@ const Command kCommands[] = {
     {"chat", dlx::cli::cmd_chat, "talk with a model in the terminal (scriptable through a pipe)"},
     {"devices", dlx::cli::cmd_devices, "list the CPU and OpenCL devices --device can name"},
     {"generate", dlx::cli::cmd_generate, "generate with a diffusion decoding configuration"},
+    {"infill", dlx::cli::cmd_infill, "fill a hole between a prefix and a suffix"},
     {"make-random-model", dlx::cli::cmd_make_random_model,
      "write a Hugging Face folder with random weights at real dimensions"},
     {"convert", dlx::cli::cmd_convert,

@@ -98,8 +98,7 @@ std::vector<std::vector<int32_t>> hole_contents(const CanvasSpec& s, std::span<c
   const int n = static_cast<int>(out.size());
   for (size_t i = 0; i < s.holes.size(); ++i) {
     const CanvasHole& h = s.holes[i];
-    int end = std::min(h.begin + h.length, n);
-    if (is_final(s, i) && !h.variable() && !h.constraint) end = n;  // the aligned tail
+    const int end = std::min(h.begin + h.length, n);
     std::vector<int32_t> ids;
     for (int q = h.begin; q < end; ++q) {
       if (c.is_end_token(out[q])) break;
@@ -114,7 +113,7 @@ std::vector<int32_t> text_region(const CanvasSpec& s, std::span<const int32_t> r
                                  const ModelConfig& c) {
   std::vector<int32_t> out;
   out.reserve(region.size());
-  const int n = static_cast<int>(region.size());
+  const int n = static_cast<int>(std::min(region.size(), s.region.size()));
   int q = 0;
   for (size_t i = 0; i < s.holes.size(); ++i) {
     const CanvasHole& h = s.holes[i];

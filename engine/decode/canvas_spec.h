@@ -12,8 +12,9 @@
 //   committed in it, its later positions become that end token (no forwards spent on them)
 //   and the hole's content is what lies before its first end token.
 // - Block-aligned families round the canvas up to whole blocks: after an unconstrained exact
-//   final hole the extra positions are masks decoded with it (as in a plain generation);
-//   otherwise they are fixed end tokens.
+//   final hole the extra positions are masks decoded with it (as in a plain generation, so
+//   output_ids are its ids), otherwise fixed end tokens. Either way they are not part of any
+//   hole or of the text: a hole of n holds at most n tokens.
 // - Block-causal families (SDAR, Fast-dLLM v2) see text after a hole only inside the hole's
 //   block: the fixed text after a hole (up to the next hole) must end inside the block where
 //   the hole ends, or begin on the next block boundary (then it only follows the hole, left to
@@ -56,16 +57,15 @@ CanvasSpec plain_canvas(std::span<const int32_t> prompt, int gen_length, int32_t
 // kInvalidArgument naming "template" or "template[i]" (i = the hole's part).
 void validate_canvas(const CanvasSpec& spec, const ModelConfig& config, const DecodeParams& params);
 
-// What the holes hold in a final region (`region` as generated, after the prompt; the output
-// may be shorter than the canvas when the generation stopped): per hole, its ids up to its
-// first end token. The exact final hole runs to the end of the output (aligned tail included).
+// What the holes hold in a final region (`output` as generated, after the prompt; shorter than
+// the canvas when the generation stopped): per hole, its ids up to its first end token.
 std::vector<std::vector<int32_t>> hole_contents(const CanvasSpec& spec,
                                                 std::span<const int32_t> output,
                                                 const ModelConfig& config);
 
-// The region as its text reads: every position, less the end tokens that close variable holes
-// followed by fixed text (their first end token and the positions after it in the hole).
-// `region` may hold masks; a plain generation's region is returned unchanged.
+// The region as a template's text reads: the positions of the template (no aligned tail), less
+// the end tokens that close variable holes followed by fixed text (their first end token and
+// the positions after it in the hole). `region` may hold masks and run past the template.
 std::vector<int32_t> text_region(const CanvasSpec& spec, std::span<const int32_t> region,
                                  const ModelConfig& config);
 

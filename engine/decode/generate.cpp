@@ -65,10 +65,12 @@ struct Scored {
 class Denoiser {
  public:
   // `p.gen_length` is the region's length.
+  // `templated`: a template's run (its text is text_region()); else a plain generation.
   Denoiser(const Model& model, const CanvasSpec& spec, const DecodeParams& p,
-           const GenerateOptions& opt)
+           const GenerateOptions& opt, bool templated)
       : model_(model),
         spec_(spec),
+        templated_(templated),
         c_(model.config()),
         p_(p),
         opt_(opt),
@@ -151,9 +153,7 @@ class Denoiser {
       r.finish_reason = FinishReason::kLength;
     }
     r.output_ids.assign(canvas_.begin() + P_, canvas_.begin() + end);
-    if (has_inner_variable_) {
-      r.text_ids = text_region(spec_, r.output_ids, c_);
-    }
+    if (templated_) r.text_ids = text_region(spec_, r.output_ids, c_);
     r.answer_tokens = answer_token_count(r.output_ids, c_);
     r.total_ms = ms_since(t0);
     return r;
@@ -193,7 +193,6 @@ class Denoiser {
         forbid_end_[b + k] = h.variable() ? k < h.min_tokens : !final;
       }
       if (h.constraint) has_constraints_ = true;
-      if (h.variable() && !final) has_inner_variable_ = true;
       if (h.variable()) has_variable_ = true;
       if (final) {
         tail0_ = b;
@@ -532,14 +531,16 @@ class Denoiser {
     u0 = std::max(u0, tail0_);  // the run stays in the final hole
     run_index_.assign(static_cast<size_t>(std::max(0, p - u0)), -1);  // pos - u0 -> scored_
     for (size_t i = 0; i < scored_.size(); ++i) {
-      if (scored_[i].pos < p) run_index_[scored_[i].pos - u0] = static_cast<int>(i);
+      if (scored_[i].pos >= u0 && scored_[i].pos < p) {
+        run_index_[scored_[i].pos - u0] = static_cast<int>(i);
+      }
     }
     for (int q = p - 1; q >= u0; --q) {
       const int i = run_index_[q - u0];
       if (i < 0 || !fills_end(scored_[i].cand)) break;  // a decoded token or another candidate
       if (static_cast<size_t>(i) < n) continue;         // already in the commit
       std::swap(scored_[i], scored_[n]);  // into the commit; keep the index of the one moved out
-      if (scored_[i].pos < p) run_index_[scored_[i].pos - u0] = i;
+      if (scored_[i].pos >= u0 && scored_[i].pos < p) run_index_[scored_[i].pos - u0] = i;
       ++n;
     }
     return n;
@@ -602,7 +603,7 @@ class Denoiser {
       ev.span_tokens = last_span_;
       ev.forward_ms = last_forward_ms_;
       ev.canvas = std::span<const int32_t>(canvas_).subspan(P_);
-      if (has_inner_variable_) {
+      if (templated_) {
         text_canvas_ = text_region(spec_, ev.canvas, c_);
         ev.text_canvas = text_canvas_;
       } else {
@@ -688,6 +689,7 @@ class Denoiser {
 
   const Model& model_;
   const CanvasSpec& spec_;
+  const bool templated_;
   const ModelConfig& c_;
   const DecodeParams& p_;
   const GenerateOptions& opt_;
@@ -729,7 +731,7 @@ class Denoiser {
   std::vector<int> hole_of_;
   std::vector<char> forbid_end_, fixed_;
   int tail0_ = 0;
-  bool has_constraints_ = false, has_variable_ = false, has_inner_variable_ = false;
+  bool has_constraints_ = false, has_variable_ = false;
   bool adjusts_ = false, loose_tail_ = false;
   std::vector<float> adjusted_;  // [rows, V] rule-applied logits rows
   std::vector<int> filled_;      // this step: positions a variable hole's end filled
@@ -782,7 +784,7 @@ GenerateResult generate(const Model& model, std::span<const int32_t> prompt,
   validate(params, c, static_cast<int>(prompt.size()));
   check_prompt_ids(prompt, c);
   const CanvasSpec spec = plain_canvas(prompt, params.gen_length, c.mask_id);
-  Denoiser d(model, spec, params, options);
+  Denoiser d(model, spec, params, options, /*templated=*/false);
   return d.run();
 }
 
@@ -799,7 +801,7 @@ GenerateResult generate(const Model& model, const CanvasSpec& spec, const Decode
   validate(p, c, static_cast<int>(spec.prompt.size()));
   check_prompt_ids(spec.prompt, c);
   validate_canvas(spec, c, p);
-  Denoiser d(model, spec, p, options);
+  Denoiser d(model, spec, p, options, /*templated=*/true);
   return d.run();
 }
 

@@ -53,8 +53,8 @@ struct GenerateResult {
   // token counts and tokens/s count.
   int answer_tokens = 0;
   int end_from = -1;  // eos_fill: output position from which the tail was filled (-1: none)
-  // Templates with variable holes followed by text: output_ids less those holes' end tokens
-  // (what the text reads). Empty otherwise: the text reads output_ids.
+  // Templates: what the text reads (text_region(): the template's positions, less the end
+  // tokens closing variable holes). Empty for a plain generation: its text reads output_ids.
   std::vector<int32_t> text_ids;
 };
 

@@ -29,9 +29,9 @@ struct StepEvent {
   std::span<const int32_t> canvas;       // the generated region now (mask id where masked);
                                          // valid only during the callback: a copy kept for later
                                          // must clear it
-  std::span<const int32_t> text_canvas;  // the region as its text reads: canvas less the end
-                                         // tokens closing variable holes of a template
-                                         // (canvas_spec.h); same lifetime as canvas
+  std::span<const int32_t> text_canvas;  // the region as its text reads: canvas, or for a
+                                         // template text_region() of it (canvas_spec.h);
+                                         // same lifetime as canvas
 };
 
 // {"step", "block", "positions", "tokens", "confidences", "masks_remaining", "span_tokens",

@@ -12,20 +12,24 @@
 #include "service/cli/decode_flags.h"
 #include "service/cli/model_loader.h"
 #include "service/cli/schema_run.h"
+#include "service/cli/template_run.h"
 
 namespace dlx::cli {
 
 int cmd_generate(int argc, char** argv, int first) {
   std::set<std::string> options = model_options();
   options.insert(decode_flag_options().begin(), decode_flag_options().end());
-  options.insert({"prompt-ids", "prompt", "schema"});
+  options.insert({"prompt-ids", "prompt", "template", "schema"});
   Args a(argc, argv, first, options, {"help", "json", "trace", "chat"});
   if (a.flag("help")) {
     std::cout << "usage: diffulex generate [--model DIR] [--weights FILE] (--prompt-ids 1,2,3 | "
-                 "--prompt TEXT [--chat])\n"
+                 "--prompt TEXT [--chat] | --template FILE)\n"
                  "       [--device auto|cpu|opencl[:N]] [--threads N] [--json] [--trace] "
                  "[--KEY VALUE ...]\n"
                  "Without --model: the bundled demo model ($DIFFULEX_MODEL overrides it).\n"
+                 "--template FILE: fixed text and holes, a JSON array ([{\"text\": ...}, "
+                 "{\"hole\": 12}]) or text with [___] / [___:N] / [___:A-B] holes (README: "
+                 "Infill); prints the text after the prompt.\n"
                  "--schema FILE: structured output, a JSON document valid against the JSON "
                  "Schema in FILE (README: Structured output).\n"
                  "decoding keys (README: Decoding):";
@@ -33,9 +37,17 @@ int cmd_generate(int argc, char** argv, int first) {
     std::cout << "\n";
     return 0;
   }
+  if (a.has("template")) {
+    if (a.has("prompt-ids") || a.has("prompt") || a.flag("chat")) {
+      throw UsageError(
+          "--template: give either --template or a prompt, not both (the text "
+          "before its first hole is the prompt)");
+    }
+    return run_template(a, read_template_file(a.str("template")), /*text_from_middle=*/false);
+  }
   if (a.has("schema")) return run_schema(a);
   if (a.has("prompt-ids") == a.has("prompt")) {
-    throw UsageError("give exactly one of --prompt-ids or --prompt");
+    throw UsageError("give exactly one of --prompt-ids, --prompt or --template");
   }
   if (a.flag("chat") && !a.has("prompt")) throw UsageError("--chat needs --prompt TEXT");
   const bool text_mode = a.has("prompt");

@@ -11,6 +11,7 @@ int cmd_render_chat(int argc, char** argv, int first);
 int cmd_chat(int argc, char** argv, int first);
 int cmd_devices(int argc, char** argv, int first);
 int cmd_generate(int argc, char** argv, int first);
+int cmd_infill(int argc, char** argv, int first);
 int cmd_make_random_model(int argc, char** argv, int first);
 int cmd_convert(int argc, char** argv, int first);
 int cmd_bench(int argc, char** argv, int first);

@@ -9,6 +9,7 @@
 #include "service/http/json_fields.h"
 #include "service/http/ollama_request.h"
 #include "service/http/openai_fields.h"
+#include "service/http/template_request.h"
 
 namespace dlx::http {
 namespace {
@@ -87,6 +88,16 @@ GenerationInput parse_generation_input(Endpoint endpoint, const json& body) {
     case Endpoint::kCompletions: {
       parse_openai_common(body, in);
       if (!body.contains("prompt")) throw bad_request("prompt", "is required");
+      if (body.contains("suffix") && !body["suffix"].is_null()) {
+        std::string suffix = get_string(body["suffix"], "suffix");
+        if (!suffix.empty()) {  // an insertion: prompt + hole + suffix (README: Infill)
+          if (!body["prompt"].is_string()) {
+            throw bad_request("prompt", "must be a string with a suffix");
+          }
+          if (!in.stop.empty()) throw bad_request("stop", "is not supported with a suffix");
+          in.suffix = std::move(suffix);
+        }
+      }
       const json& p = body["prompt"];
       if (p.is_string()) {
         in.prompt = p.get<std::string>();
@@ -108,20 +119,33 @@ GenerationInput parse_generation_input(Endpoint endpoint, const json& body) {
     case Endpoint::kOllamaGenerate:
     case Endpoint::kOllamaChat:
       return parse_ollama_input(endpoint, body);
+    case Endpoint::kInfill:
+      return parse_infill_input(body);
     case Endpoint::kGenerate: {
       static const std::set<std::string> kKeys = {
-          "model", "prompt", "prompt_ids", "stream", "diffusion", "add_special_tokens", "schema"};
+          "model",  "prompt",    "prompt_ids",         "template",
+          "stream", "diffusion", "add_special_tokens", "schema"};
       for (auto it = body.begin(); it != body.end(); ++it) {
         if (!kKeys.count(it.key())) {
           throw bad_request(it.key(),
-                            "unknown key (expected model, prompt or prompt_ids, "
+                            "unknown key (expected model, prompt, prompt_ids or template, "
                             "diffusion, stream, add_special_tokens, schema)");
         }
       }
       const bool has_text = body.contains("prompt") && !body["prompt"].is_null();
       const bool has_ids = body.contains("prompt_ids") && !body["prompt_ids"].is_null();
-      if (has_text == has_ids)
-        throw bad_request("prompt", "give exactly one of prompt and prompt_ids");
+      const bool has_template = body.contains("template") && !body["template"].is_null();
+      if (has_template && (has_text || has_ids)) {
+        throw bad_request(has_text ? "prompt" : "prompt_ids",
+                          "give either template or a prompt, not both (the template's text "
+                          "before its first hole is the prompt)");
+      }
+      if (has_template) {
+        parse_template(body["template"]);  // 400 naming the part, before anything else
+        in.template_parts = body["template"];
+      } else if (has_text == has_ids) {
+        throw bad_request("prompt", "give exactly one of prompt, prompt_ids and template");
+      }
       if (has_text) in.prompt = get_string(body["prompt"], "prompt");
       if (has_ids) in.prompt_ids = get_ids(body["prompt_ids"], "prompt_ids");
       if (body.contains("add_special_tokens")) {

@@ -28,6 +28,11 @@ struct GenerationInput {
   // template as one user turn when the model has one, as Ollama applies its template.
   bool template_prompt = false;
   bool add_special_tokens = true;  // text prompts (generate may turn it off)
+  // Templates and infill (template_request.h): /v1/generate's `template` array; the suffix of
+  // /v1/infill and /v1/completions; /v1/infill's min_tokens (a variable hole).
+  std::optional<nlohmann::json> template_parts;
+  std::optional<std::string> suffix;
+  std::optional<int> min_tokens;
   nlohmann::json diffusion = nlohmann::json::object();
   std::optional<int> max_tokens;
   std::optional<double> temperature, top_p;

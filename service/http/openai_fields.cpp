@@ -67,9 +67,7 @@ const std::vector<Field>& fields() {
       {"n", kBoth, is_one, "only n = 1 is supported"},
       {"best_of", kCompletions, is_one, "only best_of = 1 is supported"},
       {"echo", kCompletions, is_false, "echo is not supported"},
-      {"suffix", kCompletions,
-       [](const json& v) { return v.is_null() || (v.is_string() && v.get<std::string>().empty()); },
-       "suffix (insertion) is not supported"},
+      {"suffix", kCompletions, nullptr, ""},  // an insertion (infill): template_request.h
       {"logprobs", kBoth, is_false, "log probabilities are not supported"},
       {"top_logprobs", kChat, is_zero, "log probabilities are not supported"},
       {"frequency_penalty", kBoth, is_zero,

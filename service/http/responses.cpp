@@ -55,18 +55,51 @@ std::string sse(const char* event, const json& j) {
   return std::string("event: ") + event + "\ndata: " + dump(j) + "\n\n";
 }
 
+// Templates and infill: per hole its text and ids.
+json holes_json(const JobOutcome& o) {
+  json holes = json::array();
+  for (size_t i = 0; i < o.holes.size(); ++i) {
+    holes.push_back({{"ids", o.holes[i]},
+                     {"text", i < o.hole_texts.size() ? json(o.hole_texts[i]) : json(nullptr)}});
+  }
+  return holes;
+}
+
 json native_result(const JobRequest& r, const JobOutcome& o) {
-  return {{"id", r.id},
-          {"object", "generation"},
-          {"created", created_s(r)},
-          {"model", r.model->name},
-          {"output_ids", o.output_ids},
-          {"text", o.text ? json(*o.text) : json(nullptr)},
-          {"finish_reason", finish_reason_name(o.finish_reason)},
-          {"forward_calls", o.forward_calls},
-          {"usage", usage_json(r, o)},
-          {"timings", timings_json(o)},
-          {"diffusion", to_json(r.params)}};
+  json j = {{"id", r.id},
+            {"object", "generation"},
+            {"created", created_s(r)},
+            {"model", r.model->name},
+            {"output_ids", o.output_ids},
+            {"text", o.text ? json(*o.text) : json(nullptr)},
+            {"finish_reason", finish_reason_name(o.finish_reason)},
+            {"forward_calls", o.forward_calls},
+            {"usage", usage_json(r, o)},
+            {"timings", timings_json(o)},
+            {"diffusion", to_json(r.params)}};
+  if (r.canvas) j["holes"] = holes_json(o);
+  return j;
+}
+
+// Templates in the stream's start event: the region as it starts (mask id at the holes), each
+// fixed token's text, and the holes, so a denoise view can show the fixed text from the start.
+json canvas_json(const JobRequest& r) {
+  const CanvasSpec& s = *r.canvas;
+  const Tokenizer* tok = r.model->tokenizer.get();
+  const int32_t mask = r.model->model->config().mask_id;
+  json pieces = json::array(), holes = json::array();
+  for (int32_t id : s.region) {
+    pieces.push_back(id == mask || !tok ? json(nullptr)
+                                        : json(tok->decode(std::span<const int32_t>(&id, 1))));
+  }
+  for (const CanvasHole& h : s.holes) {
+    holes.push_back({{"begin", h.begin}, {"length", h.length}, {"min_tokens", h.min_tokens}});
+  }
+  return {{"ids", s.region},
+          {"pieces", pieces},
+          {"holes", holes},
+          {"mask_id", mask},
+          {"text_trim", r.text_trim}};
 }
 
 // OpenAI chunk streams (text_completion / chat.completion.chunk).
@@ -136,7 +169,8 @@ class NativeStream : public StreamFormat {
                          {"model", r_.model->name},
                          {"mode", r_.stream == StreamMode::kDenoise ? "denoise" : "append"},
                          {"prompt_tokens", r_.prompt_ids.size()},
-                         {"diffusion", to_json(r_.params)}});
+                         {"diffusion", to_json(r_.params)},
+                         {"canvas", r_.canvas ? canvas_json(r_) : json(nullptr)}});
   }
   std::string event(const JobEvent& e) override {
     if (e.kind == JobEvent::Kind::kText) {
@@ -255,6 +289,7 @@ json result_object(const JobRequest& r, const JobOutcome& o) {
     case Endpoint::kOllamaChat:
       return ollama_result(r, o);
     case Endpoint::kGenerate:
+    case Endpoint::kInfill:
       break;
   }
   return native_result(r, o);

@@ -11,6 +11,7 @@
 #include "service/http/responses.h"
 #include "service/http/service.h"
 #include "service/http/structured_request.h"
+#include "service/http/template_request.h"
 
 namespace dlx::http {
 namespace {
@@ -29,6 +30,7 @@ const char* id_prefix(Endpoint e) {
     case Endpoint::kChat:
       return "chatcmpl-";
     case Endpoint::kGenerate:
+    case Endpoint::kInfill:
     case Endpoint::kOllamaGenerate:
     case Endpoint::kOllamaChat:
       return "gen-";
@@ -77,15 +79,28 @@ std::shared_ptr<Job> make_job(Service& s, Endpoint ep, const httplib::Request& r
   render_stop.deadline = deadline;
   jinja::RenderLimits limits;
   limits.interrupt = &render_stop;
-  ResolvedPrompt prompt = resolve_prompt(*lm, in, limits);
   DecodeParams params = resolve_decode_params(cfg, in);
-  std::shared_ptr<const CanvasSpec> canvas;
+  const std::optional<CanvasTemplate> tmpl = request_template(in, params.gen_length);
+  ResolvedPrompt prompt;
+  TemplateJob tj;
+  if (tmpl) {  // templates and infill: the text before the first hole is the prompt
+    tj = resolve_template(*lm, in, *tmpl, params);
+    params = canvas_params(*tj.canvas, params);
+    prompt.ids = tj.canvas->prompt;
+    prompt.text = tj.prompt_text;
+  } else {
+    prompt = resolve_prompt(*lm, in, limits);
+  }
   if (structured) {  // the prompt, then the schema's skeleton with its value holes
-    canvas = structured_canvas(*lm, in, *structured, prompt.ids, params);
-    params = canvas_params(*canvas, params);
+    if (tmpl) {
+      throw_invalid_argument(structured->param,
+                             "structured output cannot be combined with a template or suffix");
+    }
+    tj.canvas = structured_canvas(*lm, in, *structured, prompt.ids, params);
+    params = canvas_params(*tj.canvas, params);
   }
   validate(params, cfg, static_cast<int>(prompt.ids.size()));
-  if (canvas) validate_canvas(*canvas, cfg, params);
+  if (structured) validate_canvas(*tj.canvas, cfg, params);
   check_generation_budget(cfg, static_cast<int>(prompt.ids.size()), params, s.cfg.max_request_bytes,
                           "--max-request-memory");
 
@@ -97,9 +112,11 @@ std::shared_ptr<Job> make_job(Service& s, Endpoint ep, const httplib::Request& r
   r.prompt_text = std::move(prompt.text);
   r.params = params;
   r.log_params = {{"diffusion", to_json(params)}, {"stream", stream_name(in.stream)}};
+  if (tmpl) r.log_params.update(tj.log);
+  r.canvas = std::move(tj.canvas);
+  r.text_trim = tj.text_trim;
   if (!in.stop.empty()) r.log_params["stop"] = in.stop;
   if (structured) r.log_params["schema"] = structured->param;
-  r.canvas = std::move(canvas);
   if (structured) r.schema = structured->schema;
   r.stop = in.stop;
   r.stream = in.stream;
@@ -211,7 +228,8 @@ void handle_generation(Service& s, Endpoint ep, const httplib::Request& req,
 void add_generation_routes(Router& router, Service& s) {
   const std::pair<const char*, Endpoint> routes[] = {{"/v1/completions", Endpoint::kCompletions},
                                                      {"/v1/chat/completions", Endpoint::kChat},
-                                                     {"/v1/generate", Endpoint::kGenerate}};
+                                                     {"/v1/generate", Endpoint::kGenerate},
+                                                     {"/v1/infill", Endpoint::kInfill}};
   for (const auto& [path, ep] : routes) {
     router.add("POST", path,
                [&s, ep = ep](const httplib::Request& req, httplib::Response& res,

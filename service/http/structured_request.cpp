@@ -110,6 +110,8 @@ std::optional<StructuredOutput> parse_structured_output(Endpoint endpoint,
       return openai(raw_body, body);
     case Endpoint::kGenerate:
       return native(raw_body, body);
+    case Endpoint::kInfill:  // its body has no schema field (template_request.cpp)
+      return std::nullopt;
     case Endpoint::kOllamaGenerate:
     case Endpoint::kOllamaChat:
       return ollama(raw_body, body);

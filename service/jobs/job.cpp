@@ -10,6 +10,8 @@ const char* endpoint_path(Endpoint e) {
       return "/v1/chat/completions";
     case Endpoint::kGenerate:
       return "/v1/generate";
+    case Endpoint::kInfill:
+      return "/v1/infill";
     case Endpoint::kOllamaGenerate:
       return "/api/generate";
     case Endpoint::kOllamaChat:

@@ -26,8 +26,9 @@
 
 namespace dlx {
 
-// OpenAI's two, our native one, and Ollama's two (/api/generate, /api/chat).
-enum class Endpoint { kCompletions, kChat, kGenerate, kOllamaGenerate, kOllamaChat };
+// OpenAI's two, our native two (/v1/generate, /v1/infill), and Ollama's two (/api/generate,
+// /api/chat).
+enum class Endpoint { kCompletions, kChat, kGenerate, kInfill, kOllamaGenerate, kOllamaChat };
 // none: one JSON response; openai: OpenAI SSE chunks; append / denoise: native SSE modes;
 // ndjson: Ollama's newline-delimited JSON objects.
 enum class StreamMode { kNone, kOpenAI, kAppend, kDenoise, kNdjson };
@@ -48,9 +49,11 @@ struct JobRequest {
   DecodeParams params;
   nlohmann::json log_params;      // what the log stores: effective decoding params + options
   std::vector<std::string> stop;  // OpenAI stop strings
-  // Templates (infill, structured output): the canvas (its prompt is prompt_ids; params'
-  // gen_length its region). Null: a plain generation.
+  // Templates and infill (README: Infill): the canvas (its prompt is prompt_ids; params'
+  // gen_length its region), and how many fixed tokens at the region's end the text leaves out
+  // (infill answers with the middle only: its suffix). Null: a plain generation.
   std::shared_ptr<const CanvasSpec> canvas;
+  int text_trim = 0;
   // Structured output: the schema the text must validate against before it is returned.
   std::shared_ptr<const SchemaNode> schema;
   StreamMode stream = StreamMode::kNone;
@@ -75,7 +78,9 @@ struct JobOutcome {
   bool ok() const { return status == db::GenerationStatus::kOk; }
   std::vector<int32_t> output_ids;
   int64_t answer_tokens = 0;  // output_ids up to and incl. the first end token: what is counted
-  std::optional<std::string> text;                     // null without a tokenizer
+  std::optional<std::string> text;          // null without a tokenizer
+  std::vector<std::vector<int32_t>> holes;  // templates: per hole, its ids (no end tokens)
+  std::vector<std::string> hole_texts;      // and its text (with a tokenizer)
   FinishReason finish_reason = FinishReason::kLength;  // ok only
   int forward_calls = 0;
   double queue_ms = 0, run_ms = 0, forward_ms = 0;

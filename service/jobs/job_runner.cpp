@@ -1,5 +1,6 @@
 #include "service/jobs/job_runner.h"
 
+#include <algorithm>
 #include <cmath>
 #include <optional>
 
@@ -57,6 +58,11 @@ void JobRunner::run(Job& job) {
     ts.emplace(lm.tokenizer.get(), cfg, r.params.stop_at_eos, r.stop);
   }
   bool first_token_seen = false;
+  // What the text reads: the region as its text reads (templates: less the end tokens of
+  // variable holes), less the fixed tokens infill leaves out (its suffix).
+  auto text_view = [&](std::span<const int32_t> ids) {
+    return ids.first(ids.size() - std::min<size_t>(ids.size(), static_cast<size_t>(r.text_trim)));
+  };
   auto push_text = [&](CompletionText::Delta&& d) {
     if (!first_token_seen && !d.ids.empty()) {
       first_token_seen = true;
@@ -88,7 +94,7 @@ void JobRunner::run(Job& job) {
       job.push(std::move(e));
     }
     if (ts) {
-      push_text(ts->update(r.canvas ? ev.text_canvas : ev.canvas, cfg.mask_id));
+      push_text(ts->update(text_view(r.canvas ? ev.text_canvas : ev.canvas), cfg.mask_id));
       // A stop string ends the output early: no need to fill the rest of the canvas.
       if (ts->stopped_by_string()) job.cancel(CancelReason::kStopString);
     }
@@ -104,8 +110,15 @@ void JobRunner::run(Job& job) {
     o.output_ids = std::move(res.output_ids);
     o.finish_reason = res.finish_reason;
     o.forward_calls = res.forward_calls;
+    if (r.canvas) {
+      o.holes = hole_contents(*r.canvas, o.output_ids, cfg);
+      if (lm.tokenizer) {
+        for (const auto& h : o.holes) o.hole_texts.push_back(lm.tokenizer->decode(h, true));
+      }
+    }
     if (ts) {
-      push_text(ts->finish(res.text_ids.empty() ? o.output_ids : res.text_ids));
+      const std::vector<int32_t>& text_ids = res.text_ids.empty() ? o.output_ids : res.text_ids;
+      push_text(ts->finish(r.canvas ? text_view(text_ids) : std::span<const int32_t>(text_ids)));
       if (ts->stopped_by_string()) {
         o.output_ids = ts->ids();
         o.finish_reason = FinishReason::kStop;
@@ -145,6 +158,10 @@ void JobRunner::run(Job& job) {
     }
   }
   if (o.ok()) o.answer_tokens = answer_token_count(o.output_ids, lm.model->config());
+  if (o.ok() && r.canvas) {  // templates count what their holes hold
+    o.answer_tokens = 0;
+    for (const auto& h : o.holes) o.answer_tokens += static_cast<int64_t>(h.size());
+  }
   o.run_ms = ms_between(t_start, SteadyClock::now());
 
   db::GenerationFinish fin;

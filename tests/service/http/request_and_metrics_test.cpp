@@ -170,7 +170,8 @@ TEST(GenerationRequest, EveryOpenAIFieldIsHandledOrRefused) {
   }
   EXPECT_EQ(param_of(Endpoint::kCompletions, with(comp_base, "messages", json::array())),
             "messages");
-  EXPECT_EQ(param_of(Endpoint::kCompletions, with(comp_base, "suffix", "tail")), "suffix");
+  // suffix is an insertion (README: Infill), parsed with the template fields.
+  EXPECT_EQ(param_of(Endpoint::kCompletions, with(comp_base, "suffix", "tail")), "(no error)");
   // Mapped: top-level top_k becomes the decoding key; stream_options needs a stream.
   const auto in = parse_generation_input(Endpoint::kChat, with(chat_base, "top_k", 7));
   EXPECT_EQ(decode_overrides(in)["top_k"], 7);
