@@ -4,6 +4,7 @@
 
 import { ApiError, getApiKey, getJson, health, postJson, postStream, setApiKey } from "./api.js";
 import { HistoryView } from "./history.js";
+import { filledNodes, parseHoles, templateToText } from "./infill.js";
 import { ParamsForm } from "./params.js";
 import { RunView } from "./run_view.js";
 
@@ -67,7 +68,8 @@ function showApiError(err, set) {
     if (state.compare) selectSet(set);
     return;
   }
-  if (param === "prompt" || param === "prompt_ids" || param.startsWith("messages") || param === "text") {
+  if (param === "prompt" || param === "prompt_ids" || param.startsWith("messages") ||
+      param === "text" || param.startsWith("template")) {
     showFieldError("prompt", err.message);
   } else if (param === "model") {
     showFieldError("model", err.message);
@@ -232,14 +234,25 @@ $("model-load").addEventListener("click", async () => {
 
 // ---------------------------------------------------------------- modes and sets
 
+// Prompt modes: what the prompt box holds and how it becomes a request (buildPrompt). A new
+// mode adds its entry here and a tab in index.html.
+const MODES = {
+  plain: { placeholder: "Write a prompt. Ctrl+Enter generates.", button: "Generate" },
+  chat: { placeholder: "Message (the model's chat template is applied). Ctrl+Enter sends.", button: "Generate" },
+  infill: {
+    placeholder: "Text with holes: [____] is one token per underscore, [____:8] eight tokens, " +
+                 "[____:1-8] one to eight. Ctrl+Enter fills them.",
+    button: "Fill",
+  },
+};
+
 function setMode(mode) {
   state.mode = mode;
   for (const b of $("mode").querySelectorAll("button")) b.classList.toggle("active", b.dataset.mode === mode);
   $("chat-area").hidden = mode !== "chat";
   $("new-chat").hidden = mode !== "chat";
-  $("prompt").placeholder = mode === "chat"
-    ? "Message (the model's chat template is applied). Ctrl+Enter sends."
-    : "Write a prompt. Ctrl+Enter generates.";
+  $("prompt").placeholder = MODES[mode].placeholder;
+  if (!state.running) $("generate").textContent = MODES[mode].button;
 }
 
 function selectSet(set) {
@@ -323,13 +336,14 @@ function setRunning(running) {
   state.running = running;
   $("generate").disabled = running;
   $("stop").disabled = !running;
-  $("generate").textContent = running ? "Generating…" : "Generate";
+  $("generate").textContent = running ? "Generating…" : MODES[state.mode].button;
 }
 
 // The prompt fields of the request: plain text, or the chat rendered with the model's template
 // by POST /tokenize (the same rendering /v1/chat/completions uses).
 async function buildPrompt(model, text) {
   if (state.mode === "plain") return { prompt: text };
+  if (state.mode === "infill") return { template: parseHoles(text).parts };
   const messages = [];
   const system = $("system").value.trim();
   if (system) messages.push({ role: "system", content: system });
@@ -341,6 +355,7 @@ async function buildPrompt(model, text) {
 // One streamed run into `view` with parameter set `set`. Resolves to the result or null.
 async function runOne(set, view, model, promptFields, signal) {
   const diffusion = forms[set].collect();
+  if (promptFields.template) delete diffusion.gen_length;  // the holes decide the length
   const body = { model, ...promptFields, stream: "denoise", diffusion };
   view.reset();
   view.setState("running", "Queued…");
@@ -353,7 +368,8 @@ async function runOne(set, view, model, promptFields, signal) {
         view.step(data);
       } else if (name === "result") {
         result = data;
-        view.finish(data);
+        view.finish(data, promptFields.template ? (out) => out.replaceChildren(
+          ...filledNodes(promptFields.template, data.holes)) : null);
       } else if (name === "error") {
         const err = new ApiError(data.error && data.error.code === "cancelled" ? 503 : 500, data);
         view.fail(err.message);
@@ -419,6 +435,14 @@ async function generate() {
     showFieldError("prompt", state.mode === "chat" ? "write a message" : "write a prompt");
     return;
   }
+  if (state.mode === "infill") {
+    try {
+      parseHoles(text);
+    } catch (err) {
+      showFieldError("prompt", err.message);
+      return;
+    }
+  }
   const controller = new AbortController();
   state.abort = controller;
   setRunning(true);
@@ -437,7 +461,7 @@ async function generate() {
     // One after the other, so the timings of A and B compare on an otherwise idle server.
     for (const s of sets) {
       results[s] = await runOne(s, state.runs[s], model, promptFields, controller.signal);
-      if (results[s]) hintEmptyAnswer(state.runs[s]);
+      if (results[s] && state.mode !== "infill") hintEmptyAnswer(state.runs[s]);
     }
     if (state.compare) $("compare-summary").textContent = compareSummary(results.a, results.b);
     if (state.mode === "chat" && !state.compare && results.a) {
@@ -482,7 +506,11 @@ function useGeneration(g) {
     $("model").value = g.model;
     onModelChange();
   }
-  if (g.prompt !== null) {
+  if (g.params && Array.isArray(g.params.template)) {
+    state.modeChosen = true;
+    setMode("infill");
+    $("prompt").value = templateToText(g.params.template);
+  } else if (g.prompt !== null) {
     state.modeChosen = true;  // the logged prompt is the rendered text: replay it as is
     setMode("plain");
     $("prompt").value = g.prompt;

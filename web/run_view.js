@@ -1,6 +1,9 @@
 // RunView: one run's panel. The canvas has one cell per generated position; masked cells are
 // placeholders until a "denoise" step event commits them, the latest step's cells are
-// highlighted, and after the run every step can be replayed with the slider.
+// highlighted, and after the run every step can be replayed with the slider. A template run
+// (Infill) shows its fixed text as known cells from the start (the start event's "canvas").
+
+const FIXED = -2;  // commitStep of a template's fixed token: known before the first step
 
 const MAX_LABEL = 12;  // characters of a token piece shown in a cell (the tooltip has all)
 const END_GLYPH = "⏎";  // what an end-of-text or padding token's cell shows, dimmed
@@ -104,11 +107,14 @@ export class RunView {
     this.answer = null;  // {tokens, tokensPerSecond, text} of the result
     this.outputLength = null;  // set by the result: positions from here on are after the end
     this.result = null;
+    this.template = null;  // the start event's canvas of a template run
+    this.renderOutput = null;
     this.generationId = null;
     this.canvas.replaceChildren();
     this.q(".run-params").replaceChildren();
     this.q(".stats").replaceChildren();
     this.q(".output").hidden = true;
+    this.q(".legend-fixed").hidden = true;
     this.q(".run-error").hidden = true;
     this.q(".run-hint").hidden = true;
     this.slider.disabled = true;
@@ -135,6 +141,22 @@ export class RunView {
       chips.append(chip);
     }
     this.resize(info.diffusion ? info.diffusion.gen_length : 0);
+    if (info.canvas) this.placeTemplate(info.canvas);
+  }
+
+  // Fixed text of a template: known cells from the start; the holes stay masked.
+  placeTemplate(canvas) {
+    this.template = canvas;
+    this.q(".legend-fixed").hidden = false;
+    if (this.cells.length < canvas.ids.length) this.resize(canvas.ids.length);
+    canvas.ids.forEach((id, pos) => {
+      if (id === canvas.mask_id) return;
+      this.commitStep[pos] = FIXED;
+      this.tokens[pos] = id;
+      this.pieces[pos] = canvas.pieces[pos];
+      this.committedCount++;
+    });
+    this.render(0);
   }
 
   resize(n) {
@@ -169,7 +191,9 @@ export class RunView {
     this.schedule();
   }
 
-  finish(result) {
+  // `renderOutput(el)`, when given, fills the output box (Infill shows the filled template).
+  finish(result, renderOutput = null) {
+    this.renderOutput = renderOutput;
     this.answer = this.answerOf(result);
     this.pendingResult = result;
     this.schedule();
@@ -223,7 +247,7 @@ export class RunView {
     // Positions the result fills but no step reported (should not happen; keeps the canvas true).
     ids.forEach((id, pos) => {
       if (pos >= this.cells.length) this.resize(pos + 1);
-      if (this.commitStep[pos] < 0) {
+      if (this.commitStep[pos] === -1) {
         this.commitStep[pos] = Math.max(0, this.events.length - 1);
         this.tokens[pos] = id;
       }
@@ -240,11 +264,15 @@ export class RunView {
     out.hidden = false;
     this.q(".output-text").textContent =
       result.text !== null && result.text !== undefined ? result.text : `ids: ${ids.join(", ")}`;
+    if (this.renderOutput) this.renderOutput(this.q(".output-text"));
   }
 
   // The answer's own tokens (not the end token or padding) and their rate over the run's time.
   answerOf(result) {
-    const tokens = answerLength(result, (id) => this.tokenPieces.get(id));
+    // A template's answer is what its holes hold (the server counts it).
+    const tokens = Array.isArray(result.holes) && result.usage
+      ? result.usage.completion_tokens
+      : answerLength(result, (id) => this.tokenPieces.get(id));
     const ms = result.timings ? result.timings.run_ms : undefined;
     const text = typeof result.text === "string" ? result.text : null;
     return { tokens, tokensPerSecond: ms > 0 ? (1000 * tokens) / ms : null, text };
@@ -336,7 +364,13 @@ export class RunView {
       const e = this.events[k];
       if (typeof e.end_from === "number" && e.end_from >= 0) from = Math.min(from, e.end_from);
     }
-    for (let pos = 0; pos < from; pos++) {
+    // A template's end tokens close its holes; only a final hole's end ends the canvas.
+    let first = 0;
+    if (this.template) {
+      const last = this.template.holes[this.template.holes.length - 1];
+      first = last && last.begin + last.length === this.template.ids.length ? last.begin : from;
+    }
+    for (let pos = first; pos < from; pos++) {
       const s = this.commitStep[pos];
       if (s >= 0 && s < upto && isSpecialPiece(this.pieces[pos])) return pos + 1;
     }
@@ -380,6 +414,14 @@ export class RunView {
       }
       cell.hidden = false;
       const s = this.commitStep[pos];
+      if (s === FIXED) {
+        committed++;
+        const text = cellText(this.pieces[pos] === null ? `#${this.tokens[pos]}` : this.pieces[pos]);
+        if (cell.className !== "cell fixed") cell.className = "cell fixed";
+        if (cell.textContent !== text) cell.textContent = text;
+        cell.title = `position ${pos} · token ${this.tokens[pos]} ${JSON.stringify(this.pieces[pos])} · fixed text`;
+        continue;
+      }
       const isCommitted = s >= 0 && s < upto;
       const afterEnd = this.outputLength !== null && pos >= this.outputLength && upto >= this.events.length;
       const special = isCommitted && isSpecialPiece(this.pieces[pos]);

@@ -37,6 +37,9 @@ int cmd_generate(int argc, char** argv, int first) {
     std::cout << "\n";
     return 0;
   }
+  if (a.has("template") && a.has("schema")) {
+    throw UsageError("--schema: give either --schema or --template (the schema is the template)");
+  }
   if (a.has("template")) {
     if (a.has("prompt-ids") || a.has("prompt") || a.flag("chat")) {
       throw UsageError(

@@ -7,11 +7,13 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "engine/decode/generate.h"
 #include "engine/engine.h"
 #include "service/http/api_error.h"
 #include "service/http/generation_request.h"
+#include "service/http/template_request.h"
 #include "tests/fuzz/fuzz_util.h"
 
 namespace {
@@ -32,9 +34,17 @@ void handle(dlx::Endpoint ep, const std::string& body) {
     const dlx::http::GenerationInput in = dlx::http::parse_generation_input(ep, j);
     dlx::jinja::RenderLimits limits;
     limits.max_steps = 100'000;  // the service's budget is 1M: fewer keeps one input fast
-    const dlx::http::ResolvedPrompt prompt = dlx::http::resolve_prompt(lm, in, limits);
-    const dlx::DecodeParams params = dlx::http::resolve_decode_params(cfg, in);
-    const int len = static_cast<int>(prompt.ids.size());
+    dlx::DecodeParams params = dlx::http::resolve_decode_params(cfg, in);
+    std::vector<int32_t> ids;
+    // Templates and infill as routes_generate.cpp resolves them; else the prompt.
+    if (const auto t = dlx::http::request_template(in, params.gen_length)) {
+      const dlx::http::TemplateJob job = dlx::http::resolve_template(lm, in, *t, params);
+      params = dlx::canvas_params(*job.canvas, params);
+      ids = job.canvas->prompt;
+    } else {
+      ids = dlx::http::resolve_prompt(lm, in, limits).ids;
+    }
+    const int len = static_cast<int>(ids.size());
     dlx::validate(params, cfg, len);
     dlx::check_generation_budget(cfg, len, params, uint64_t{1} << 30, "--max-request-memory");
     (void)dlx::to_json(params).dump();
@@ -51,8 +61,9 @@ void handle(dlx::Endpoint ep, const std::string& body) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string body(reinterpret_cast<const char*>(data), size);
-  for (auto ep : {dlx::Endpoint::kCompletions, dlx::Endpoint::kChat, dlx::Endpoint::kGenerate,
-                  dlx::Endpoint::kOllamaGenerate, dlx::Endpoint::kOllamaChat}) {
+  for (auto ep :
+       {dlx::Endpoint::kCompletions, dlx::Endpoint::kChat, dlx::Endpoint::kGenerate,
+        dlx::Endpoint::kInfill, dlx::Endpoint::kOllamaGenerate, dlx::Endpoint::kOllamaChat}) {
     handle(ep, body);
   }
   return 0;

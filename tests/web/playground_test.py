@@ -4,7 +4,8 @@ temp database, tiny fixture model), drives headless Chromium through chromedrive
 HTTP API (Python standard library only), and checks what a user sees: the page loads with the
 model and its defaults, a prompt streams into the canvas (step counter advancing, cells
 filling, none left masked), history lists the generation and opens its details, an API error
-lands next to the control that caused it, side-by-side runs both sets. With --demo, the bundled
+lands next to the control that caused it, side-by-side runs both sets, and Infill mode fills
+[____] holes while the fixed text stays as typed. With --demo, the bundled
 model's first five minutes: Chat mode by default with true answers, side by side on first use,
 the empty-answer hint in Plain mode, a 420 px wide window without horizontal scrolling, and the
 README's screenshot (artifacts-demo/playground.png). Screenshots are saved as artifacts. Exit 77
@@ -452,8 +453,51 @@ def scenario(b, server, artifacts):
     log(f"side by side: {summary}")
     b.screenshot(os.path.join(artifacts, "playground-side-by-side.png"))
 
-    # No console errors (a CSP violation or a missing file would show here) but the 400 that
-    # step 3 asked for.
+    # 5. Infill: text with [____] holes. The fixed text shows from the start and never changes;
+    # the holes fill through the stream; the output marks what the model wrote.
+    b.click(".switch")  # side by side off
+    b.click("#mode [data-mode='infill']")
+    check(mode(b) == "infill", f"mode after clicking Infill: {mode(b)}")
+    check(b.js("return document.getElementById('generate').textContent") == "Fill", "button label")
+    b.type("#prompt", "The quick [____] fox jumps[__:3] the lazy dog")
+    b.js(WATCH_RUN)
+    b.click("#generate")
+    s = wait_run_finished(b, "a")
+    fixed = b.js("return [...document.querySelectorAll('.run[data-run=\"a\"] .cell.fixed')]"
+                 ".map(c => c.textContent)")
+    frames = b.js("return window.__frames")
+    log(f"infill: {s['step']} steps, {len(fixed)} fixed cells {fixed}, output {s['output']!r}")
+    check(len(fixed) > 0, "no fixed-text cells on the canvas")
+    check(b.js("return !document.querySelector('.run[data-run=\"a\"] .legend-fixed').hidden"),
+          "the legend does not explain the fixed cells")
+    # The cells show a leading space as "·" and a lone space as "␣"; the prompt is not drawn.
+    shown = "".join(fixed).replace("·", " ").replace("␣", " ")
+    check(shown == " fox jumps the lazy dog", f"fixed cells {fixed} read {shown!r}")
+    check(s["masked"] == 0, f"{s['masked']} hole cells still masked after the run")
+    check(s["committed"] == 7, f"{s['committed']} committed cells, the holes hold 7")
+    check(any(f["masked"] > 0 and f["committed"] > 0 for f in frames) or s["step"] == 1,
+          "no frame showed the holes partly filled")
+    check(s["answerTokens"] == "7", f"answer tokens {s['answerTokens']} (holes of 4 and 3)")
+    marks = b.js("return [...document.querySelectorAll('.run[data-run=\"a\"] .output-text "
+                 "mark.hole-fill')].map(m => m.textContent)")
+    check(len(marks) == 2, f"hole marks in the output: {marks}")
+    check(s["output"] == "The quick " + marks[0] + " fox jumps" + marks[1] + " the lazy dog",
+          f"output {s['output']!r} is not the fixed text with the holes {marks} filled in")
+    status, g, _ = http_json("GET", f"{server.url}/v1/generations/{s['id']}")
+    check(status == 200 and g["params"].get("template") == [
+        {"text": "The quick "}, {"hole": 4}, {"text": " fox jumps"}, {"hole": 3},
+        {"text": " the lazy dog"}], f"logged template: {g.get('params')}")
+    b.screenshot(os.path.join(artifacts, "playground-infill.png"))
+    # A hole the server refuses: the error lands under the prompt, naming the part.
+    b.type("#prompt", "broken [__:0] hole")
+    b.click("#generate")
+    err = wait_for("an error under the prompt", lambda: b.js(
+        "return document.querySelector('[data-error-for=\"prompt\"]').textContent"), 20)
+    log(f"infill error under the prompt: {err!r}")
+    check("template[1].hole" in err, f"error text: {err!r}")
+
+    # No console errors (a CSP violation or a missing file would show here) but the 400s that
+    # steps 3 and 5 asked for.
     severe = console_errors(b, allowed=[("/v1/generate", "400")])
     check(not severe, f"browser console errors: {severe}")
 

@@ -170,8 +170,10 @@ TEST(GenerationRequest, EveryOpenAIFieldIsHandledOrRefused) {
   }
   EXPECT_EQ(param_of(Endpoint::kCompletions, with(comp_base, "messages", json::array())),
             "messages");
-  // suffix is an insertion (README: Infill), parsed with the template fields.
+  // suffix: an insertion on completions (README: Infill), unknown to chat.
   EXPECT_EQ(param_of(Endpoint::kCompletions, with(comp_base, "suffix", "tail")), "(no error)");
+  EXPECT_EQ(param_of(Endpoint::kCompletions, with(comp_base, "suffix", 3)), "suffix");
+  EXPECT_EQ(param_of(Endpoint::kChat, with(chat_base, "suffix", "tail")), "suffix");
   // Mapped: top-level top_k becomes the decoding key; stream_options needs a stream.
   const auto in = parse_generation_input(Endpoint::kChat, with(chat_base, "top_k", 7));
   EXPECT_EQ(decode_overrides(in)["top_k"], 7);
