@@ -3,6 +3,8 @@
 // and every fixture family; unsupported or malformed schemas are a 400 naming the part.
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include "tests/support/serve_harness.h"
 
 namespace dlx::test {
@@ -151,6 +153,24 @@ TEST_F(ServeStructured, GenerateSchemaPlainAndStreamed) {
     }
   }
   EXPECT_GT(steps, 0);
+}
+
+// The same request through the CLI (generate --schema --chat) and HTTP (chat completions)
+// gives the same document: one engine path, the model's default decoding on both.
+TEST_F(ServeStructured, CliAndHttpGiveTheSameDocument) {
+  const std::string schema_file = dir_->file("person.json");
+  { std::ofstream(schema_file) << kPerson; }
+  const RunResult cli = run(binary() + " generate --model " + std::string(DLX_SOURCE_DIR) +
+                            "/models/dlx-demo-llada --prompt 'sort: 5391' --chat --schema " +
+                            schema_file + " --json");
+  ASSERT_EQ(cli.exit_code, 0) << cli.err;
+  const json c = json::parse(cli.out);
+  const json r =
+      ok("/v1/chat/completions",
+         R"({"model":"dlx-demo-llada","messages":[{"role":"user","content":"sort: 5391"}],)" +
+             response_format(kPerson) + "}");
+  EXPECT_EQ(r["choices"][0]["message"]["content"], c["text"]);
+  expect_person(c["text"].get<std::string>());
 }
 
 TEST_F(ServeStructured, OllamaFormatSchema) {
