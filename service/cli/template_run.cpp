@@ -75,7 +75,9 @@ int run_template(const Args& a, const CanvasTemplate& t, bool text_from_middle) 
   if (json) {
     nlohmann::json holes = nlohmann::json::array();
     for (size_t i = 0; i < r.holes.size(); ++i) {
-      holes.push_back({{"ids", r.holes[i]}, {"text", r.hole_texts[i]}});
+      nlohmann::json h = {{"ids", r.holes[i]}, {"text", r.hole_texts[i]}};
+      if (!spec.holes[i].name.empty()) h["name"] = spec.holes[i].name;
+      holes.push_back(std::move(h));
     }
     // The text as streamed (the HTTP answer's "text"): the region less the infill's suffix.
     TextStreamer whole(*lm->tokenizer, cfg);

@@ -55,12 +55,15 @@ std::string sse(const char* event, const json& j) {
   return std::string("event: ") + event + "\ndata: " + dump(j) + "\n\n";
 }
 
-// Templates and infill: per hole its text and ids.
-json holes_json(const JobOutcome& o) {
+// Templates and infill: per hole its text and ids (and its name, when the part had one).
+json holes_json(const JobRequest& r, const JobOutcome& o) {
   json holes = json::array();
   for (size_t i = 0; i < o.holes.size(); ++i) {
-    holes.push_back({{"ids", o.holes[i]},
-                     {"text", i < o.hole_texts.size() ? json(o.hole_texts[i]) : json(nullptr)}});
+    json h = {{"ids", o.holes[i]},
+              {"text", i < o.hole_texts.size() ? json(o.hole_texts[i]) : json(nullptr)}};
+    const std::string& name = r.canvas->holes[i].name;
+    if (!name.empty()) h["name"] = name;
+    holes.push_back(std::move(h));
   }
   return holes;
 }
@@ -77,7 +80,7 @@ json native_result(const JobRequest& r, const JobOutcome& o) {
             {"usage", usage_json(r, o)},
             {"timings", timings_json(o)},
             {"diffusion", to_json(r.params)}};
-  if (r.canvas) j["holes"] = holes_json(o);
+  if (r.canvas) j["holes"] = holes_json(r, o);
   return j;
 }
 

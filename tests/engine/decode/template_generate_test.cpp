@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "engine/decode/template_text.h"
 #include "engine/decode/text_streamer.h"
 #include "engine/model/model.h"
 #include "engine/util/error.h"
@@ -398,6 +399,56 @@ TEST(TemplateGenerate, BadTemplatesNameThePart) {
     ADD_FAILURE();
   } catch (const Error& e) {
     EXPECT_EQ(e.param(), "template");
+  }
+}
+
+TEST(TemplateText, MarkersAndJsonGiveTheSameParts) {
+  const CanvasTemplate m = template_from_markers("a [[b] [___] c[_:7] d [__:1-5]");
+  ASSERT_EQ(m.parts.size(), 6u);
+  EXPECT_EQ(m.parts[0].text, "a [b] ");
+  EXPECT_TRUE(m.parts[1].is_hole);
+  EXPECT_EQ(m.parts[1].min_tokens, 3);
+  EXPECT_EQ(m.parts[1].max_tokens, 3);
+  EXPECT_EQ(m.parts[2].text, " c");
+  EXPECT_EQ(m.parts[3].max_tokens, 7);
+  EXPECT_EQ(m.parts[4].text, " d ");
+  EXPECT_EQ(m.parts[5].min_tokens, 1);
+  EXPECT_EQ(m.parts[5].max_tokens, 5);
+  const CanvasTemplate j = template_from_json(nlohmann::json::parse(
+      R"([{"text": "a [b] "}, {"hole": 3}, {"text": " c"}, {"hole": 7, "name": "x"},
+          {"text": " d "}, {"hole": {"min": 1, "max": 5}}])"));
+  ASSERT_EQ(j.parts.size(), m.parts.size());
+  for (size_t i = 0; i < j.parts.size(); ++i) {
+    EXPECT_EQ(j.parts[i].is_hole, m.parts[i].is_hole) << i;
+    EXPECT_EQ(j.parts[i].text, m.parts[i].text) << i;
+    EXPECT_EQ(j.parts[i].min_tokens, m.parts[i].min_tokens) << i;
+    EXPECT_EQ(j.parts[i].max_tokens, m.parts[i].max_tokens) << i;
+  }
+  EXPECT_EQ(j.parts[3].name, "x");
+  for (const char* bad : {"no hole", "a [__:0] b", "a [__:5-2] b", "a [__ b", "a [_x_] b"}) {
+    try {
+      template_from_markers(bad);
+      ADD_FAILURE() << bad;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.param(), "template") << bad;
+    }
+  }
+  const std::pair<const char*, const char*> bad_json[] = {
+      {R"([{"text": "a"}, {"hole": 0}])", "template[1].hole"},
+      {R"([{"text": "a"}, {"hole": {"max": 2, "min": 3}}])", "template[1].hole.min"},
+      {R"([{"text": "a"}, {"hole": {"min": 1}}])", "template[1].hole.max"},
+      {R"([{"text": "a", "hole": 2}])", "template[0]"},
+      {R"([{"text": 5}, {"hole": 2}])", "template[0].text"},
+      {R"([{"text": "a"}, {"hole": 2, "size": 1}])", "template[1].size"},
+      {R"([{"text": "a"}])", "template"},
+      {R"("a [___]")", "template"}};
+  for (const auto& [text, param] : bad_json) {
+    try {
+      template_from_json(nlohmann::json::parse(text));
+      ADD_FAILURE() << text;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.param(), param) << text;
+    }
   }
 }
 

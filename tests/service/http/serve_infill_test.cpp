@@ -340,6 +340,12 @@ TEST_F(ServeInfill, TheGenerationLogKeepsTheTemplate) {
     return g["status"] == "ok";
   }));
   EXPECT_EQ(g["endpoint"], "/v1/infill");
+  // A named part's hole carries its name.
+  const json named =
+      ok("/v1/generate",
+         {{"model", "llada"},
+          {"template", json::array({{{"text", "x ="}}, {{"hole", 2}, {"name", "v"}}})}});
+  EXPECT_EQ(named["holes"][0]["name"], "v");
   EXPECT_EQ(g["params"]["suffix"], " c");
   EXPECT_EQ(g["params"]["max_tokens"], 3);
 }
