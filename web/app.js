@@ -5,6 +5,7 @@
 import { ApiError, getApiKey, getJson, health, postJson, postStream, setApiKey } from "./api.js";
 import { HistoryView } from "./history.js";
 import { filledNodes, parseHoles, templateToText } from "./infill.js";
+import { EXAMPLE_SCHEMA, parseSchema, prettyDocument } from "./json_mode.js";
 import { ParamsForm } from "./params.js";
 import { RunView } from "./run_view.js";
 
@@ -71,6 +72,8 @@ function showApiError(err, set) {
   if (param === "prompt" || param === "prompt_ids" || param.startsWith("messages") ||
       param === "text" || param.startsWith("template")) {
     showFieldError("prompt", err.message);
+  } else if (param === "schema") {
+    showFieldError("schema", err.message);
   } else if (param === "model") {
     showFieldError("model", err.message);
   }
@@ -244,6 +247,11 @@ const MODES = {
                  "[____:1-8] one to eight. Ctrl+Enter fills them.",
     button: "Fill",
   },
+  json: {
+    placeholder: "What the document is about (sent through the chat template when the model has " +
+                 "one). Ctrl+Enter generates.",
+    button: "Generate JSON",
+  },
 };
 
 function setMode(mode) {
@@ -251,6 +259,8 @@ function setMode(mode) {
   for (const b of $("mode").querySelectorAll("button")) b.classList.toggle("active", b.dataset.mode === mode);
   $("chat-area").hidden = mode !== "chat";
   $("new-chat").hidden = mode !== "chat";
+  $("json-area").hidden = mode !== "json";
+  if (mode === "json" && !$("schema").value.trim()) $("schema").value = EXAMPLE_SCHEMA;
   $("prompt").placeholder = MODES[mode].placeholder;
   if (!state.running) $("generate").textContent = MODES[mode].button;
 }
@@ -344,6 +354,13 @@ function setRunning(running) {
 async function buildPrompt(model, text) {
   if (state.mode === "plain") return { prompt: text };
   if (state.mode === "infill") return { template: parseHoles(text).parts };
+  if (state.mode === "json") {
+    // The instruction as a chat turn when the model has a template; the skeleton is the reply.
+    const schema = parseSchema($("schema").value);
+    if (state.chatTemplate === false) return { prompt: text, schema };
+    const r = await postJson("/tokenize", { model, messages: [{ role: "user", content: text }] });
+    return { prompt: r.text, add_special_tokens: false, schema };
+  }
   const messages = [];
   const system = $("system").value.trim();
   if (system) messages.push({ role: "system", content: system });
@@ -355,7 +372,8 @@ async function buildPrompt(model, text) {
 // One streamed run into `view` with parameter set `set`. Resolves to the result or null.
 async function runOne(set, view, model, promptFields, signal) {
   const diffusion = forms[set].collect();
-  if (promptFields.template) delete diffusion.gen_length;  // the holes decide the length
+  // The holes (a template's, or a schema's values) decide the length.
+  if (promptFields.template || promptFields.schema) delete diffusion.gen_length;
   const body = { model, ...promptFields, stream: "denoise", diffusion };
   view.reset();
   view.setState("running", "Queued…");
@@ -368,8 +386,13 @@ async function runOne(set, view, model, promptFields, signal) {
         view.step(data);
       } else if (name === "result") {
         result = data;
-        view.finish(data, promptFields.template ? (out) => out.replaceChildren(
-          ...filledNodes(promptFields.template, data.holes)) : null);
+        let render = null;
+        if (promptFields.template) {
+          render = (out) => out.replaceChildren(...filledNodes(promptFields.template, data.holes));
+        } else if (promptFields.schema) {
+          render = (out) => { out.textContent = prettyDocument(data.text || ""); };
+        }
+        view.finish(data, render);
       } else if (name === "error") {
         const err = new ApiError(data.error && data.error.code === "cancelled" ? 503 : 500, data);
         view.fail(err.message);
@@ -443,6 +466,14 @@ async function generate() {
       return;
     }
   }
+  if (state.mode === "json") {
+    try {
+      parseSchema($("schema").value);
+    } catch (err) {
+      showFieldError("schema", err.message);
+      return;
+    }
+  }
   const controller = new AbortController();
   state.abort = controller;
   setRunning(true);
@@ -461,7 +492,9 @@ async function generate() {
     // One after the other, so the timings of A and B compare on an otherwise idle server.
     for (const s of sets) {
       results[s] = await runOne(s, state.runs[s], model, promptFields, controller.signal);
-      if (results[s] && state.mode !== "infill") hintEmptyAnswer(state.runs[s]);
+      if (results[s] && state.mode !== "infill" && state.mode !== "json") {
+        hintEmptyAnswer(state.runs[s]);
+      }
     }
     if (state.compare) $("compare-summary").textContent = compareSummary(results.a, results.b);
     if (state.mode === "chat" && !state.compare && results.a) {

@@ -11,6 +11,7 @@
 #include "service/cli/commands.h"
 #include "service/cli/decode_flags.h"
 #include "service/cli/model_loader.h"
+#include "service/cli/schema_run.h"
 #include "service/cli/template_run.h"
 
 namespace dlx::cli {
@@ -18,7 +19,7 @@ namespace dlx::cli {
 int cmd_generate(int argc, char** argv, int first) {
   std::set<std::string> options = model_options();
   options.insert(decode_flag_options().begin(), decode_flag_options().end());
-  options.insert({"prompt-ids", "prompt", "template"});
+  options.insert({"prompt-ids", "prompt", "template", "schema"});
   Args a(argc, argv, first, options, {"help", "json", "trace", "chat"});
   if (a.flag("help")) {
     std::cout << "usage: diffulex generate [--model DIR] [--weights FILE] (--prompt-ids 1,2,3 | "
@@ -29,10 +30,15 @@ int cmd_generate(int argc, char** argv, int first) {
                  "--template FILE: fixed text and holes, a JSON array ([{\"text\": ...}, "
                  "{\"hole\": 12}]) or text with [___] / [___:N] / [___:A-B] holes (README: "
                  "Infill); prints the text after the prompt.\n"
+                 "--schema FILE: structured output, a JSON document valid against the JSON "
+                 "Schema in FILE (README: Structured output).\n"
                  "decoding keys (README: Decoding):";
     std::cout << decode_flags_help();
     std::cout << "\n";
     return 0;
+  }
+  if (a.has("template") && a.has("schema")) {
+    throw UsageError("--schema: give either --schema or --template (the schema is the template)");
   }
   if (a.has("template")) {
     if (a.has("prompt-ids") || a.has("prompt") || a.flag("chat")) {
@@ -42,6 +48,7 @@ int cmd_generate(int argc, char** argv, int first) {
     }
     return run_template(a, read_template_file(a.str("template")), /*text_from_middle=*/false);
   }
+  if (a.has("schema")) return run_schema(a);
   if (a.has("prompt-ids") == a.has("prompt")) {
     throw UsageError("give exactly one of --prompt-ids, --prompt or --template");
   }

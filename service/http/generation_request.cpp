@@ -123,12 +123,13 @@ GenerationInput parse_generation_input(Endpoint endpoint, const json& body) {
       return parse_infill_input(body);
     case Endpoint::kGenerate: {
       static const std::set<std::string> kKeys = {
-          "model", "prompt", "prompt_ids", "template", "stream", "diffusion", "add_special_tokens"};
+          "model",  "prompt",    "prompt_ids",         "template",
+          "stream", "diffusion", "add_special_tokens", "schema"};
       for (auto it = body.begin(); it != body.end(); ++it) {
         if (!kKeys.count(it.key())) {
           throw bad_request(it.key(),
                             "unknown key (expected model, prompt, prompt_ids or template, "
-                            "diffusion, stream, add_special_tokens)");
+                            "diffusion, stream, add_special_tokens, schema)");
         }
       }
       const bool has_text = body.contains("prompt") && !body["prompt"].is_null();

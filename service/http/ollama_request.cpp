@@ -16,15 +16,6 @@ bool is_empty(const json& v) {
   return v.is_null() || ((v.is_array() || v.is_object() || v.is_string()) && v.empty());
 }
 
-// `format` (JSON mode / a schema) is structured output, not implemented yet.
-void refuse_format(const json& body) {
-  if (body.contains("format") && !is_empty(body["format"])) {
-    throw bad_request("format",
-                      "structured output (\"json\" or a schema) is not implemented yet; leave "
-                      "format out");
-  }
-}
-
 void refuse_thinking(const json& body) {
   if (body.contains("think") && !body["think"].is_null() &&
       !(body["think"].is_boolean() && !body["think"].get<bool>())) {
@@ -164,7 +155,6 @@ GenerationInput parse_ollama_input(Endpoint endpoint, const json& body) {
   }
   if (!body.contains("model")) throw bad_request("model", "is required");
   in.model = ollama_model_name(get_string(body["model"], "model"));
-  refuse_format(body);
   refuse_thinking(body);
   // keep_alive: models stay loaded until POST /v1/models/NAME/unload; any value is accepted.
   if (chat) {

@@ -56,6 +56,7 @@ const std::vector<Field>& fields() {
       {"stream", kBoth, nullptr, ""},
       {"stream_options", kBoth, nullptr, ""},
       {"diffusion", kBoth, nullptr, ""},
+      {"response_format", kBoth, nullptr, ""},  // structured_request.cpp
       // About the request, not its answer: accepted, no effect (every request is logged).
       {"user", kBoth, is_any, ""},
       {"metadata", kBoth, is_any, ""},
@@ -76,11 +77,6 @@ const std::vector<Field>& fields() {
       {"repetition_penalty", kBoth, is_one,
        "penalties are not supported (a diffusion model decodes all positions at once); send 1"},
       {"logit_bias", kBoth, is_empty, "logit_bias is not supported"},
-      {"response_format", kBoth,
-       [](const json& v) {
-         return v.is_null() || (v.is_object() && v.value("type", "") == "text");
-       },
-       "only {\"type\": \"text\"} is supported (structured output is not implemented yet)"},
       {"tools", kChat, is_empty, "tool calling is not supported"},
       {"functions", kChat, is_empty, "function calling is not supported"},
       {"tool_choice", kChat,

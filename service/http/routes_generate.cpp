@@ -10,6 +10,7 @@
 #include "service/http/generation_request.h"
 #include "service/http/responses.h"
 #include "service/http/service.h"
+#include "service/http/structured_request.h"
 #include "service/http/template_request.h"
 
 namespace dlx::http {
@@ -66,6 +67,7 @@ class InFlight {
 std::shared_ptr<Job> make_job(Service& s, Endpoint ep, const httplib::Request& req) {
   const json body = parse_body(req.body);
   const GenerationInput in = parse_generation_input(ep, body);
+  const std::optional<StructuredOutput> structured = parse_structured_output(ep, req.body, body);
   std::shared_ptr<const LoadedModel> lm = s.models.acquire(in.model);
   const ModelConfig& cfg = lm->model->config();
   // The time limit starts now: rendering the chat counts against it.
@@ -89,7 +91,16 @@ std::shared_ptr<Job> make_job(Service& s, Endpoint ep, const httplib::Request& r
   } else {
     prompt = resolve_prompt(*lm, in, limits);
   }
+  if (structured) {  // the prompt, then the schema's skeleton with its value holes
+    if (tmpl) {
+      throw_invalid_argument(structured->param,
+                             "structured output cannot be combined with a template or suffix");
+    }
+    tj.canvas = structured_canvas(*lm, in, *structured, prompt.ids, params);
+    params = canvas_params(*tj.canvas, params);
+  }
   validate(params, cfg, static_cast<int>(prompt.ids.size()));
+  if (structured) validate_canvas(*tj.canvas, cfg, params);
   check_generation_budget(cfg, static_cast<int>(prompt.ids.size()), params, s.cfg.max_request_bytes,
                           "--max-request-memory");
 
@@ -105,6 +116,8 @@ std::shared_ptr<Job> make_job(Service& s, Endpoint ep, const httplib::Request& r
   r.canvas = std::move(tj.canvas);
   r.text_trim = tj.text_trim;
   if (!in.stop.empty()) r.log_params["stop"] = in.stop;
+  if (structured) r.log_params["schema"] = structured->param;
+  if (structured) r.schema = structured->schema;
   r.stop = in.stop;
   r.stream = in.stream;
   r.include_usage = in.include_usage;

@@ -17,6 +17,7 @@
 #include "engine/decode/canvas_spec.h"
 #include "engine/decode/decode_params.h"
 #include "engine/decode/finish_reason.h"
+#include "engine/decode/json_schema.h"
 #include "engine/decode/step_event.h"
 #include "engine/util/error.h"
 #include "service/db/status.h"
@@ -53,6 +54,8 @@ struct JobRequest {
   // (infill answers with the middle only: its suffix). Null: a plain generation.
   std::shared_ptr<const CanvasSpec> canvas;
   int text_trim = 0;
+  // Structured output: the schema the text must validate against before it is returned.
+  std::shared_ptr<const SchemaNode> schema;
   StreamMode stream = StreamMode::kNone;
   bool include_usage = false;  // OpenAI streams: usage in a last chunk of its own
   SteadyClock::time_point accepted;

@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "engine/decode/generate.h"
+#include "engine/decode/json_schema_template.h"
 #include "engine/util/error.h"
 #include "service/jobs/completion_text.h"
 
@@ -145,6 +146,17 @@ void JobRunner::run(Job& job) {
     o.error = to_error(std::current_exception());
   }
   if (o.ok() && lm.tokenizer) o.text = ts->text();
+  // Structured output: the document is complete (finish "stop") and is checked before it is
+  // returned; a failure is a bug in the constraints, never an invalid document sent.
+  if (o.ok() && r.schema) {
+    try {
+      check_structured_output(o.text.value_or(""), *r.schema);
+      o.finish_reason = FinishReason::kStop;
+    } catch (const Error& e) {
+      o.status = db::GenerationStatus::kError;
+      o.error = e;
+    }
+  }
   if (o.ok()) o.answer_tokens = answer_token_count(o.output_ids, lm.model->config());
   if (o.ok() && r.canvas) {  // templates count what their holes hold
     o.answer_tokens = 0;

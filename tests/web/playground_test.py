@@ -5,7 +5,8 @@ HTTP API (Python standard library only), and checks what a user sees: the page l
 model and its defaults, a prompt streams into the canvas (step counter advancing, cells
 filling, none left masked), history lists the generation and opens its details, an API error
 lands next to the control that caused it, side-by-side runs both sets, and Infill mode fills
-[____] holes while the fixed text stays as typed. With --demo, the bundled
+[____] holes while the fixed text stays as typed, and JSON mode fills a schema's skeleton
+with values (the document parses with its keys). With --demo, the bundled
 model's first five minutes: Chat mode by default with true answers, side by side on first use,
 the empty-answer hint in Plain mode, a 420 px wide window without horizontal scrolling, and the
 README's screenshot (artifacts-demo/playground.png). Screenshots are saved as artifacts. Exit 77
@@ -496,8 +497,53 @@ def scenario(b, server, artifacts):
     log(f"infill error under the prompt: {err!r}")
     check("template[1].hole" in err, f"error text: {err!r}")
 
+    # 6. JSON: a schema. The skeleton (keys, quotes, commas) shows as fixed cells from the start,
+    # the values fill in through the stream, and the output is a document with the schema's keys
+    # in declaration order and values of their types.
+    b.click("#mode [data-mode='json']")
+    check(mode(b) == "json", f"mode after clicking JSON: {mode(b)}")
+    check(b.js("return !document.getElementById('json-area').hidden"), "the schema box is hidden")
+    check(b.js("return document.getElementById('schema').value.includes('properties')"),
+          "the schema box has no example schema")
+    schema = ('{"type": "object", "properties": {"name": {"type": "string", "maxLength": 6}, '
+              '"count": {"type": "integer", "minimum": 0, "maximum": 99}, '
+              '"ok": {"type": "boolean"}, "size": {"enum": ["S", "M", "L"]}}}')
+    b.type("#schema", schema)
+    b.type("#prompt", "Describe the fox as JSON")
+    b.js(WATCH_RUN)
+    b.click("#generate")
+    s = wait_run_finished(b, "a")
+    fixed = b.js("return [...document.querySelectorAll('.run[data-run=\"a\"] .cell.fixed')]"
+                 ".map(c => c.textContent)")
+    log(f"json: {s['step']} steps, {len(fixed)} fixed cells, output {s['output']!r}")
+    check(len(fixed) > 0, "no skeleton cells on the canvas")
+    check(s["masked"] == 0, f"{s['masked']} value cells still masked after the run")
+    try:
+        doc = json.loads(s["output"])
+    except ValueError as e:
+        raise Failure(f"the JSON output does not parse ({e}): {s['output']!r}")
+    check(list(doc.keys()) == ["name", "count", "ok", "size"], f"keys of {doc}")
+    check(isinstance(doc["name"], str) and len(doc["name"]) <= 6, f"name of {doc}")
+    check(isinstance(doc["count"], int) and 0 <= doc["count"] <= 99, f"count of {doc}")
+    check(isinstance(doc["ok"], bool) and doc["size"] in ("S", "M", "L"), f"ok / size of {doc}")
+    b.screenshot(os.path.join(artifacts, "playground-json.png"))
+    # A schema the server refuses: the error lands under the schema box, naming the part.
+    b.type("#schema", '{"type": "object", "properties": {"tags": {"type": "array", '
+                      '"items": {"type": "string"}}}}')
+    b.click("#generate")
+    err = wait_for("an error under the schema", lambda: b.js(
+        "return document.querySelector('[data-error-for=\"schema\"]').textContent"), 20)
+    log(f"json error under the schema: {err!r}")
+    check("/properties/tags" in err, f"error text: {err!r}")
+    # Not JSON at all: caught in the page before any request.
+    b.type("#schema", "{not json")
+    b.click("#generate")
+    err = wait_for("a parse error under the schema", lambda: b.js(
+        "return document.querySelector('[data-error-for=\"schema\"]').textContent"), 5)
+    check("not JSON" in err, f"error text: {err!r}")
+
     # No console errors (a CSP violation or a missing file would show here) but the 400s that
-    # steps 3 and 5 asked for.
+    # steps 3, 5 and 6 asked for.
     severe = console_errors(b, allowed=[("/v1/generate", "400")])
     check(not severe, f"browser console errors: {severe}")
 

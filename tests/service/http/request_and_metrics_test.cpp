@@ -6,6 +6,7 @@
 #include "engine/util/error.h"
 #include "service/http/api_error.h"
 #include "service/http/generation_request.h"
+#include "service/http/structured_request.h"
 #include "service/metrics/metrics.h"
 #include "tests/support/test_util.h"
 
@@ -21,6 +22,46 @@ std::string param_of(Endpoint ep, const json& body) {
     return to_error_info(std::current_exception()).param;
   }
   return "(no error)";
+}
+
+// parse_structured_output's refusal of `body`, by param ("(no error)" when it parses).
+std::string structured_param_of(Endpoint ep, const json& body) {
+  try {
+    parse_structured_output(ep, body.dump(), body);
+  } catch (...) {
+    return to_error_info(std::current_exception()).param;
+  }
+  return "(no error)";
+}
+
+TEST(GenerationRequest, StructuredOutputFields) {
+  const json schema = {{"type", "object"}, {"properties", {{"a", {{"type", "integer"}}}}}};
+  const json rf = {{"type", "json_schema"}, {"json_schema", {{"name", "n"}, {"schema", schema}}}};
+  EXPECT_EQ(structured_param_of(Endpoint::kChat, {{"response_format", rf}}), "(no error)");
+  EXPECT_TRUE(parse_structured_output(Endpoint::kChat, json{{"response_format", rf}}.dump(),
+                                      {{"response_format", rf}}));
+  EXPECT_FALSE(parse_structured_output(Endpoint::kChat, "{}", json::object()));
+  EXPECT_FALSE(parse_structured_output(Endpoint::kCompletions,
+                                       R"({"response_format":{"type":"text"}})",
+                                       {{"response_format", {{"type", "text"}}}}));
+  EXPECT_EQ(
+      structured_param_of(Endpoint::kCompletions, {{"response_format", {{"type", "json_object"}}}}),
+      "response_format");
+  EXPECT_EQ(structured_param_of(Endpoint::kChat, {{"response_format", {{"type", "xml"}}}}),
+            "response_format.type");
+  json bad = rf;
+  bad["json_schema"]["schema"]["properties"]["a"]["format"] = "date";
+  EXPECT_EQ(structured_param_of(Endpoint::kChat, {{"response_format", bad}}),
+            "response_format.json_schema.schema");
+  bad = rf;
+  bad["json_schema"]["extra"] = 1;
+  EXPECT_EQ(structured_param_of(Endpoint::kChat, {{"response_format", bad}}),
+            "response_format.json_schema.extra");
+  EXPECT_EQ(structured_param_of(Endpoint::kGenerate, {{"schema", {{"oneOf", json::array()}}}}),
+            "schema");
+  EXPECT_EQ(structured_param_of(Endpoint::kOllamaChat, {{"format", "json"}}), "format");
+  EXPECT_EQ(structured_param_of(Endpoint::kOllamaChat, {{"format", schema}}), "(no error)");
+  EXPECT_EQ(structured_param_of(Endpoint::kOllamaChat, {{"format", ""}}), "(no error)");
 }
 
 TEST(GenerationRequest, ParsesEachEndpoint) {
@@ -113,7 +154,6 @@ TEST(GenerationRequest, EveryOpenAIFieldIsHandledOrRefused) {
                                                  {"presence_penalty", -1},
                                                  {"repetition_penalty", 1.1},
                                                  {"logit_bias", {{"50256", -100}}},
-                                                 {"response_format", {{"type", "json_object"}}},
                                                  {"n", 2},
                                                  {"no_such_field", 1}}) {
     EXPECT_EQ(param_of(Endpoint::kChat, with(chat_base, k, v)), k) << v;
