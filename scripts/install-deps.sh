@@ -42,9 +42,10 @@ CONTAINER_PACKAGES=(podman runc debootstrap curl)
 # unless OpenBLAS provides libblas.so.3 (~150 GFLOP/s); fortunes is its text.
 TRAIN_PACKAGES=(python3-torch python3-regex libopenblas0-pthread fortunes)
 # scripts/build-arm64.sh and scripts/test-arm64.sh: the aarch64 cross compiler, qemu's user-mode
-# emulator (ctest runs the aarch64 test binaries through it) and the :arm64 multiarch libraries
-# the build links, as in PACKAGES (header-only and arch-all packages come from the default mode).
-ARM64_PACKAGES=(g++-aarch64-linux-gnu qemu-user
+# emulator (ctest runs the aarch64 test binaries through it, with the arm64 libc's loader) and
+# the :arm64 multiarch libraries the build links, as in PACKAGES (header-only and arch-all
+# packages come from the default mode).
+ARM64_PACKAGES=(g++-aarch64-linux-gnu qemu-user libc6:arm64 libstdc++6:arm64
   libpcre2-dev:arm64 libutf8proc-dev:arm64 libsqlite3-dev:arm64 libssl-dev:arm64
   libcpp-httplib-dev:arm64 libedit-dev:arm64 ocl-icd-opencl-dev:arm64 libclblast-dev:arm64
   libgtest-dev:arm64 libgmock-dev:arm64)

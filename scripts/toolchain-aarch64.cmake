@@ -22,5 +22,8 @@ set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE BOTH)
 set(ENV{PKG_CONFIG_LIBDIR} "/usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig")
 set(ENV{PKG_CONFIG_PATH} "")
 
-# The dynamic loader and libc of the target come from /usr/aarch64-linux-gnu (libc6-arm64-cross).
-set(CMAKE_CROSSCOMPILING_EMULATOR /usr/bin/qemu-aarch64 -L /usr/aarch64-linux-gnu)
+# The programs run with the multiarch loader and libraries (/lib/ld-linux-aarch64.so.1 from
+# libc6:arm64, libstdc++6:arm64), found at their usual paths. Not with `-L /usr/aarch64-linux-gnu`
+# (the cross toolchain's copies): under qemu 7.2 a program's first pthread_create then never
+# returns.
+set(CMAKE_CROSSCOMPILING_EMULATOR /usr/bin/qemu-aarch64)
