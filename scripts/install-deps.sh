@@ -6,6 +6,7 @@
 #   install-deps.sh --image-build    docker/Dockerfile build stage: PACKAGES less dev tools, + ccache
 #   install-deps.sh --image-runtime [--pocl]   runtime stage: the libraries diffulex loads
 #   install-deps.sh --train          tools/train_demo_model.py (torch, regex, OpenBLAS, fortunes)
+#   install-deps.sh --arm64          aarch64 cross-build and qemu (scripts/build-arm64.sh, test-arm64.sh)
 set -euo pipefail
 
 PACKAGES=(
@@ -40,12 +41,21 @@ CONTAINER_PACKAGES=(podman runc debootstrap curl)
 # tools/train_demo_model.py: Debian's torch uses the generic reference BLAS (~5 GFLOP/s here)
 # unless OpenBLAS provides libblas.so.3 (~150 GFLOP/s); fortunes is its text.
 TRAIN_PACKAGES=(python3-torch python3-regex libopenblas0-pthread fortunes)
+# scripts/build-arm64.sh and scripts/test-arm64.sh: the aarch64 cross compiler, qemu's user-mode
+# emulator (ctest runs the aarch64 test binaries through it, with the arm64 libc's loader) and
+# the :arm64 multiarch libraries the build links, as in PACKAGES (header-only and arch-all
+# packages come from the default mode).
+ARM64_PACKAGES=(g++-aarch64-linux-gnu qemu-user libc6:arm64 libstdc++6:arm64
+  libpcre2-dev:arm64 libutf8proc-dev:arm64 libsqlite3-dev:arm64 libssl-dev:arm64
+  libcpp-httplib-dev:arm64 libedit-dev:arm64 ocl-icd-opencl-dev:arm64 libclblast-dev:arm64
+  libgtest-dev:arm64 libgmock-dev:arm64)
 
 mode="${1:-}"
 case "$mode" in
   "") ;;
   --container) PACKAGES=("${CONTAINER_PACKAGES[@]}") ;;
   --train) PACKAGES=("${TRAIN_PACKAGES[@]}") ;;
+  --arm64) PACKAGES=("${ARM64_PACKAGES[@]}") ;;
   --image-build)
     keep=()
     for p in "${PACKAGES[@]}"; do
@@ -72,5 +82,8 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+if [ "$mode" = --arm64 ] && ! dpkg --print-foreign-architectures | grep -qx arm64; then
+  $SUDO dpkg --add-architecture arm64
+fi
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

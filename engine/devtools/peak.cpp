@@ -21,6 +21,9 @@
 #endif
 #include <immintrin.h>
 #define DLX_PEAK_X86 1
+#elif defined(__aarch64__) && defined(__GNUC__)
+#include <arm_neon.h>
+#define DLX_PEAK_NEON 1
 #endif
 
 // The vector types below never cross a library boundary.
@@ -194,6 +197,50 @@ __attribute__((target("avx2"))) float read_avx2(int64_t passes, const float* p, 
 }
 #endif
 
+#ifdef DLX_PEAK_NEON
+// --- AArch64 NEON: FMLA does 4 lanes x (mul + add) = 8 flops ---
+float fma_neon(int64_t iters, const float*, int64_t) {
+  float32x4_t acc[kChains];
+  for (int c = 0; c < kChains; ++c) acc[c] = vdupq_n_f32(1.0f + 0.001f * static_cast<float>(c));
+  const float32x4_t m = vdupq_n_f32(0.999999f), a = vdupq_n_f32(1e-6f);
+  for (int64_t it = 0; it < iters; ++it) {
+    for (int c = 0; c < kChains; ++c) acc[c] = vfmaq_f32(a, acc[c], m);
+  }
+  float32x4_t s = acc[0];
+  for (int c = 1; c < kChains; ++c) s = vaddq_f32(s, acc[c]);
+  return vaddvq_f32(s);
+}
+
+// SDOT (FEAT_DotProd) does 4 lanes x 4 products x (mul + add) = 32 ops.
+#pragma GCC push_options
+#pragma GCC target("arch=armv8.2-a+dotprod")
+float int8_neon(int64_t iters, const float*, int64_t) {
+  int32x4_t acc[kChains];
+  for (int c = 0; c < kChains; ++c) acc[c] = vdupq_n_s32(c);
+  const int8x16_t a = vdupq_n_s8(3), b = vdupq_n_s8(-2);
+  for (int64_t it = 0; it < iters; ++it) {
+    for (int c = 0; c < kChains; ++c) acc[c] = vdotq_s32(acc[c], a, b);
+  }
+  int32x4_t s = acc[0];
+  for (int c = 1; c < kChains; ++c) s = vaddq_s32(s, acc[c]);
+  return static_cast<float>(vaddvq_s32(s));
+}
+#pragma GCC pop_options
+
+float read_neon(int64_t passes, const float* p, int64_t n) {
+  float32x4_t s0 = vdupq_n_f32(0.0f), s1 = s0, s2 = s0, s3 = s0;
+  for (int64_t pass = 0; pass < passes; ++pass) {
+    for (int64_t i = 0; i + 16 <= n; i += 16) {
+      s0 = vaddq_f32(s0, vld1q_f32(p + i));
+      s1 = vaddq_f32(s1, vld1q_f32(p + i + 4));
+      s2 = vaddq_f32(s2, vld1q_f32(p + i + 8));
+      s3 = vaddq_f32(s3, vld1q_f32(p + i + 12));
+    }
+  }
+  return vaddvq_f32(vaddq_f32(vaddq_f32(s0, s1), vaddq_f32(s2, s3)));
+}
+#endif
+
 float read_generic(int64_t passes, const float* p, int64_t n) {
   float s[16] = {};
   for (int64_t pass = 0; pass < passes; ++pass) {
@@ -212,11 +259,18 @@ Kernel pick_kernel(PeakKind kind) {
   [[maybe_unused]] const cpu::CpuFeatures& f = cpu::cpu_features();
   [[maybe_unused]] const bool avx512 = cpu::best_isa() == cpu::Isa::kAvx512;
   [[maybe_unused]] const bool avx2 = cpu::best_isa() == cpu::Isa::kAvx2;
+  // Any NEON level (they differ in the int8 matmul only; its peak needs SDOT).
+  [[maybe_unused]] const bool neon = cpu::best_isa() == cpu::Isa::kNeon ||
+                                     cpu::best_isa() == cpu::Isa::kNeonDot ||
+                                     cpu::best_isa() == cpu::Isa::kNeonI8mm;
   switch (kind) {
     case PeakKind::kFp32Fma:
 #ifdef DLX_PEAK_X86
       if (avx512) return {"avx512", kChains * 16 * 2.0, fma_avx512};
       if (avx2) return {"avx2", kChains * 8 * 2.0, fma_avx2};
+#endif
+#ifdef DLX_PEAK_NEON
+      if (neon) return {"neon", kChains * 4 * 2.0, fma_neon};
 #endif
       return {"generic", kChains * 8 * 2.0, fma_generic};
     case PeakKind::kBf16Dot:
@@ -226,16 +280,27 @@ Kernel pick_kernel(PeakKind kind) {
         return {"amx_bf16", 4 * 16384.0, bf16_amx};
       if (avx512 && f.avx512_bf16) return {"avx512_bf16", kChains * 64.0, bf16_avx512};
 #endif
+      // AArch64: none, as the matmuls have no BFDOT kernel (bf16 mode multiplies in f32 there).
       return {nullptr, 0, nullptr};
     case PeakKind::kInt8Dot:
 #ifdef DLX_PEAK_X86
       if (avx512 && f.avx512_vnni) return {"avx512_vnni", kChains * 128.0, int8_avx512};
+#endif
+#ifdef DLX_PEAK_NEON
+      // SDOT: what the neon_dot kernel uses (neon_i8mm's SMMLA does twice the work per
+      // instruction, its own peak is not measured).
+      if (cpu::best_isa() == cpu::Isa::kNeonDot || cpu::best_isa() == cpu::Isa::kNeonI8mm) {
+        return {"neon_dotprod", kChains * 32.0, int8_neon};
+      }
 #endif
       return {nullptr, 0, nullptr};
     case PeakKind::kMemRead:
 #ifdef DLX_PEAK_X86
       if (avx512) return {"avx512", 0, read_avx512};
       if (avx2) return {"avx2", 0, read_avx2};
+#endif
+#ifdef DLX_PEAK_NEON
+      if (neon) return {"neon", 0, read_neon};
 #endif
       return {"generic", 0, read_generic};
   }

@@ -18,7 +18,13 @@ inline std::string fixtures() { return DLX_FIXTURES; }
 inline std::string model_dir(const std::string& family) {
   return fixtures() + "/models/" + family;
 }
+// The diffulex binary as the start of a shell command line; in a cross build (build-arm64/) it
+// runs through the emulator, e.g. "/usr/bin/qemu-aarch64 .../diffulex".
+#ifdef DLX_EMULATOR
+inline std::string binary() { return DLX_EMULATOR " " DLX_BINARY; }
+#else
 inline std::string binary() { return DLX_BINARY; }
+#endif
 
 struct RunResult {
   int exit_code = -1;

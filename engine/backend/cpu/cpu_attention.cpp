@@ -1,5 +1,5 @@
 // CPU attention and SwiGLU, written once on width-generic vectors (cpu_vecmath.h) and built for
-// AVX-512, AVX2 and plain C++; cpu::attention / cpu::swiglu pick one at run time.
+// AVX-512, AVX2, AArch64 NEON and plain C++; cpu::attention / cpu::swiglu pick one at run time.
 //
 // Attention works on tiles of QR query rows of one head: scores S = (q * scale) K^T with keys
 // along the vector lanes (K is transposed once per call into [KV][hd][keys]), a softmax over each
@@ -195,6 +195,14 @@ DLX_TARGET_AVX2 void swiglu_avx2(const float* g, const float* u, float* o, int64
   swiglu_impl<8>(g, u, o, n);
 }
 #endif
+#if defined(__aarch64__)
+// On AArch64 the 128-bit vectors of the portable level are NEON code already (ASIMD is part of
+// ARMv8-A), and so is its SwiGLU. The NEON levels' attention takes a taller query tile: 32 vector
+// registers hold the scores of 8 query rows x 2 key vectors (16 on x86 fit 4 rows).
+void attention_items_neon(const AttnCall& a, int64_t Tq, int64_t i0, int64_t i1) {
+  attention_items<4, 8>(a, Tq, i0, i1);
+}
+#endif
 void attention_items_generic(const AttnCall& a, int64_t Tq, int64_t i0, int64_t i1) {
   attention_items<4, 4>(a, Tq, i0, i1);
 }
@@ -231,6 +239,11 @@ void attention(const float* q, int64_t ldq, const float* k, const float* v, int6
     items = attention_items_avx2;
     QR = 2;
   }
+#elif defined(__aarch64__)
+  if (isa == Isa::kNeon || isa == Isa::kNeonDot || isa == Isa::kNeonI8mm) {
+    items = attention_items_neon;
+    QR = 8;
+  }
 #endif
   const int64_t tiles = (Tq + QR - 1) / QR;
   pool.parallel_for(tiles * p.heads, 1, [&](int64_t i0, int64_t i1) { items(a, Tq, i0, i1); });
@@ -245,7 +258,7 @@ void swiglu(const float* gate, const float* up, float* out, int64_t n, ThreadPoo
     fn = swiglu_avx2;
   }
 #else
-  (void)isa;  // one level on other CPUs
+  (void)isa;  // one level on other CPUs (on AArch64 it is NEON code, see attention_items_neon)
 #endif
   pool.parallel_for(n, 16384, [&](int64_t b, int64_t e) { fn(gate + b, up + b, out + b, e - b); });
 }

@@ -4,6 +4,12 @@
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <cpuid.h>
+#elif defined(__aarch64__) && defined(__linux__)
+#include <sys/auxv.h>
+// The bits of <asm/hwcap.h> (Linux 5.10+ for I8MM / BF16), spelled out for older headers.
+constexpr unsigned long kHwcapAsimd = 1ul << 1, kHwcapAsimdHp = 1ul << 10,
+                        kHwcapAsimdDp = 1ul << 20;
+constexpr unsigned long kHwcap2I8mm = 1ul << 13, kHwcap2Bf16 = 1ul << 14;
 #endif
 
 namespace dlx::cpu {
@@ -23,8 +29,16 @@ CpuFeatures detect() {
              __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
   f.avx512_bf16 = f.avx512 && __builtin_cpu_supports("avx512bf16");
   f.avx512_vnni = f.avx512 && __builtin_cpu_supports("avx512vnni");
+#elif defined(__aarch64__) && defined(__linux__)
+  // The kernel reports what the core and the OS support (SVE-era cores included).
+  const unsigned long hw = getauxval(AT_HWCAP), hw2 = getauxval(AT_HWCAP2);
+  f.neon = (hw & kHwcapAsimd) != 0;
+  f.neon_fp16 = f.neon && (hw & kHwcapAsimdHp) != 0;
+  f.neon_dotprod = f.neon && (hw & kHwcapAsimdDp) != 0;
+  f.neon_i8mm = f.neon && (hw2 & kHwcap2I8mm) != 0;
+  f.neon_bf16 = f.neon && (hw2 & kHwcap2Bf16) != 0;
 #elif defined(__aarch64__)
-  f.neon = true;
+  f.neon = true;  // mandatory in ARMv8-A; extensions unknown without Linux's auxv
 #endif
   return f;
 }
@@ -39,7 +53,14 @@ std::string CpuFeatures::describe() const {
     return s;
   }
   if (avx2_fma) return "avx2";
-  if (neon) return "neon";
+  if (neon) {
+    std::string s = "neon";
+    if (neon_dotprod) s += "+dotprod";
+    if (neon_i8mm) s += "+i8mm";
+    if (neon_bf16) s += "+bf16";
+    if (neon_fp16) s += "+fp16";
+    return s;
+  }
   return "generic";
 }
 
@@ -54,6 +75,12 @@ const char* isa_name(Isa isa) {
       return "avx512";
     case Isa::kAvx2:
       return "avx2";
+    case Isa::kNeon:
+      return "neon";
+    case Isa::kNeonDot:
+      return "neon_dot";
+    case Isa::kNeonI8mm:
+      return "neon_i8mm";
     case Isa::kGeneric:
       break;
   }
@@ -67,6 +94,12 @@ bool isa_supported(Isa isa) {
       return f.avx512;
     case Isa::kAvx2:
       return f.avx2_fma;
+    case Isa::kNeon:
+      return f.neon;
+    case Isa::kNeonDot:
+      return f.neon && f.neon_dotprod;
+    case Isa::kNeonI8mm:  // its kernel takes SDOT for the rows that do not pair up
+      return f.neon && f.neon_dotprod && f.neon_i8mm;
     case Isa::kGeneric:
       break;
   }
@@ -75,13 +108,22 @@ bool isa_supported(Isa isa) {
 
 Isa best_isa() {
   static const Isa best = [] {
-    Isa isa = isa_supported(Isa::kAvx512) ? Isa::kAvx512
-              : isa_supported(Isa::kAvx2) ? Isa::kAvx2
-                                          : Isa::kGeneric;
+    // Each architecture's levels, lowest first after generic.
+    const Isa order[] = {Isa::kAvx512, Isa::kAvx2, Isa::kNeonI8mm, Isa::kNeonDot, Isa::kNeon};
+    Isa isa = Isa::kGeneric;
+    for (Isa i : order) {
+      if (isa_supported(i)) {
+        isa = i;
+        break;
+      }
+    }
     const char* cap = std::getenv("DLX_CPU_ISA");
     const std::string c = cap ? cap : "";
-    if (c == "generic") isa = Isa::kGeneric;
-    if (c == "avx2" && isa == Isa::kAvx512) isa = Isa::kAvx2;
+    if (c == "generic") return Isa::kGeneric;
+    // A supported level below the best (the levels of one architecture are ordered in the enum).
+    for (Isa i : order) {
+      if (c == isa_name(i) && isa_supported(i) && i < isa) return i;
+    }
     return isa;
   }();
   return best;

@@ -31,6 +31,10 @@ void matmul(const float* x, int64_t T, int64_t K, const void* w, DType wtype, in
     } else if (isa == Isa::kAvx512 || isa == Isa::kAvx2) {
       kernel = detail::QuantKernel::kAvx2;
     }
+#elif defined(__aarch64__)
+    if (isa == Isa::kNeonI8mm) kernel = detail::QuantKernel::kNeonI8mm;
+    if (isa == Isa::kNeonDot) kernel = detail::QuantKernel::kNeonDot;
+    if (isa == Isa::kNeon) kernel = detail::QuantKernel::kNeon;
 #endif
     // Exact products of quantized weights: the portable kernel widens each weight tile.
     if (mode != MatmulMode::kInt8) return detail::matmul_generic(c, pool);
@@ -46,6 +50,11 @@ void matmul(const float* x, int64_t T, int64_t K, const void* w, DType wtype, in
     return detail::matmul_avx512(c, pool);
   }
   if (isa == Isa::kAvx2 && (wtype != DType::kF16 || f.f16c)) return detail::matmul_avx2(c, pool);
+#elif defined(__aarch64__)
+  (void)mode;  // no BFDOT kernel yet: kBF16Dot keeps f32 products on ARM
+  if (isa == Isa::kNeon || isa == Isa::kNeonDot || isa == Isa::kNeonI8mm) {
+    return detail::matmul_neon(c, pool);
+  }
 #else
   (void)mode;
   (void)isa;

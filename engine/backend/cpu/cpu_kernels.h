@@ -1,5 +1,5 @@
-// CPU kernels: the inner loops of the CPU backend. Each exists for AVX-512, AVX2 (x86-64-v3)
-// and plain C++ (any CPU, e.g. ARM); the best one for this CPU is chosen at run time.
+// CPU kernels: the inner loops of the CPU backend. Each exists for AVX-512, AVX2 (x86-64-v3),
+// AArch64 NEON and plain C++ (any CPU); the best one for this CPU is chosen at run time.
 #pragma once
 
 #include <cstdint>

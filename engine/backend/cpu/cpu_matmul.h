@@ -45,7 +45,8 @@ void parallel_columns(int64_t N, int64_t align, ThreadPool& pool, F&& fn) {
 
 // Block-quantized weights (Q8_0, Q4_0; K a multiple of 32), activations quantized per row to
 // int8 blocks (cpu_matmul_quant.cpp). Every kernel gives the same integer block dots.
-enum class QuantKernel { kGeneric, kAvx2, kAvx512Vnni };
+// The NEON ones (cpu_matmul_quant_neon.inc): widening multiplies (ASIMD), SDOT, SMMLA.
+enum class QuantKernel { kGeneric, kAvx2, kAvx512Vnni, kNeon, kNeonDot, kNeonI8mm };
 void matmul_quant(const MatmulCall& c, ThreadPool& pool, QuantKernel kernel);
 #if defined(__x86_64__) && defined(__GNUC__)
 // quantize_row_q8, bit for bit, in AVX-512 (F, BW, VL; what the kAvx512Vnni kernel uses).
@@ -66,6 +67,12 @@ void matmul_avx512_bf16dot(const MatmulCall& c, ThreadPool& pool);
 // AMX-TILE + AMX-BF16, Linux granted the tile state and DLX_CPU_AMX is not 0 (checked once).
 bool amx_bf16_usable();
 void matmul_amx_bf16(const MatmulCall& c, ThreadPool& pool);
+#endif
+
+#if defined(__aarch64__)
+// AArch64 NEON (cpu_matmul_neon.cpp): f32, f16 and bf16 weights widened in registers, f32
+// products (MatmulMode::kBF16Dot keeps them too).
+void matmul_neon(const MatmulCall& c, ThreadPool& pool);
 #endif
 
 }  // namespace dlx::cpu::detail

@@ -23,6 +23,8 @@
 #endif
 #include <immintrin.h>
 #pragma GCC diagnostic ignored "-Wpsabi"
+#elif defined(__aarch64__)
+#include <arm_neon.h>
 #endif
 
 namespace dlx::cpu {
@@ -220,6 +222,10 @@ namespace vnni {
 
 #endif
 
+#if defined(__aarch64__)
+#include "engine/backend/cpu/cpu_matmul_quant_neon.inc"
+#endif
+
 }  // namespace
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -312,6 +318,11 @@ void matmul_quant(const MatmulCall& c, ThreadPool& pool, QuantKernel kernel) {
 #if defined(__x86_64__) && defined(__GNUC__)
         if (kernel == QuantKernel::kAvx2) {
           avx2::rows_x86(c, a, t0, t1, n, w, wd.data());
+          continue;
+        }
+#elif defined(__aarch64__)
+        if (kernel != QuantKernel::kGeneric) {
+          rows_neon(c, a, t0, t1, n, w, wd.data(), kernel);
           continue;
         }
 #endif

@@ -1,14 +1,17 @@
-// CPU kernels at every instruction-set level this machine supports (generic, AVX2, AVX-512),
-// called directly, against double-precision references: matmul with K blocks, tails and edge
-// tiles for f32 / bf16 / f16 weights, the opt-in bf16-dot mode, attention with large heads and
-// long key ranges, SwiGLU, and the vectorized exp.
+// CPU kernels at every instruction-set level this machine supports (generic, AVX2, AVX-512; on
+// AArch64 neon, neon_dot, neon_i8mm), called directly, against double-precision references:
+// matmul with K blocks, tails and edge tiles for f32 / bf16 / f16 weights, the opt-in bf16-dot
+// mode, attention with large heads and long key ranges, SwiGLU, the vectorized exp, and the
+// level detection.
 #include "engine/backend/cpu/cpu_kernels.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "engine/backend/cpu/cpu_vecmath.h"
@@ -20,7 +23,8 @@ constexpr double kU = 1.0 / (1 << 24);  // unit roundoff of f32
 
 std::vector<Isa> supported_isas() {
   std::vector<Isa> out;
-  for (Isa i : {Isa::kGeneric, Isa::kAvx2, Isa::kAvx512}) {
+  for (Isa i :
+       {Isa::kGeneric, Isa::kAvx2, Isa::kAvx512, Isa::kNeon, Isa::kNeonDot, Isa::kNeonI8mm}) {
     if (isa_supported(i)) out.push_back(i);
   }
   return out;
@@ -237,6 +241,34 @@ TEST(VecMath, ExpWithinTwoUlpOverItsRange) {
       ASSERT_NEAR(e[i], ref, 2.5e-7 * ref) << "exp(" << v[i] << ")";
     }
   }
+}
+
+// scripts/test-arm64.sh runs the tests once per emulated core and names the level each run must
+// detect (from getauxval on ARM): the run tests the kernels it means to.
+TEST(CpuFeatures, DetectsTheLevelTheRunExpects) {
+  const char* want = std::getenv("DLX_EXPECT_ISA");
+  if (!want) GTEST_SKIP() << "DLX_EXPECT_ISA is not set (scripts/test-arm64.sh sets it)";
+  EXPECT_STREQ(isa_name(best_isa()), want) << cpu_features().describe();
+}
+
+TEST(CpuFeatures, DescribeNamesTheExtensionsOfTheBestLevel) {
+  const std::string d = cpu_features().describe();
+  const Isa best = best_isa();
+  const bool neon = best == Isa::kNeon || best == Isa::kNeonDot || best == Isa::kNeonI8mm;
+  if (neon) {
+    EXPECT_EQ(d.rfind("neon", 0), 0u) << d;
+  }
+  if (best == Isa::kNeonDot || best == Isa::kNeonI8mm) {
+    EXPECT_NE(d.find("+dotprod"), d.npos) << d;
+  }
+  if (best == Isa::kNeonI8mm) {
+    EXPECT_NE(d.find("+i8mm"), d.npos) << d;
+  }
+  if (best == Isa::kAvx512) {
+    EXPECT_EQ(d.rfind("avx512", 0), 0u) << d;
+  }
+  EXPECT_TRUE(isa_supported(best));
+  EXPECT_TRUE(isa_supported(Isa::kGeneric));
 }
 
 INSTANTIATE_TEST_SUITE_P(Threads, Kernels, ::testing::Values(1, 2, 3));

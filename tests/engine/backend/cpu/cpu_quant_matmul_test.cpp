@@ -22,7 +22,8 @@ constexpr double kU = 1.0 / (1 << 24);  // unit roundoff of f32
 
 std::vector<Isa> supported_isas() {
   std::vector<Isa> out;
-  for (Isa i : {Isa::kGeneric, Isa::kAvx2, Isa::kAvx512}) {
+  for (Isa i :
+       {Isa::kGeneric, Isa::kAvx2, Isa::kAvx512, Isa::kNeon, Isa::kNeonDot, Isa::kNeonI8mm}) {
     if (isa_supported(i)) out.push_back(i);
   }
   return out;
