@@ -4,13 +4,12 @@
 # under qemu-aarch64 once per NEON level the kernels dispatch to, choosing the level by the
 # emulated core (QEMU_CPU, read by qemu-aarch64 itself):
 #   max          neon_i8mm  + i8mm, bf16 (all qemu 7.2 emulates)  every unit and golden test
-#   neoverse-n1  neon_dot   + dotprod, fp16 (Armv8.2)              the level-dependent subset
-#   cortex-a53   neon       ASIMD only (Armv8.0)                   the level-dependent subset
+#   neoverse-n1  neon_dot   + dotprod, fp16 (Armv8.2)              the level-dependent tests
+#   cortex-a53   neon       ASIMD only (Armv8.0)                   the level-dependent tests
 # The kernel tests call every level the CPU has, so the `max` run checks all levels' kernels.
-# The three NEON levels differ only in the int8 matmul, so on the two lower cores the golden
-# tests whose code is the same at every NEON level and that take most of the emulated time
-# (DemoModel, GoldenGenerate, the f32 GgufConvert round trips: ~80% of it) are left out; every
-# unit test, the golden logits, the llama.cpp GGUF (int8) and the quantized demo-model tests run.
+# The three NEON levels differ only in the int8 matmul, so the two lower cores run the tests
+# whose code depends on the level (kernels, detection, CPU ops) and the forwards through the
+# dispatch (golden logits, llama.cpp's int8 GGUFs); everything else ran at `max`.
 # Left out at every level, as too slow under emulation (minutes natively-fast code, over 5 min each
 # under qemu) while running no code the golden logits do not: DemoModel.HeldOutAccuracyHolds (200
 # generations) and SessionLogits.CapacityIsTheScoredRowsNotTheCanvas (a 151,936-token vocabulary
@@ -46,7 +45,10 @@ echo "test-arm64: build took $((SECONDS - start)) s"
 # ctest prefixes each test with the emulator of scripts/toolchain-aarch64.cmake (qemu-aarch64);
 # QEMU_CPU reaches it through the environment.
 too_slow='^(DemoModel\.HeldOutAccuracyHolds|SessionLogits\.CapacityIsTheScoredRowsNotTheCanvas)$'
-same_at_every_level='^(DemoModel|AllFamilies/GoldenGenerate|AllFamilies/GgufConvert)\.'
+# On the two lower cores: what depends on the level (kernel tests, the detected level, the
+# CPU ops) and end-to-end forwards through the dispatch (golden logits, llama.cpp's int8 GGUFs);
+# the rest runs the same code at every NEON level and ran at `max`. Keeps CI's ARM step short.
+level_dependent='^(Threads/Kernels|Threads/QuantMatmul|QuantizeRowQ8|RowReduce|CpuFeatures|Threads/CpuOps|AllFamilies/GoldenLogits|LlamaCppFiles/GgufInterop)\.'
 for level in "${levels[@]}"; do
   subset=()
   case "$level" in
@@ -57,7 +59,7 @@ for level in "${levels[@]}"; do
   esac
   if [ $full = 0 ]; then
     subset=(-E "$too_slow")
-    [ "$level" = neon_i8mm ] || subset=(-E "$same_at_every_level|$too_slow")
+    [ "$level" = neon_i8mm ] || subset=(-R "$level_dependent")
   fi
   t0=$SECONDS
   echo "test-arm64: $level (qemu -cpu $cpu)${subset:+, without ${subset[1]}}"
