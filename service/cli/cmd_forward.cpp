@@ -19,9 +19,11 @@ int cmd_forward(int argc, char** argv, int first) {
   if (a.flag("help")) {
     std::cout << "usage: diffulex forward --model DIR [--weights FILE] --ids 1,2,3 "
                  "[--block-length B] [--threads N] [--device auto|cpu|opencl[:N]] "
-                 "[--precision auto|exact|bf16|int8] --out FILE\n"
+                 "[--precision exact|auto|bf16|int8] --out FILE\n"
                  "Writes the logits as float32 little-endian [len(ids), vocab] and prints "
-                 "{\"shape\":[T,V]}.\n";
+                 "{\"shape\":[T,V]}.\n"
+                 "--precision defaults to exact (f32 products, what reference outputs are\n"
+                 "compared against); auto is the weights' default (bf16 products for bf16).\n";
     return 0;
   }
   a.required("model");  // no default model: outside tools name the checkpoint they compare
@@ -34,7 +36,8 @@ int cmd_forward(int argc, char** argv, int first) {
   }
 
   Engine engine = engine_from_args(a);
-  const auto lm = load_model_from_args(engine, a, false);
+  // The command outside tools compare against reference logits: f32 products unless asked.
+  const auto lm = load_model_from_args(engine, a, false, "exact");
   const std::shared_ptr<const Model>& model = lm->model;
   const ModelConfig& c = model->config();
   for (int32_t id : ids) {

@@ -77,11 +77,12 @@ Engine engine_from_args(const Args& a) {
 }
 
 std::shared_ptr<const LoadedModel> load_model_from_args(Engine& engine, const Args& a,
-                                                        bool need_tokenizer) {
+                                                        bool need_tokenizer,
+                                                        const char* default_precision) {
   const std::string dir = a.has("model") ? a.str("model") : default_model_dir();
   ModelLoadOptions lo;
   lo.weights = a.str("weights");
-  lo.precision = parse_precision(a.str("precision", "auto"));
+  lo.precision = parse_precision(a.str("precision", default_precision));
   lo.need_tokenizer = need_tokenizer;
   auto lm = engine.load(dir, lo);
   if (!lm->fallback_note.empty()) {

@@ -18,10 +18,11 @@ namespace dlx::cli {
 EngineOptions engine_options(const std::string& device, int threads);
 // The engine a command runs on: --device and --threads (the CLI edge of EngineOptions).
 Engine engine_from_args(const Args& a);
-// --model DIR (or the default model) loaded on `engine` with --weights and --precision; the
-// OpenCL-to-CPU fallback is reported on stderr.
+// --model DIR (or the default model) loaded on `engine` with --weights and --precision
+// (`default_precision` when not given); the OpenCL-to-CPU fallback is reported on stderr.
 std::shared_ptr<const LoadedModel> load_model_from_args(Engine& engine, const Args& a,
-                                                        bool need_tokenizer);
+                                                        bool need_tokenizer,
+                                                        const char* default_precision = "auto");
 // The options engine_from_args and load_model_from_args read.
 const std::set<std::string>& model_options();
 

@@ -44,7 +44,7 @@ std::string forward_cmd(const LogitsCase& c, const std::string& device, const st
   }
   std::string cmd = binary() + " forward --model " + dir + " --weights " + dir + "/" +
                     c.entry["weights"].get<std::string>() + " --ids " + ids +
-                    " --threads 2 --device " + device + " --out " + out;
+                    " --threads 2 --device " + device + " --precision exact --out " + out;
   if (c.entry["attention"].is_object()) {
     cmd += " --block-length " + std::to_string(c.entry["attention"]["block_causal"].get<int>());
   }
