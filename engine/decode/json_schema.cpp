@@ -228,8 +228,8 @@ class Parser {
         fail(ptr + "/properties", "must be an object");
       }
       for (const auto& [name, sub] : props.items()) {
-        node.properties.emplace_back(
-            name, parse(sub, ptr + "/properties/" + escape_pointer_token(name), depth + 1));
+        node.properties.push_back(SchemaProperty{
+            name, parse(sub, ptr + "/properties/" + escape_pointer_token(name), depth + 1)});
       }
     }
     if (s.contains("required")) {
@@ -240,7 +240,7 @@ class Parser {
       for (size_t i = 0; i < req.size(); ++i) {
         bool known = false;
         for (const auto& p : node.properties) {
-          known = known || (req[i].is_string() && p.first == req[i].get<std::string>());
+          known = known || (req[i].is_string() && p.name == req[i].get<std::string>());
         }
         if (!known) {
           fail(ptr + "/required/" + std::to_string(i),

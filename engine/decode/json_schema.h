@@ -33,11 +33,14 @@ struct SchemaLimits {
   static constexpr int kMaxValues = 256;  // holes plus fixed values in one schema
 };
 
+struct SchemaProperty;
+
 struct SchemaNode {
   SchemaKind kind = SchemaKind::kChoice;
   std::string pointer;  // JSON pointer of this schema inside the document ("" = root)
-  // kObject: name and value schema, in declaration order.
-  std::vector<std::pair<std::string, SchemaNode>> properties;
+  // kObject: name and value schema, in declaration order. (A struct, not std::pair: a pair of
+  // an incomplete type is ill-formed, which clang's libstdc++ checks reject.)
+  std::vector<SchemaProperty> properties;
   // kArray: one schema per element (the array's length is fixed).
   std::vector<SchemaNode> items;
   // kString: length in Unicode code points.
@@ -47,6 +50,11 @@ struct SchemaNode {
   std::optional<int64_t> minimum, maximum;
   // kChoice: the value is one of these (enum, const, boolean true/false, null).
   std::vector<nlohmann::ordered_json> choices;
+};
+
+struct SchemaProperty {
+  std::string name;
+  SchemaNode schema;
 };
 
 // Parses `schema` (key order = declaration order). `where` prefixes error messages (e.g.

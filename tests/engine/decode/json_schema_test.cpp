@@ -44,9 +44,9 @@ TEST(JsonSchema, PropertiesKeepDeclarationOrder) {
           R"({"type":"object","properties":{"zeta":{"type":"integer"},"alpha":{"type":"boolean"}}})"),
       "schema");
   ASSERT_EQ(n.properties.size(), 2u);
-  EXPECT_EQ(n.properties[0].first, "zeta");
-  EXPECT_EQ(n.properties[1].first, "alpha");
-  EXPECT_EQ(n.properties[0].second.pointer, "/properties/zeta");
+  EXPECT_EQ(n.properties[0].name, "zeta");
+  EXPECT_EQ(n.properties[1].name, "alpha");
+  EXPECT_EQ(n.properties[0].schema.pointer, "/properties/zeta");
 }
 
 TEST(JsonSchema, RefusalsNameThePart) {
